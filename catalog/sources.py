@@ -1,0 +1,222 @@
+"""Table sources: the one interface through which the engine reads data.
+
+A source has a normalized Arrow ``schema`` (decimals as float64, strings as ``string``; see
+engine.plan.types for why), a row count when it is cheap to know, and ``scan(columns, prune)``
+which yields record batches of just the requested columns. ``prune`` is a list of simple
+``(column, op, value)`` conjuncts a source may use to skip data (Parquet row groups by their
+min/max statistics); the engine still applies the full predicate to what comes back.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+BATCH_ROWS = 1 << 17
+_PRUNE_OPS = {"eq", "lt", "lte", "gt", "gte"}
+
+
+def _norm_type(t: pa.DataType) -> pa.DataType:
+    if pa.types.is_decimal(t) or pa.types.is_float16(t):
+        return pa.float64()
+    if pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return pa.string()
+    if pa.types.is_large_binary(t) or pa.types.is_binary_view(t):
+        return pa.binary()
+    if pa.types.is_dictionary(t):
+        return _norm_type(t.value_type)
+    if pa.types.is_date64(t):
+        return pa.date32()
+    if pa.types.is_timestamp(t) and t.unit != "us":
+        return pa.timestamp("us", tz=t.tz)
+    return t
+
+
+def normalize_schema(schema: pa.Schema) -> pa.Schema:
+    return pa.schema([pa.field(f.name, _norm_type(f.type), f.nullable) for f in schema])
+
+
+def normalize_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    cols = [c if c.type == f.type else c.cast(f.type) for c, f in zip(batch.columns, schema)]
+    return pa.RecordBatch.from_arrays(cols, schema=schema)
+
+
+@dataclass
+class ScanStats:
+    """What one scan read: shown by EXPLAIN ANALYZE."""
+    bytes_read: int = 0
+    row_groups_total: int = 0
+    row_groups_read: int = 0
+    columns_read: list[str] = field(default_factory=list)
+
+
+class TableSource:
+    kind = "table"
+    schema: pa.Schema
+
+    def row_count(self) -> int | None:
+        return None
+
+    def scan(self, columns: list[str], prune: list[tuple[str, str, Any]] | None = None,
+             stats: ScanStats | None = None) -> Iterator[pa.RecordBatch]:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        return self.kind
+
+
+class ArrowSource(TableSource):
+    """An in-memory Arrow table (or anything pyarrow can turn into one, e.g. a pandas frame)."""
+    kind = "arrow"
+
+    def __init__(self, data: Any):
+        if isinstance(data, pa.RecordBatch):
+            data = pa.Table.from_batches([data])
+        elif not isinstance(data, pa.Table):
+            if hasattr(data, "to_arrow"):          # polars, duckdb relations
+                data = data.to_arrow()
+            else:                                   # pandas
+                data = pa.Table.from_pandas(data, preserve_index=False)
+        self.schema = normalize_schema(data.schema)
+        self.table = data.cast(self.schema) if not data.schema.equals(self.schema) else data
+
+    def row_count(self) -> int:
+        return self.table.num_rows
+
+    def scan(self, columns, prune=None, stats=None):
+        t = self.table.select(columns)
+        if stats is not None:
+            stats.columns_read = list(columns)
+            stats.bytes_read += t.nbytes
+        if t.num_rows == 0:
+            yield pa.RecordBatch.from_pylist([], schema=t.schema)
+            return
+        yield from t.to_batches(max_chunksize=BATCH_ROWS)
+
+
+def _stat_value(v: Any) -> Any:
+    if isinstance(v, bytes):
+        try:
+            return v.decode()
+        except UnicodeDecodeError:
+            return None
+    return v
+
+
+def _comparable(a: Any, b: Any) -> bool:
+    num = (int, float)
+    if isinstance(a, num) and isinstance(b, num) and not isinstance(a, bool):
+        return True
+    if isinstance(a, _dt.datetime) or isinstance(b, _dt.datetime):
+        return isinstance(a, _dt.datetime) and isinstance(b, _dt.datetime)
+    return type(a) is type(b) or (isinstance(a, _dt.date) and isinstance(b, _dt.date))
+
+
+def _may_match(lo: Any, hi: Any, op: str, v: Any) -> bool:
+    """Can a row group whose column lies in [lo, hi] hold a row where ``col op v``?"""
+    if lo is None or hi is None or not _comparable(lo, v) or not _comparable(hi, v):
+        return True
+    if op == "eq":
+        return lo <= v <= hi
+    if op == "lt":
+        return lo < v
+    if op == "lte":
+        return lo <= v
+    if op == "gt":
+        return hi > v
+    if op == "gte":
+        return hi >= v
+    return True
+
+
+class ParquetSource(TableSource):
+    """A Parquet file: reads only requested columns and skips row groups by min/max statistics."""
+    kind = "parquet"
+
+    def __init__(self, path: str):
+        import pyarrow.parquet as pq
+        if not os.path.exists(path):
+            raise FileNotFoundError(path)
+        self.path = path
+        self.file = pq.ParquetFile(path)
+        self.raw_schema = self.file.schema_arrow
+        self.schema = normalize_schema(self.raw_schema)
+        self.meta = self.file.metadata
+        self._col_index = {self.meta.schema.column(i).path: i for i in range(self.meta.num_columns)}
+
+    def row_count(self) -> int:
+        return self.meta.num_rows
+
+    def describe(self) -> str:
+        return f"parquet {self.path}"
+
+    def _keep(self, rg: int, prune) -> bool:
+        g = self.meta.row_group(rg)
+        for col, op, v in prune:
+            idx = self._col_index.get(col)
+            if idx is None or op not in _PRUNE_OPS:
+                continue
+            st = g.column(idx).statistics
+            if st is None or not st.has_min_max:
+                continue
+            if not _may_match(_stat_value(st.min), _stat_value(st.max), op, v):
+                return False
+        return True
+
+    def scan(self, columns, prune=None, stats=None):
+        schema = pa.schema([self.schema.field(c) for c in columns])
+        n = self.meta.num_row_groups
+        if stats is not None:
+            stats.row_groups_total = n
+            stats.columns_read = list(columns)
+        emitted = False
+        for rg in range(n):
+            if prune and not self._keep(rg, prune):
+                continue
+            g = self.meta.row_group(rg)
+            if stats is not None:
+                stats.row_groups_read += 1
+                stats.bytes_read += sum(g.column(self._col_index[c]).total_compressed_size
+                                        for c in columns if c in self._col_index)
+            t = self.file.read_row_group(rg, columns=columns, use_threads=False)
+            for b in t.to_batches(max_chunksize=BATCH_ROWS):
+                emitted = True
+                yield normalize_batch(b, schema)
+        if not emitted:
+            yield pa.RecordBatch.from_pylist([], schema=schema)
+
+
+class CSVSource(TableSource):
+    """A CSV file with a header row; types are inferred by Arrow's CSV reader."""
+    kind = "csv"
+
+    def __init__(self, path: str, delimiter: str = ",", header: bool = True):
+        import pyarrow.csv as pcsv
+        if not os.path.exists(path):
+            raise FileNotFoundError(path)
+        self.path = path
+        read = pcsv.ReadOptions(autogenerate_column_names=not header)
+        parse = pcsv.ParseOptions(delimiter=delimiter)
+        table = pcsv.read_csv(path, read_options=read, parse_options=parse)
+        self.schema = normalize_schema(table.schema)
+        self.table = table.cast(self.schema)
+
+    def row_count(self) -> int:
+        return self.table.num_rows
+
+    def describe(self) -> str:
+        return f"csv {self.path}"
+
+    def scan(self, columns, prune=None, stats=None):
+        t = self.table.select(columns)
+        if stats is not None:
+            stats.columns_read = list(columns)
+            stats.bytes_read += t.nbytes
+        if t.num_rows == 0:
+            yield pa.RecordBatch.from_pylist([], schema=t.schema)
+            return
+        yield from t.to_batches(max_chunksize=BATCH_ROWS)

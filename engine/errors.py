@@ -1,0 +1,89 @@
+"""The single exception hierarchy of Dawn, shaped as PEP 249 (DB-API 2.0) classes.
+
+Every error Dawn raises is one of these classes, so a caller can catch ``engine.Error`` (or a
+narrower DB-API class) whatever layer failed. Errors about SQL text carry the line and column of
+the offending token; name-resolution errors suggest the closest valid name.
+"""
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class Warning(Exception):  # noqa: A001 - the name is fixed by PEP 249
+    """Important warnings, e.g. data truncation."""
+
+
+class Error(Exception):
+    """Base class of every Dawn error (PEP 249)."""
+
+
+class InterfaceError(Error):
+    """Misuse of the interface: closed connection or cursor, fetch with no result set."""
+
+
+class DatabaseError(Error):
+    """Errors related to the database."""
+
+
+class DataError(DatabaseError):
+    """Problems with processed data: division by zero, out-of-range values, bad casts."""
+
+
+class OperationalError(DatabaseError):
+    """Errors of the database's operation: I/O, a locked file, a missing data file."""
+
+
+class IntegrityError(DatabaseError):
+    """Constraint violations: NOT NULL, PRIMARY KEY, UNIQUE."""
+
+
+class InternalError(DatabaseError):
+    """A bug in Dawn: an invariant that should hold did not."""
+
+
+class ProgrammingError(DatabaseError):
+    """Errors in the SQL: syntax, unknown names, type mismatches, wrong parameter counts."""
+
+
+class NotSupportedError(DatabaseError):
+    """A feature Dawn does not implement (yet)."""
+
+
+class ParseError(ProgrammingError):
+    """A syntax error, located by line and column."""
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None):
+        self.line = line
+        self.column = column
+        where = f" at line {line}, column {column}" if line is not None else ""
+        super().__init__(f"Syntax error{where}: {message}")
+
+
+class BindError(ProgrammingError):
+    """A name that does not resolve: unknown table, column or function, or an ambiguous one."""
+
+
+class TypeMismatchError(ProgrammingError):
+    """An expression whose operand types do not fit its operator or function."""
+
+
+def closest(name: str, candidates: Iterable[str]) -> str | None:
+    """The candidate most similar to ``name`` (case-insensitive), or None if nothing is close."""
+    cands = list(dict.fromkeys(candidates))
+    lowered = {c.lower(): c for c in cands}
+    match = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.5)
+    return lowered[match[0]] if match else None
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """A ' Did you mean "x"?' suffix for an error message, or '' when no candidate is close."""
+    best = closest(name, candidates)
+    return f' Did you mean "{best}"?' if best else ""
+
+
+__all__ = [
+    "Warning", "Error", "InterfaceError", "DatabaseError", "DataError", "OperationalError",
+    "IntegrityError", "InternalError", "ProgrammingError", "NotSupportedError", "ParseError",
+    "BindError", "TypeMismatchError", "closest", "did_you_mean",
+]

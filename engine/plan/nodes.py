@@ -1,0 +1,315 @@
+"""Logical plan nodes: frozen dataclasses; rewrites build new nodes with ``with_children``.
+
+Each node exposes ``columns`` (its output, as ColumnRefs with plan-wide unique ids), ``schema``
+(the Arrow schema of its batches), ``children`` and ``with_children``. ``describe()`` gives the
+node's EXPLAIN text without estimates; estimates come from engine.optimizer.cost.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pyarrow as pa
+
+from engine.plan.expressions import AggCall, ColumnRef, Expr, SortKey, WindowCall
+
+
+class Node:
+    @property
+    def columns(self) -> tuple[ColumnRef, ...]:
+        raise NotImplementedError
+
+    @property
+    def schema(self) -> pa.Schema:
+        return pa.schema([pa.field(c.key, c.dtype) for c in self.columns])
+
+    @property
+    def children(self) -> tuple[Node, ...]:
+        return ()
+
+    def with_children(self, children: tuple[Node, ...]) -> Node:
+        return self
+
+    def expressions(self) -> tuple[Expr, ...]:
+        return ()
+
+    def describe(self) -> str:
+        return type(self).__name__
+
+    def walk(self):
+        yield self
+        for c in self.children:
+            yield from c.walk()
+
+
+def _cols(cols) -> str:
+    return ", ".join(c.sql() for c in cols)
+
+
+@dataclass(frozen=True, eq=False)
+class Scan(Node):
+    """Read a table; ``filters`` are conjuncts pushed into the scan (applied by the scan)."""
+    table: str
+    source: Any  # catalog.sources.TableSource
+    out: tuple[ColumnRef, ...]
+    source_columns: tuple[str, ...]
+    filters: tuple[Expr, ...] = ()
+
+    @property
+    def columns(self):
+        return self.out
+
+    def expressions(self):
+        return self.filters
+
+    def describe(self) -> str:
+        s = f"Scan: {self.table} columns=[{', '.join(self.source_columns)}]"
+        if self.filters:
+            s += " filters=[" + ", ".join(f.sql() for f in self.filters) + "]"
+        return s
+
+
+@dataclass(frozen=True, eq=False)
+class Values(Node):
+    rows: tuple[tuple[Expr, ...], ...]
+    out: tuple[ColumnRef, ...]
+
+    @property
+    def columns(self):
+        return self.out
+
+    def expressions(self):
+        return tuple(e for r in self.rows for e in r)
+
+    def describe(self) -> str:
+        return f"Values: rows={len(self.rows)} columns=[{_cols(self.out)}]"
+
+
+@dataclass(frozen=True, eq=False)
+class Filter(Node):
+    child: Node
+    predicate: Expr
+
+    @property
+    def columns(self):
+        return self.child.columns
+
+    @property
+    def children(self):
+        return (self.child,)
+
+    def with_children(self, children):
+        return replace(self, child=children[0])
+
+    def expressions(self):
+        return (self.predicate,)
+
+    def describe(self) -> str:
+        return f"Filter: {self.predicate.sql()}"
+
+
+@dataclass(frozen=True, eq=False)
+class Project(Node):
+    child: Node
+    exprs: tuple[tuple[ColumnRef, Expr], ...]
+
+    @property
+    def columns(self):
+        return tuple(c for c, _ in self.exprs)
+
+    @property
+    def children(self):
+        return (self.child,)
+
+    def with_children(self, children):
+        return replace(self, child=children[0])
+
+    def expressions(self):
+        return tuple(e for _, e in self.exprs)
+
+    def describe(self) -> str:
+        items = []
+        for c, e in self.exprs:
+            items.append(e.sql() if isinstance(e, ColumnRef) and e.cid == c.cid
+                         else f"{e.sql()} AS {c.sql()}")
+        return "Project: " + ", ".join(items)
+
+
+@dataclass(frozen=True, eq=False)
+class Aggregate(Node):
+    child: Node
+    groups: tuple[tuple[ColumnRef, Expr], ...]
+    aggs: tuple[tuple[ColumnRef, AggCall], ...]
+
+    @property
+    def columns(self):
+        return tuple(c for c, _ in self.groups) + tuple(c for c, _ in self.aggs)
+
+    @property
+    def children(self):
+        return (self.child,)
+
+    def with_children(self, children):
+        return replace(self, child=children[0])
+
+    def expressions(self):
+        return tuple(e for _, e in self.groups) + tuple(a for _, a in self.aggs)
+
+    def describe(self) -> str:
+        g = ", ".join(e.sql() for _, e in self.groups)
+        a = ", ".join(f"{e.sql()} AS {c.sql()}" for c, e in self.aggs)
+        return f"Aggregate: group=[{g}] aggs=[{a}]"
+
+
+JOIN_KINDS = ("inner", "left", "right", "full", "cross", "semi", "anti")
+
+
+@dataclass(frozen=True, eq=False)
+class Join(Node):
+    """kind: inner, left, right, full, cross, semi, anti (semi/anti output the left columns)."""
+    left: Node
+    right: Node
+    kind: str
+    condition: Expr | None = None
+
+    @property
+    def columns(self):
+        if self.kind in ("semi", "anti"):
+            return self.left.columns
+        return self.left.columns + self.right.columns
+
+    @property
+    def children(self):
+        return (self.left, self.right)
+
+    def with_children(self, children):
+        return replace(self, left=children[0], right=children[1])
+
+    def expressions(self):
+        return (self.condition,) if self.condition is not None else ()
+
+    def describe(self) -> str:
+        on = f" on={self.condition.sql()}" if self.condition is not None else ""
+        return f"Join: kind={self.kind}{on}"
+
+
+@dataclass(frozen=True, eq=False)
+class Sort(Node):
+    child: Node
+    keys: tuple[SortKey, ...]
+    limit: int | None = None  # set by pushdown_limits: a top-N sort
+
+    @property
+    def columns(self):
+        return self.child.columns
+
+    @property
+    def children(self):
+        return (self.child,)
+
+    def with_children(self, children):
+        return replace(self, child=children[0])
+
+    def expressions(self):
+        return tuple(k.expr for k in self.keys)
+
+    def describe(self) -> str:
+        s = "Sort: " + ", ".join(k.sql() for k in self.keys)
+        return s + (f" limit={self.limit}" if self.limit is not None else "")
+
+
+@dataclass(frozen=True, eq=False)
+class Limit(Node):
+    child: Node
+    limit: int | None
+    offset: int = 0
+
+    @property
+    def columns(self):
+        return self.child.columns
+
+    @property
+    def children(self):
+        return (self.child,)
+
+    def with_children(self, children):
+        return replace(self, child=children[0])
+
+    def describe(self) -> str:
+        return f"Limit: limit={self.limit} offset={self.offset}"
+
+
+@dataclass(frozen=True, eq=False)
+class Distinct(Node):
+    child: Node
+
+    @property
+    def columns(self):
+        return self.child.columns
+
+    @property
+    def children(self):
+        return (self.child,)
+
+    def with_children(self, children):
+        return replace(self, child=children[0])
+
+    def describe(self) -> str:
+        return "Distinct"
+
+
+@dataclass(frozen=True, eq=False)
+class SetOp(Node):
+    """UNION / INTERSECT / EXCEPT [ALL]; inputs are already projected to the output types."""
+    kind: str
+    all: bool
+    left: Node
+    right: Node
+    out: tuple[ColumnRef, ...]
+
+    @property
+    def columns(self):
+        return self.out
+
+    @property
+    def children(self):
+        return (self.left, self.right)
+
+    def with_children(self, children):
+        return replace(self, left=children[0], right=children[1])
+
+    def describe(self) -> str:
+        return f"SetOp: {self.kind.upper()}{' ALL' if self.all else ''}"
+
+
+@dataclass(frozen=True, eq=False)
+class Window(Node):
+    child: Node
+    funcs: tuple[tuple[ColumnRef, WindowCall], ...]
+
+    @property
+    def columns(self):
+        return self.child.columns + tuple(c for c, _ in self.funcs)
+
+    @property
+    def children(self):
+        return (self.child,)
+
+    def with_children(self, children):
+        return replace(self, child=children[0])
+
+    def expressions(self):
+        return tuple(f for _, f in self.funcs)
+
+    def describe(self) -> str:
+        return "Window: " + ", ".join(f"{f.sql()} AS {c.sql()}" for c, f in self.funcs)
+
+
+def transform_up(node: Node, fn) -> Node:
+    """Rewrite a plan bottom-up: ``fn`` receives each node with its children already rewritten."""
+    kids = node.children
+    if kids:
+        new = tuple(transform_up(k, fn) for k in kids)
+        if any(a is not b for a, b in zip(new, kids)):
+            node = node.with_children(new)
+    return fn(node)

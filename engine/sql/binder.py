@@ -1,0 +1,1313 @@
+"""Binding: sqlglot ASTs to logical plans, resolving names and types against the catalog.
+
+The binder qualifies every column, expands ``*``, resolves select-list aliases (in GROUP BY, HAVING
+and ORDER BY, as DuckDB does), infers and coerces types, binds aggregates and window functions into
+their own plan nodes, and turns subqueries into ``SubqueryExpr`` values that remember which outer
+columns they read (the optimizer decorrelates those into joins).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import pyarrow as pa
+from sqlglot import exp
+
+from engine.errors import (BindError, NotSupportedError, ProgrammingError, TypeMismatchError,
+                           did_you_mean)
+from engine.plan import functions as F
+from engine.plan import types as T
+from engine.plan.expressions import (AggCall, Call, Case, Cast, ColumnRef, Expr, Frame, InList,
+                                     Literal, SortKey, SubqueryExpr, WindowCall, and_all,
+                                     new_column)
+from engine.plan.nodes import (Aggregate, Distinct, Filter, Join, Limit, Node, Project, Scan,
+                               SetOp, Sort, Values, Window)
+from engine.sql.parser import location
+
+# ---------------------------------------------------------------- scopes
+
+
+@dataclass
+class Entry:
+    qualifier: str | None
+    name: str
+    ref: ColumnRef
+    hidden: bool = False  # USING columns of the right side: reachable only when qualified
+
+
+class Scope:
+    """The columns visible at one query level; ``parent`` is the enclosing query (correlation)."""
+
+    def __init__(self, entries: list[Entry], parent: Scope | None = None):
+        self.entries = entries
+        self.parent = parent
+        self.outer_refs: list[ColumnRef] = []  # columns of enclosing queries read from here
+
+    def lookup(self, name: str, qualifier: str | None) -> list[Entry]:
+        n, q = name.lower(), qualifier.lower() if qualifier else None
+        return [e for e in self.entries if e.name.lower() == n
+                and (q is None and not e.hidden or q is not None and e.qualifier == q)]
+
+    def resolve(self, name: str, qualifier: str | None, node: exp.Expression) -> ColumnRef:
+        hits = self.lookup(name, qualifier)
+        if len(hits) > 1:
+            owners = ", ".join(sorted({h.qualifier or "?" for h in hits}))
+            raise BindError(f'Column reference "{name}" is ambiguous{location(node)}: it exists in '
+                            f"{owners}; qualify it with a table name")
+        if hits:
+            return hits[0].ref
+        if self.parent is not None:
+            try:
+                ref = self.parent.resolve(name, qualifier, node)
+            except BindError:
+                ref = None
+            if ref is not None:
+                if ref not in self.outer_refs:
+                    self.outer_refs.append(ref)
+                return ref
+        full = f"{qualifier}.{name}" if qualifier else name
+        if qualifier and not any(e.qualifier == qualifier.lower() for e in self._all()):
+            raise BindError(f'Table "{qualifier}" is not in the FROM clause{location(node)} '
+                            f'(referenced by "{full}").'
+                            + did_you_mean(qualifier, {e.qualifier for e in self._all() if e.qualifier}))
+        cands = [e.name for e in self._all() if not qualifier or e.qualifier == qualifier.lower()]
+        raise BindError(f'Column "{full}" not found{location(node)}.' + did_you_mean(name, cands))
+
+    def _all(self) -> list[Entry]:
+        out, s = [], self
+        while s is not None:
+            out.extend(s.entries)
+            s = s.parent
+        return out
+
+
+# ---------------------------------------------------------------- helpers
+
+_AGGS = {"sum", "avg", "mean", "min", "max", "count", "count_star", "stddev", "stddev_samp",
+         "stddev_pop", "variance", "var_samp", "var_pop", "bool_and", "bool_or", "string_agg",
+         "group_concat", "listagg", "any_value", "first", "arbitrary", "median", "product",
+         "count_if", "list", "array_agg", "every"}
+_WINDOW_ONLY = {"row_number", "rank", "dense_rank", "lag", "lead", "first_value", "last_value",
+                "nth_value", "ntile", "percent_rank", "cume_dist"}
+_AGG_CLASS = {exp.Sum: "sum", exp.Avg: "avg", exp.Min: "min", exp.Max: "max", exp.Count: "count",
+              exp.Stddev: "stddev", exp.StddevSamp: "stddev", exp.StddevPop: "stddev_pop",
+              exp.Variance: "variance", exp.VariancePop: "var_pop",
+              exp.LogicalAnd: "bool_and", exp.LogicalOr: "bool_or", exp.GroupConcat: "string_agg",
+              exp.AnyValue: "any_value", exp.ArrayAgg: "list", exp.CountIf: "count_if",
+              exp.Median: "median", exp.First: "first"}
+_FUNC_KEYS = {"strposition": "strpos", "dpipe": "concat_op", "pow": "power",
+              "timetostr": "strftime", "timestamptrunc": "date_trunc", "datetrunc": "date_trunc",
+              "stddev": "stddev", "variance": "variance", "startswith": "starts_with",
+              "endswith": "ends_with", "regexplike": "regexp_matches", "datediff": "date_diff",
+              "chr": "chr", "log": "log10", "currentdate": "current_date",
+              "currenttimestamp": "current_timestamp", "dayofmonth": "dayofmonth",
+              "dayofweek": "dayofweek", "dayofyear": "dayofyear", "weekofyear": "week",
+              "lower": "lower", "upper": "upper", "arraycontains": "contains",
+              "stringtoarray": "split_part"}
+_CMP = {exp.EQ: "eq", exp.NEQ: "neq", exp.LT: "lt", exp.LTE: "lte", exp.GT: "gt", exp.GTE: "gte",
+        exp.NullSafeEQ: "is_not_distinct", exp.NullSafeNEQ: "is_distinct"}
+_ARITH = {exp.Add: "add", exp.Sub: "subtract", exp.Mul: "multiply", exp.Div: "divide",
+          exp.IntDiv: "intdiv", exp.Mod: "mod", exp.DPipe: "concat_op"}
+
+
+def _lit(v: Any, t: pa.DataType) -> Literal:
+    return Literal(v, t)
+
+
+def _ident(node) -> str:
+    if node is None:
+        return ""
+    if isinstance(node, str):
+        return node
+    return node.name if hasattr(node, "name") else str(node)
+
+
+def _const_int(node: exp.Expression | None, what: str) -> int | None:
+    if node is None:
+        return None
+    if isinstance(node, (exp.Limit, exp.Offset)):
+        node = node.expression
+    neg = False
+    if isinstance(node, exp.Neg):
+        neg, node = True, node.this
+    if isinstance(node, exp.Literal) and not node.is_string:
+        try:
+            v = int(node.this)
+        except ValueError:
+            v = None
+        if v is not None:
+            return -v if neg else v
+    if isinstance(node, exp.Null):
+        return None
+    raise ProgrammingError(f"{what} must be an integer constant{location(node)}, got {node.sql()}")
+
+
+def parse_interval(text: str, unit: str | None) -> tuple[int, int, int]:
+    """'3 months' / ('90', 'DAY') -> (months, days, nanoseconds)."""
+    parts = text.strip().split()
+    pairs: list[tuple[float, str]] = []
+    if unit:
+        pairs.append((float(text), unit))
+    else:
+        if len(parts) % 2:
+            raise ProgrammingError(f"Cannot parse interval '{text}'")
+        for i in range(0, len(parts), 2):
+            pairs.append((float(parts[i]), parts[i + 1]))
+    months = days = nanos = 0
+    for n, u in pairs:
+        u = u.lower().rstrip("s")
+        if u in ("year", "y", "yr"):
+            months += int(n * 12)
+        elif u in ("quarter",):
+            months += int(n * 3)
+        elif u in ("month", "mon"):
+            months += int(n)
+        elif u in ("week", "w"):
+            days += int(n * 7)
+        elif u in ("day", "d"):
+            days += int(n)
+        elif u in ("hour", "h", "hr"):
+            nanos += int(n * 3600e9)
+        elif u in ("minute", "min", "m"):
+            nanos += int(n * 60e9)
+        elif u in ("second", "sec", "s"):
+            nanos += int(n * 1e9)
+        elif u in ("millisecond", "m"):
+            nanos += int(n * 1e6)
+        else:
+            raise ProgrammingError(f"Unknown interval unit '{u}'")
+    return months, days, nanos
+
+
+def cast_to(e: Expr, t: pa.DataType) -> Expr:
+    if e.dtype == t:
+        return e
+    if isinstance(e, Literal) and e.value is None:
+        return Literal(None, t)
+    return Cast(e, t)
+
+
+class _AggContext:
+    """Collects aggregates of one SELECT while its expressions are bound."""
+
+    def __init__(self) -> None:
+        self.aggs: list[tuple[ColumnRef, AggCall]] = []
+
+    def add(self, call: AggCall, name: str) -> ColumnRef:
+        for ref, a in self.aggs:
+            if a == call:
+                return ref
+        ref = new_column(name, call.dtype)
+        self.aggs.append((ref, call))
+        return ref
+
+
+class _WindowContext:
+    def __init__(self) -> None:
+        self.funcs: list[tuple[ColumnRef, WindowCall]] = []
+
+    def add(self, call: WindowCall, name: str) -> ColumnRef:
+        for ref, w in self.funcs:
+            if w == call:
+                return ref
+        ref = new_column(name, call.dtype)
+        self.funcs.append((ref, call))
+        return ref
+
+
+# ---------------------------------------------------------------- the binder
+
+
+class Binder:
+    def __init__(self, catalog, resolve_table: Callable[[str, exp.Expression], Any] | None = None):
+        self.catalog = catalog
+        self.resolve_table = resolve_table
+        self._ctes: list[dict[str, tuple[exp.Expression, list[dict]]]] = []
+
+    # ---- queries
+
+    def bind_query(self, node: exp.Expression, parent: Scope | None = None) -> Node:
+        """Bind a SELECT / set operation / VALUES; output column names are the user's names."""
+        pushed = False
+        with_ = node.args.get("with_") or node.args.get("with")
+        if with_ is not None:
+            frame: dict = {}
+            self._ctes.append(frame)
+            pushed = True
+            for cte in with_.expressions:
+                frame[cte.alias_or_name.lower()] = (cte.this, cte.args.get("alias"))
+        try:
+            if isinstance(node, exp.Select):
+                return self._bind_select(node, parent)
+            if isinstance(node, (exp.Union, exp.Intersect, exp.Except)):
+                return self._bind_setop(node, parent)
+            if isinstance(node, exp.Subquery):
+                return self._wrap_order_limit(self.bind_query(node.this, parent), node)
+            if isinstance(node, exp.Values):
+                plan, _ = self._bind_values(node, parent)
+                return plan
+            raise NotSupportedError(f"Unsupported query form {type(node).__name__}{location(node)}")
+        finally:
+            if pushed:
+                self._ctes.pop()
+
+    def _wrap_order_limit(self, plan: Node, node: exp.Expression) -> Node:
+        order = node.args.get("order")
+        if order is not None:
+            keys = []
+            for o in order.expressions:
+                ref = self._output_ref(plan, o.this)
+                keys.append(self._sort_key(ref, o))
+            plan = Sort(plan, tuple(keys))
+        return self._limit(plan, node)
+
+    def _limit(self, plan: Node, node: exp.Expression) -> Node:
+        lim = node.args.get("limit")
+        off = node.args.get("offset")
+        if lim is None and off is None:
+            return plan
+        limit = _const_int(lim, "LIMIT") if lim is not None else None
+        offset = _const_int(off, "OFFSET") if off is not None else 0
+        if (limit is not None and limit < 0) or (offset or 0) < 0:
+            raise ProgrammingError("LIMIT and OFFSET must not be negative")
+        return Limit(plan, limit, offset or 0)
+
+    @staticmethod
+    def _sort_key(e: Expr, o: exp.Ordered) -> SortKey:
+        desc = bool(o.args.get("desc"))
+        nf = o.args.get("nulls_first")
+        # DuckDB's default is NULLS LAST for both directions; sqlglot marks an explicit choice
+        explicit = "NULLS" in o.sql().upper()
+        nulls_first = bool(nf) if explicit else False
+        return SortKey(e, not desc, nulls_first)
+
+    def _output_ref(self, plan: Node, node: exp.Expression) -> ColumnRef:
+        cols = plan.columns
+        if isinstance(node, exp.Literal) and not node.is_string:
+            i = int(node.this)
+            if not 1 <= i <= len(cols):
+                raise BindError(f"ORDER BY position {i} is not in the select list (1..{len(cols)})")
+            return cols[i - 1]
+        if isinstance(node, exp.Column) and not node.table:
+            hits = [c for c in cols if c.name.lower() == node.name.lower()]
+            if hits:
+                return hits[0]
+        raise BindError(f'ORDER BY term "{node.sql()}" of a set operation must name an output '
+                        f"column{location(node)}." + did_you_mean(node.sql(), [c.name for c in cols]))
+
+    def _bind_setop(self, node: exp.Expression, parent: Scope | None) -> Node:
+        kind = {exp.Union: "union", exp.Intersect: "intersect", exp.Except: "except"}[type(node)]
+        left = self.bind_query(node.this, parent)
+        right = self.bind_query(node.expression, parent)
+        lc, rc = left.columns, right.columns
+        if len(lc) != len(rc):
+            raise BindError(f"{kind.upper()} inputs have different column counts: "
+                            f"{len(lc)} and {len(rc)}{location(node)}")
+        types = [T.common_type(a.dtype, b.dtype, f"{kind.upper()} column {a.name}")
+                 for a, b in zip(lc, rc)]
+        left = self._project_to(left, types)
+        right = self._project_to(right, types)
+        out = tuple(new_column(c.name, t) for c, t in zip(lc, types))
+        distinct = node.args.get("distinct")
+        plan: Node = SetOp(kind, not bool(distinct) if distinct is not None else False, left, right, out)
+        return self._wrap_order_limit(plan, node)
+
+    @staticmethod
+    def _project_to(plan: Node, types: list[pa.DataType]) -> Node:
+        if all(c.dtype == t for c, t in zip(plan.columns, types)):
+            return plan
+        exprs = tuple((new_column(c.name, t), cast_to(c, t)) for c, t in zip(plan.columns, types))
+        return Project(plan, exprs)
+
+    def _bind_values(self, node: exp.Values, parent: Scope | None) -> tuple[Node, list[str]]:
+        rows = []
+        scope = Scope([], parent)
+        for tup in node.expressions:
+            items = tup.expressions if isinstance(tup, exp.Tuple) else [tup]
+            rows.append([self.bind_expr(i, scope) for i in items])
+        width = len(rows[0])
+        if any(len(r) != width for r in rows):
+            raise BindError(f"VALUES rows have different lengths{location(node)}")
+        types = []
+        for j in range(width):
+            t = rows[0][j].dtype
+            for r in rows[1:]:
+                t = T.common_type(t, r[j].dtype, "VALUES")
+            types.append(pa.int32() if pa.types.is_null(t) else t)
+        alias = node.args.get("alias")
+        names = [_ident(c) for c in alias.columns] if alias is not None and alias.columns else []
+        names += [f"col{j}" for j in range(len(names), width)]
+        out = tuple(new_column(n, t) for n, t in zip(names, types))
+        brows = tuple(tuple(cast_to(e, t) for e, t in zip(r, types)) for r in rows)
+        return Values(brows, out), names
+
+    # ---- FROM
+
+    def _bind_from(self, select: exp.Select, parent: Scope | None) -> tuple[Node, Scope]:
+        frm = select.args.get("from_") or select.args.get("from")
+        if frm is None:
+            return Values(((),), ()), Scope([], parent)
+        scope = Scope([], parent)
+        plan, entries = self._bind_table(frm.this, scope)
+        scope.entries = entries
+        for j in select.args.get("joins") or []:
+            rplan, rentries = self._bind_table(j.this, scope)
+            side = (j.args.get("side") or "").lower()
+            kind = (j.args.get("kind") or "").lower()
+            jk = {"left": "left", "right": "right", "full": "full"}.get(side, "inner")
+            if kind == "cross":
+                jk = "cross"
+            if kind in ("semi", "anti"):
+                jk = kind
+            using = j.args.get("using")
+            on = j.args.get("on")
+            if j.args.get("method", "") and str(j.args.get("method")).upper() == "NATURAL":
+                common = [e.name for e in rentries if any(l.name.lower() == e.name.lower() for l in scope.entries)]
+                using = [exp.to_identifier(n) for n in common]
+            cond: Expr | None = None
+            merged = scope.entries + rentries
+            if using:
+                parts = []
+                for ident in using:
+                    n = _ident(ident)
+                    lrefs = [e for e in scope.entries if e.name.lower() == n.lower() and not e.hidden]
+                    rrefs = [e for e in rentries if e.name.lower() == n.lower()]
+                    if not lrefs or not rrefs:
+                        raise BindError(f'USING column "{n}" is missing from one side of the join{location(ident)}')
+                    parts.append(self._compare("eq", lrefs[0].ref, rrefs[0].ref, j))
+                    for r in rrefs:
+                        r.hidden = True
+                cond = and_all(parts)
+            elif on is not None:
+                jscope = Scope(merged, parent)
+                cond = self._predicate(on, jscope)
+                scope.outer_refs.extend(r for r in jscope.outer_refs if r not in scope.outer_refs)
+            if jk == "inner" and cond is None:
+                jk = "cross"
+            if jk in ("semi", "anti"):
+                merged = scope.entries
+            plan = Join(plan, rplan, jk, cond)
+            scope.entries = merged
+        return plan, scope
+
+    def _bind_table(self, node: exp.Expression, scope: Scope) -> tuple[Node, list[Entry]]:
+        alias_node = node.args.get("alias")
+        alias = alias_node.name if alias_node is not None and alias_node.name else None
+        col_aliases = [_ident(c) for c in alias_node.columns] if alias_node is not None and alias_node.args.get("columns") else []
+        if isinstance(node, exp.Subquery):
+            plan = self.bind_query(node.this, scope.parent if scope.parent else None) \
+                if not isinstance(node.this, exp.Values) else self._bind_values(node.this, scope.parent)[0]
+            return self._entries_for(plan, alias or "subquery", col_aliases)
+        if isinstance(node, exp.Values):
+            plan, _ = self._bind_values(node, scope.parent)
+            return self._entries_for(plan, alias or "values", col_aliases)
+        if isinstance(node, exp.Lateral):
+            raise NotSupportedError(f"LATERAL is not supported{location(node)}")
+        if isinstance(node, exp.Table) and isinstance(node.this, (exp.Anonymous, exp.Func)) \
+                or isinstance(node, (exp.Anonymous,)):
+            fn = node.this if isinstance(node, exp.Table) else node
+            return self._table_function(fn, alias, col_aliases)
+        if isinstance(node, exp.Table):
+            name = node.name
+            qual = alias or name
+            # CTEs shadow catalog tables; each reference binds the CTE anew (fresh column ids)
+            for frame in reversed(self._ctes):
+                if name.lower() in frame:
+                    body, calias = frame[name.lower()]
+                    saved = self._ctes
+                    idx = self._ctes.index(frame)
+                    self._ctes = self._ctes[:idx + 1]
+                    try:
+                        plan = self.bind_query(body, None)
+                    finally:
+                        self._ctes = saved
+                    names = col_aliases or ([_ident(c) for c in calias.columns]
+                                            if calias is not None and calias.args.get("columns") else [])
+                    return self._entries_for(plan, qual, names)
+            source = None
+            if node.args.get("db"):
+                name = f"{node.args['db'].name}.{name}"
+            if self.resolve_table is not None:
+                source = self.resolve_table(name, node)
+            if source is None:
+                source = self.catalog.get(name)
+            if source is None and self._looks_like_path(name):
+                source = self._file_source(name, node)
+            if source is None:
+                raise BindError(f'Table "{name}" does not exist{location(node)}.'
+                                + did_you_mean(name, self.catalog.names()))
+            return self._scan(source, name if not self._looks_like_path(name) else os.path.basename(name), qual if alias or not self._looks_like_path(name) else os.path.splitext(os.path.basename(name))[0], col_aliases)
+        raise NotSupportedError(f"Unsupported FROM item {type(node).__name__}{location(node)}")
+
+    @staticmethod
+    def _looks_like_path(name: str) -> bool:
+        low = name.lower()
+        return low.endswith((".parquet", ".csv", ".tsv", ".pq")) or "/" in name
+
+    def _file_source(self, path: str, node: exp.Expression, kind: str | None = None, **opts):
+        from catalog.sources import CSVSource, ParquetSource
+        low = path.lower()
+        kind = kind or ("parquet" if low.endswith((".parquet", ".pq")) else "csv")
+        try:
+            if kind == "parquet":
+                return ParquetSource(path)
+            return CSVSource(path, **opts)
+        except FileNotFoundError:
+            raise BindError(f"File '{path}' does not exist{location(node)}") from None
+        except Exception as e:  # malformed file
+            from engine.errors import OperationalError
+            raise OperationalError(f"Cannot read {kind} file '{path}': {e}") from None
+
+    def _table_function(self, fn: exp.Expression, alias: str | None, col_aliases: list[str]):
+        name = (fn.name if isinstance(fn, exp.Anonymous) else fn.sql_name()).lower()
+        args = fn.expressions if isinstance(fn, exp.Anonymous) else \
+            [a for a in fn.args.values() if isinstance(a, exp.Expression)]
+        if name in ("read_parquet", "parquet_scan", "read_csv", "read_csv_auto"):
+            if not args or not isinstance(args[0], exp.Literal) or not args[0].is_string:
+                raise BindError(f"{name}() needs a file path string{location(fn)}")
+            path = args[0].this
+            kind = "parquet" if "parquet" in name else "csv"
+            src = self._file_source(path, fn, kind)
+            base = os.path.splitext(os.path.basename(path))[0]
+            return self._scan(src, os.path.basename(path), alias or base, col_aliases)
+        raise BindError(f'Table function "{name}" does not exist{location(fn)}.'
+                        + did_you_mean(name, ["read_parquet", "read_csv"]))
+
+    def _scan(self, source, table: str, qual: str, col_aliases: list[str]):
+        names = [f.name for f in source.schema]
+        out = tuple(new_column(col_aliases[i] if i < len(col_aliases) else n, source.schema.field(n).type)
+                    for i, n in enumerate(names))
+        plan = Scan(table, source, out, tuple(names))
+        entries = [Entry(qual.lower(), c.name, c) for c in out]
+        return plan, entries
+
+    @staticmethod
+    def _entries_for(plan: Node, qual: str, col_aliases: list[str]):
+        cols = plan.columns
+        if col_aliases:
+            if len(col_aliases) > len(cols):
+                raise BindError(f'"{qual}" has {len(cols)} columns but {len(col_aliases)} aliases were given')
+            new = tuple(new_column(col_aliases[i] if i < len(col_aliases) else c.name, c.dtype)
+                        for i, c in enumerate(cols))
+            plan = Project(plan, tuple(zip(new, cols)))
+            cols = new
+        return plan, [Entry(qual.lower(), c.name, c) for c in cols]
+
+    # ---- SELECT
+
+    def _bind_select(self, sel: exp.Select, parent: Scope | None) -> Node:
+        plan, scope = self._bind_from(sel, parent)
+        where = sel.args.get("where")
+        if where is not None:
+            pred = self._predicate(where.this, scope, allow_agg=False)
+            plan = Filter(plan, pred)
+
+        # select list items: (name, ast)
+        items: list[tuple[str, exp.Expression | ColumnRef]] = []
+        for e in sel.expressions:
+            if isinstance(e, exp.Star) or (isinstance(e, exp.Column) and isinstance(e.this, exp.Star)):
+                qual = e.table if isinstance(e, exp.Column) else None
+                ents = [x for x in scope.entries if not x.hidden and (not qual or x.qualifier == qual.lower())]
+                if qual and not ents:
+                    raise BindError(f'Table "{qual}" is not in the FROM clause{location(e)}.'
+                                    + did_you_mean(qual, {x.qualifier for x in scope.entries if x.qualifier}))
+                except_ = e.args.get("except") if isinstance(e, exp.Star) else None
+                excluded = {_ident(x).lower() for x in (except_ or [])}
+                for x in ents:
+                    if x.name.lower() not in excluded:
+                        items.append((x.name, x.ref))
+                continue
+            name = e.alias_or_name if isinstance(e, (exp.Alias, exp.Column)) else self._display_name(e)
+            items.append((name, e.this if isinstance(e, exp.Alias) else e))
+
+        aliases = {n.lower(): a for n, a in items if not isinstance(a, ColumnRef)}
+        group = sel.args.get("group")
+        having = sel.args.get("having")
+        qualify = sel.args.get("qualify")
+        order = sel.args.get("order")
+        aggctx = _AggContext()
+        winctx = _WindowContext()
+
+        has_agg = group is not None or having is not None or any(
+            self._has_aggregate(a) for _, a in items if not isinstance(a, ColumnRef))
+        if order is not None and not has_agg:
+            has_agg = any(self._has_aggregate(o.this) for o in order.expressions)
+
+        groups: list[tuple[ColumnRef, Expr]] = []
+        if has_agg:
+            for g in (group.expressions if group is not None else []):
+                if isinstance(g, exp.Literal) and not g.is_string:
+                    i = int(g.this)
+                    if not 1 <= i <= len(items):
+                        raise BindError(f"GROUP BY position {i} is not in the select list{location(g)}")
+                    src = items[i - 1][1]
+                    ge = src if isinstance(src, ColumnRef) else self.bind_expr(src, scope)
+                elif isinstance(g, exp.Column) and not g.table and g.name.lower() in aliases \
+                        and not scope.lookup(g.name, None):
+                    ge = self.bind_expr(aliases[g.name.lower()], scope)
+                else:
+                    ge = self.bind_expr(g, scope)
+                if not any(ge == x for _, x in groups):
+                    name = ge.name if isinstance(ge, ColumnRef) else ge.sql()
+                    groups.append((new_column(name, ge.dtype), ge))
+
+        local_ids = {x.ref.cid for x in scope.entries}
+
+        def post(e: Expr, node: exp.Expression | None) -> Expr:
+            """Map an expression over FROM columns onto the aggregate's output."""
+            if not has_agg:
+                return e
+            return self._over_groups(e, groups, aggctx, node, local_ids)
+
+        def bind_out(a, allow_window=True) -> Expr:
+            if isinstance(a, ColumnRef):
+                return post(a, None)
+            e = self.bind_expr(a, scope, aggctx if has_agg else None, winctx if allow_window else None,
+                               post=post if has_agg else None)
+            return post(e, a)
+
+        bound = [(n, bind_out(a)) for n, a in items]
+
+        having_pred = None
+        if having is not None:
+            having_pred = post(self.bind_expr(having.this, scope, aggctx, None, post=post,
+                                              aliases={n.lower(): e for n, e in bound}), having.this)
+            self._check_bool(having_pred, having.this, "HAVING")
+
+        # ORDER BY keys: select alias or position first, then any expression
+        order_keys: list[tuple[Expr, exp.Ordered]] = []
+        if order is not None:
+            for o in order.expressions:
+                t = o.this
+                if isinstance(t, exp.Literal) and not t.is_string:
+                    i = int(t.this)
+                    if not 1 <= i <= len(bound):
+                        raise BindError(f"ORDER BY position {i} is not in the select list "
+                                        f"(1..{len(bound)}){location(t)}")
+                    order_keys.append((bound[i - 1][1], o))
+                    continue
+                if isinstance(t, exp.Column) and not t.table:
+                    hits = [e for n, e in bound if n.lower() == t.name.lower()]
+                    if hits and (len(hits) == 1 or all(h == hits[0] for h in hits)):
+                        order_keys.append((hits[0], o))
+                        continue
+                e = self.bind_expr(t, scope, aggctx if has_agg else None, winctx, post=post if has_agg else None,
+                                   aliases={n.lower(): e for n, e in bound})
+                order_keys.append((post(e, t), o))
+
+        if has_agg:
+            plan = Aggregate(plan, tuple(groups), tuple(aggctx.aggs))
+        if having_pred is not None:
+            plan = Filter(plan, having_pred)
+        if winctx.funcs:
+            plan = Window(plan, tuple(winctx.funcs))
+        if qualify is not None:
+            q = post(self.bind_expr(qualify.this, scope, aggctx if has_agg else None, winctx,
+                                    post=post if has_agg else None,
+                                    aliases={n.lower(): e for n, e in bound}), qualify.this)
+            if winctx.funcs:
+                # qualify may have added window functions; rebuild the window node
+                base = plan.child if isinstance(plan, Window) else plan
+                plan = Window(base, tuple(winctx.funcs))
+            plan = Filter(plan, q)
+
+        outs = tuple((new_column(n, e.dtype), e) for n, e in bound)
+        distinct = sel.args.get("distinct") is not None
+        if distinct and sel.args["distinct"].args.get("on"):
+            raise NotSupportedError(f"DISTINCT ON is not supported{location(sel)}")
+
+        # hidden sort columns for keys that are not output columns
+        out_by_expr = {}
+        for c, e in outs:
+            out_by_expr.setdefault(e, c)
+        extra: list[tuple[ColumnRef, Expr]] = []
+        sort_keys: list[SortKey] = []
+        for e, o in order_keys:
+            if e in out_by_expr:
+                sort_keys.append(self._sort_key(out_by_expr[e], o))
+                continue
+            if distinct:
+                raise BindError(f'ORDER BY term "{o.this.sql()}" must appear in the select list '
+                                f"of a SELECT DISTINCT{location(o.this)}")
+            c = new_column("__sort", e.dtype)
+            extra.append((c, e))
+            sort_keys.append(self._sort_key(c, o))
+        plan = Project(plan, outs + tuple(extra))
+        if distinct:
+            plan = Distinct(plan)
+        if sort_keys:
+            plan = Sort(plan, tuple(sort_keys))
+        plan = self._limit(plan, sel)
+        if extra:
+            plan = Project(plan, tuple((c, c) for c, _ in outs))
+        return plan
+
+    @staticmethod
+    def _display_name(e: exp.Expression) -> str:
+        if isinstance(e, exp.Column):
+            return e.name
+        s = e.sql(dialect="duckdb")
+        return s if len(s) <= 64 else s[:61] + "..."
+
+    def _has_aggregate(self, node: exp.Expression) -> bool:
+        for n in node.walk():
+            if isinstance(n, (exp.Subquery, exp.Exists)):
+                continue
+            if isinstance(n, exp.Window):
+                continue
+            if isinstance(n, tuple(_AGG_CLASS)) and not isinstance(n.parent, exp.Window) \
+                    and not self._inside_window(n):
+                if not self._inside_subquery(n, node):
+                    return True
+            if isinstance(n, exp.Anonymous) and n.name.lower() in _AGGS and not self._inside_window(n) \
+                    and not self._inside_subquery(n, node):
+                return True
+        return False
+
+    @staticmethod
+    def _inside_window(n: exp.Expression) -> bool:
+        p = n.parent
+        while p is not None:
+            if isinstance(p, exp.Window):
+                return p.this is n or n in list(p.this.walk())
+            if isinstance(p, (exp.Select, exp.Subquery)):
+                return False
+            p = p.parent
+        return False
+
+    @staticmethod
+    def _inside_subquery(n: exp.Expression, top: exp.Expression) -> bool:
+        p = n.parent
+        while p is not None and p is not top:
+            if isinstance(p, (exp.Select, exp.Subquery)):
+                return True
+            p = p.parent
+        return False
+
+    def _over_groups(self, e: Expr, groups, aggctx: _AggContext, node, local_ids: set[int]) -> Expr:
+        """Rewrite e to read only group keys and aggregate outputs; reject bare columns."""
+        agg_out = {r.cid for r, _ in aggctx.aggs}
+        gmap = {g: c for c, g in groups}
+
+        def rewrite(x: Expr) -> Expr:
+            if x in gmap:
+                return gmap[x]
+            if isinstance(x, ColumnRef):
+                if x.cid in agg_out:
+                    return x
+                return x  # checked below
+            kids = x.children()
+            if not kids:
+                return x
+            new = tuple(rewrite(k) for k in kids)
+            return x.with_children(new) if any(a is not b for a, b in zip(new, kids)) else x
+
+        out = rewrite(e)
+        allowed = agg_out | {c.cid for c, _ in groups}
+        for x in out.walk():
+            if isinstance(x, ColumnRef) and x.cid not in allowed and x.cid in local_ids:
+                where = location(node) if node is not None else ""
+                raise BindError(f'Column "{x.name}" must appear in the GROUP BY clause or be used in '
+                                f"an aggregate function{where}")
+        return out
+
+    # ---- expressions
+
+    def _predicate(self, node: exp.Expression, scope: Scope, allow_agg: bool = False) -> Expr:
+        e = self.bind_expr(node, scope)
+        self._check_bool(e, node, "WHERE/ON")
+        return e
+
+    def _check_bool(self, e: Expr, node, clause: str) -> None:
+        if not (pa.types.is_boolean(e.dtype) or pa.types.is_null(e.dtype)):
+            raise TypeMismatchError(f'{clause} condition "{node.sql()}" must be BOOLEAN, not '
+                                    f"{T.sql_name(e.dtype)}{location(node)}")
+
+    def bind_expr(self, node: exp.Expression, scope: Scope, agg: _AggContext | None = None,
+                  win: _WindowContext | None = None, post=None, aliases: dict | None = None) -> Expr:
+        b = _ExprBinder(self, scope, agg, win, post, aliases or {})
+        return b.bind(node)
+
+    def _compare(self, op: str, a: Expr, b: Expr, node) -> Expr:
+        return make_call(op, [a, b], node)
+
+
+def make_call(name: str, args: list[Expr], node: exp.Expression | None = None) -> Expr:
+    """Type-check a built-in function call, coerce its arguments, and build the Call."""
+    f = F.lookup(name)
+    if f is None:
+        raise BindError(f'Function "{name}" does not exist{location(node)}.'
+                        + did_you_mean(name, list(F.FUNCTIONS) + list(F.ALIASES)))
+    if not f.min_args <= len(args) <= f.max_args:
+        want = str(f.min_args) if f.min_args == f.max_args else f"{f.min_args} to {f.max_args}"
+        raise TypeMismatchError(f'Function "{name}" takes {want} argument(s), got {len(args)}'
+                                f"{location(node)}")
+    types = [a.dtype for a in args]
+    what = node.sql(dialect="duckdb") if node is not None else name
+    try:
+        if f.coerce == "common" and args:
+            t = types[0]
+            for x in types[1:]:
+                t = T.common_type(t, x, f'"{what}"')
+            args = [cast_to(a, t) for a in args]
+            types = [t] * len(args)
+        rt = f.rtype(types)
+    except TypeMismatchError as e:
+        msg = str(e)
+        if not msg.startswith("Cannot"):
+            msg = f"{f.name} {msg}"
+        raise TypeMismatchError(f'Type error in "{what}"{location(node)}: {msg}') from None
+    if rt is None:
+        rt = types[0] if types else pa.null()
+    return Call(f.name, tuple(args), rt)
+
+
+class _ExprBinder:
+    def __init__(self, binder: Binder, scope: Scope, agg, win, post, aliases):
+        self.b = binder
+        self.scope = scope
+        self.agg = agg
+        self.win = win
+        self.post = post
+        self.aliases = aliases
+        self.in_agg = False
+        self.pending_filter: Expr | None = None
+
+    def bind(self, node: exp.Expression) -> Expr:
+        m = getattr(self, "_" + type(node).__name__, None)
+        if m is not None:
+            return m(node)
+        if type(node) in _CMP:
+            return self._binary(_CMP[type(node)], node)
+        if type(node) in _ARITH:
+            return self._binary(_ARITH[type(node)], node)
+        if type(node) in _AGG_CLASS:
+            return self._aggregate(_AGG_CLASS[type(node)], node)
+        if isinstance(node, exp.Func):
+            return self._function(node)
+        raise NotSupportedError(f'Unsupported expression "{node.sql()}" ({type(node).__name__})'
+                                f"{location(node)}")
+
+    # -- leaves
+    def _Column(self, node: exp.Column) -> Expr:
+        if isinstance(node.this, exp.Star):
+            raise BindError(f"* is not allowed here{location(node)}")
+        qual = node.table or None
+        if qual is None and self.aliases and node.name.lower() in self.aliases \
+                and not self.scope.lookup(node.name, None):
+            return self.aliases[node.name.lower()]
+        return self.scope.resolve(node.name, qual, node)
+
+    def _Identifier(self, node) -> Expr:
+        return self.scope.resolve(node.name, None, node)
+
+    def _Literal(self, node: exp.Literal) -> Expr:
+        if node.is_string:
+            return Literal(node.this, pa.string())
+        text = node.this
+        try:
+            v = int(text)
+            if -(2 ** 31) <= v < 2 ** 31:
+                return Literal(v, pa.int32())
+            if -(2 ** 63) <= v < 2 ** 63:
+                return Literal(v, pa.int64())
+            return Literal(float(v), pa.float64())
+        except ValueError:
+            return Literal(float(text), pa.float64())
+
+    def _Boolean(self, node) -> Expr:
+        return Literal(bool(node.this), pa.bool_())
+
+    def _Null(self, node) -> Expr:
+        return Literal(None, pa.null())
+
+    def _Paren(self, node) -> Expr:
+        return self.bind(node.this)
+
+    def _Neg(self, node) -> Expr:
+        inner = self.bind(node.this)
+        if isinstance(inner, Literal) and isinstance(inner.value, (int, float)) and not isinstance(inner.value, bool):
+            v = -inner.value
+            t = inner.dtype
+            if isinstance(v, int) and t == pa.int32() and v == -(2 ** 31):
+                t = pa.int32()
+            return Literal(v, t)
+        return make_call("negate", [inner], node)
+
+    def _Not(self, node) -> Expr:
+        inner = node.this
+        if isinstance(inner, exp.In):
+            return self._In(inner, negated=True)
+        if isinstance(inner, exp.Exists):
+            return self._Exists(inner, negated=True)
+        if isinstance(inner, exp.Like):
+            return self._like(inner, "not_like")
+        if isinstance(inner, exp.ILike):
+            return self._like(inner, "not_ilike")
+        if isinstance(inner, exp.Is) and isinstance(inner.expression, exp.Null):
+            return make_call("is_not_null", [self.bind(inner.this)], node)
+        e = self.bind(inner)
+        return make_call("not", [e], node)
+
+    def _And(self, node) -> Expr:
+        return self._binary("and", node)
+
+    def _Or(self, node) -> Expr:
+        return self._binary("or", node)
+
+    def _binary(self, op: str, node) -> Expr:
+        a, b = self.bind(node.this), self.bind(node.expression)
+        if op in ("and", "or"):
+            a = cast_to(a, pa.bool_()) if pa.types.is_null(a.dtype) else a
+            b = cast_to(b, pa.bool_()) if pa.types.is_null(b.dtype) else b
+        if op == "concat_op":
+            if pa.types.is_null(a.dtype) or pa.types.is_null(b.dtype):
+                return Literal(None, pa.string())
+        return make_call(op, [a, b], node)
+
+    def _Is(self, node) -> Expr:
+        a = self.bind(node.this)
+        rhs = node.expression
+        if isinstance(rhs, exp.Null):
+            return make_call("is_null", [a], node)
+        if isinstance(rhs, exp.Boolean):
+            return make_call("is_true" if rhs.this else "is_false", [cast_to(a, pa.bool_())], node)
+        return make_call("is_not_distinct", [a, self.bind(rhs)], node)
+
+    def _Like(self, node) -> Expr:
+        return self._like(node, "like")
+
+    def _ILike(self, node) -> Expr:
+        return self._like(node, "ilike")
+
+    def _like(self, node, op) -> Expr:
+        if isinstance(node.expression, exp.Escape):
+            raise NotSupportedError(f"LIKE ... ESCAPE is not supported{location(node)}")
+        return make_call(op, [self.bind(node.this), self.bind(node.expression)], node)
+
+    def _Between(self, node) -> Expr:
+        x = self.bind(node.this)
+        lo, hi = self.bind(node.args["low"]), self.bind(node.args["high"])
+        return make_call("and", [make_call("gte", [x, lo], node), make_call("lte", [x, hi], node)], node)
+
+    def _In(self, node, negated: bool = False) -> Expr:
+        x = self.bind(node.this)
+        q = node.args.get("query")
+        if q is not None:
+            plan, outer = self._subquery(q.this if isinstance(q, exp.Subquery) else q)
+            if len(plan.columns) != 1:
+                raise BindError(f"IN subquery must return one column, got {len(plan.columns)}{location(q)}")
+            t = T.common_type(x.dtype, plan.columns[0].dtype, f'"{node.sql()}"')
+            if plan.columns[0].dtype != t:
+                c = plan.columns[0]
+                plan = Project(plan, ((new_column(c.name, t), cast_to(c, t)),))
+            return SubqueryExpr("in", plan, pa.bool_(), cast_to(x, t), negated, tuple(outer))
+        if node.args.get("unnest") is not None:
+            raise NotSupportedError(f"IN UNNEST is not supported{location(node)}")
+        vals = [self.bind(v) for v in node.expressions]
+        t = x.dtype
+        for v in vals:
+            t = T.common_type(t, v.dtype, f'"{node.sql()}"')
+        return InList(cast_to(x, t), tuple(cast_to(v, t) for v in vals), negated)
+
+    def _Exists(self, node, negated: bool = False) -> Expr:
+        q = node.this
+        plan, outer = self._subquery(q.this if isinstance(q, exp.Subquery) else q)
+        return SubqueryExpr("exists", plan, pa.bool_(), None, negated, tuple(outer))
+
+    def _Subquery(self, node) -> Expr:
+        plan, outer = self._subquery(node.this)
+        if len(plan.columns) != 1:
+            raise BindError(f"A scalar subquery must return one column, got {len(plan.columns)}"
+                            f"{location(node)}")
+        return SubqueryExpr("scalar", plan, plan.columns[0].dtype, None, False, tuple(outer))
+
+    def _Select(self, node) -> Expr:
+        return self._Subquery(exp.Subquery(this=node))
+
+    def _subquery(self, q: exp.Expression) -> tuple[Node, list[ColumnRef]]:
+        inner = Scope([], self.scope)
+        plan = self.b.bind_query_in(q, inner)
+        outer = [r for r in inner.outer_refs]
+        return plan, outer
+
+    def _Case(self, node) -> Expr:
+        operand = node.args.get("this")
+        op = self.bind(operand) if operand is not None else None
+        whens = []
+        for w in node.args.get("ifs") or []:
+            cond = self.bind(w.this)
+            if op is not None:
+                cond = make_call("eq", [op, cond], w)
+            elif not (pa.types.is_boolean(cond.dtype) or pa.types.is_null(cond.dtype)):
+                raise TypeMismatchError(f'CASE WHEN condition "{w.this.sql()}" must be BOOLEAN'
+                                        f"{location(w)}")
+            whens.append((cast_to(cond, pa.bool_()), self.bind(w.args["true"])))
+        default = self.bind(node.args["default"]) if node.args.get("default") is not None else Literal(None, pa.null())
+        t = default.dtype
+        for _, v in whens:
+            t = T.common_type(t, v.dtype, "CASE")
+        if pa.types.is_null(t):
+            t = pa.int32()
+        return Case(tuple((c, cast_to(v, t)) for c, v in whens), cast_to(default, t), t)
+
+    def _If(self, node) -> Expr:
+        cond = self.bind(node.this)
+        a = self.bind(node.args["true"])
+        bnode = node.args.get("false")
+        b = self.bind(bnode) if bnode is not None else Literal(None, pa.null())
+        t = T.common_type(a.dtype, b.dtype, "IF")
+        if pa.types.is_null(t):
+            t = pa.int32()
+        return Case(((cast_to(cond, pa.bool_()), cast_to(a, t)),), cast_to(b, t), t)
+
+    def _Cast(self, node, safe: bool = False) -> Expr:
+        to = node.args["to"]
+        t = self._type(to)
+        inner = self.bind(node.this)
+        if isinstance(inner, Literal) and inner.value is not None and pa.types.is_string(inner.dtype):
+            folded = _cast_literal(inner.value, t, node, safe)
+            if folded is not None:
+                return folded
+        if pa.types.is_null(inner.dtype):
+            return Literal(None, t)
+        return Cast(inner, t, safe)
+
+    def _TryCast(self, node) -> Expr:
+        return self._Cast(node, safe=True)
+
+    def _type(self, to: exp.DataType) -> pa.DataType:
+        name = to.this.name if hasattr(to.this, "name") else str(to.this)
+        text = to.sql(dialect="duckdb").upper()
+        base = re.sub(r"\(.*\)", "", text).strip()
+        if base in T.SQL_NAMES:
+            return T.SQL_NAMES[base]
+        return T.parse_sql_type(name)
+
+    def _Interval(self, node) -> Expr:
+        unit = node.args.get("unit")
+        val = node.this
+        text = val.this if isinstance(val, exp.Literal) else val.sql()
+        u = unit.name if unit is not None else None
+        try:
+            m, d, n = parse_interval(str(text), u)
+        except (ValueError, ProgrammingError):
+            raise ProgrammingError(f"Invalid interval '{text}'{location(node)}") from None
+        return Literal(pa.MonthDayNano([m, d, n]), T.INTERVAL)
+
+    def _Coalesce(self, node) -> Expr:
+        args = [self.bind(node.this)] + [self.bind(e) for e in node.expressions]
+        return make_call("coalesce", args, node)
+
+    def _Nullif(self, node) -> Expr:
+        return make_call("nullif", [self.bind(node.this), self.bind(node.expression)], node)
+
+    def _Extract(self, node) -> Expr:
+        part = node.this.name if hasattr(node.this, "name") else str(node.this)
+        return make_call("date_part", [Literal(part.lower(), pa.string()), self.bind(node.expression)], node)
+
+    def _Trim(self, node) -> Expr:
+        pos = (node.args.get("position") or "BOTH").upper()
+        fn = {"LEADING": "ltrim", "TRAILING": "rtrim"}.get(pos, "trim")
+        args = [self.bind(node.this)]
+        if node.expression is not None:
+            args.append(self.bind(node.expression))
+        return make_call(fn, args, node)
+
+    def _CurrentDate(self, node) -> Expr:
+        return Literal(_dt.date.today(), pa.date32())
+
+    def _CurrentTimestamp(self, node) -> Expr:
+        return Literal(_dt.datetime.now(), T.TIMESTAMP)
+
+    def _Window(self, node) -> Expr:
+        if self.win is None:
+            raise BindError(f"Window functions are not allowed here{location(node)}")
+        f = node.this
+        fname, args, argnodes = self._window_func(f)
+        partition = tuple(self._post(self.bind(p), p) for p in node.args.get("partition_by") or [])
+        order = []
+        o = node.args.get("order")
+        for k in (o.expressions if o is not None else []):
+            order.append(Binder._sort_key(self._post(self.bind(k.this), k.this), k))
+        spec = node.args.get("spec")
+        frame = self._frame(spec, node) if spec is not None else None
+        dtype = self._window_type(fname, args, node)
+        call = WindowCall(fname, tuple(args), partition, tuple(order), frame, dtype)
+        return self.win.add(call, fname)
+
+    def _post(self, e: Expr, node) -> Expr:
+        return self.post(e, node) if self.post is not None else e
+
+    def _window_func(self, f: exp.Expression):
+        cls = type(f)
+        if cls in _AGG_CLASS:
+            name = _AGG_CLASS[cls]
+            inner = f.this
+            if isinstance(inner, exp.Distinct):
+                raise NotSupportedError(f"DISTINCT aggregates over windows are not supported{location(f)}")
+            if name == "count" and (inner is None or isinstance(inner, exp.Star)):
+                return "count_star", [], []
+            args = [self._post(self.bind(inner), inner)] if inner is not None else []
+            return name, args, [inner]
+        name = (f.name if isinstance(f, exp.Anonymous) else f.key).lower()
+        name = {"rownumber": "row_number", "denserank": "dense_rank", "firstvalue": "first_value",
+                "lastvalue": "last_value", "nthvalue": "nth_value", "percentrank": "percent_rank",
+                "cumedist": "cume_dist"}.get(name, name)
+        if name not in _WINDOW_ONLY and name not in _AGGS:
+            raise BindError(f'"{name}" is not a window function{location(f)}')
+        raw = [a for a in ([f.this] if f.args.get("this") is not None else [])]
+        for k in ("offset", "default", "expression"):
+            if f.args.get(k) is not None:
+                raw.append(f.args[k])
+        raw += list(f.expressions or [])
+        return name, [self._post(self.bind(a), a) for a in raw], raw
+
+    def _window_type(self, fname, args, node) -> pa.DataType:
+        if fname in ("row_number", "rank", "dense_rank", "ntile", "count", "count_star"):
+            return pa.int64()
+        if fname in ("percent_rank", "cume_dist", "avg", "stddev", "variance", "stddev_pop", "var_pop"):
+            return pa.float64()
+        if fname in ("lag", "lead", "first_value", "last_value", "nth_value", "min", "max"):
+            if not args:
+                raise BindError(f"{fname}() needs an argument{location(node)}")
+            return args[0].dtype
+        if fname == "sum":
+            return pa.int64() if T.is_integer(args[0].dtype) else pa.float64()
+        raise NotSupportedError(f"Window function {fname} is not supported{location(node)}")
+
+    def _frame(self, spec, node) -> Frame:
+        """ROWS/RANGE frame: start = rows before the current row, end = rows after it (None =
+        unbounded; a negative count means the other direction)."""
+        kind = (spec.args.get("kind") or "ROWS").lower()
+
+        def offset(v, side: str | None, default_side: str) -> int | None:
+            text = v.upper() if isinstance(v, str) else (v.sql().upper() if v is not None else "")
+            if text == "UNBOUNDED":
+                return None
+            if text == "CURRENT ROW":
+                return 0
+            n = _const_int(v if isinstance(v, exp.Expression) else exp.Literal.number(text), "A frame offset")
+            return n if (side or default_side).upper() == default_side else -n
+
+        start = offset(spec.args.get("start"), spec.args.get("start_side"), "PRECEDING")
+        end = 0 if spec.args.get("end") is None else \
+            offset(spec.args.get("end"), spec.args.get("end_side"), "FOLLOWING")
+        if kind == "range" and not (start is None and end in (0, None)):
+            raise NotSupportedError(f"RANGE frames with offsets are not supported; use ROWS{location(node)}")
+        return Frame(kind, start, end)
+
+    # -- aggregates and functions
+    def _aggregate(self, name: str, node) -> Expr:
+        if self.agg is None:
+            raise BindError(f'Aggregate "{node.sql()}" is not allowed here{location(node)}')
+        if self.in_agg:
+            raise BindError(f"Aggregate calls cannot be nested{location(node)}")
+        flt, self.pending_filter = self.pending_filter, None
+        inner = node.this
+        distinct = False
+        if isinstance(inner, exp.Distinct):
+            distinct = True
+            inner_list = inner.expressions
+        else:
+            inner_list = [inner] if inner is not None else []
+        options: tuple = ()
+        if name == "string_agg" and node.args.get("separator") is not None:
+            sep = node.args["separator"]
+            options = (("separator", sep.this if isinstance(sep, exp.Literal) else ","),)
+        elif name == "string_agg":
+            options = (("separator", ","),)
+        extra = [e for e in (node.expressions or [])] if isinstance(node, exp.Anonymous) else []
+        self.in_agg = True
+        try:
+            if name == "count" and (not inner_list or isinstance(inner_list[0], exp.Star)):
+                name, args = "count_star", []
+            else:
+                args = [self.bind(a) for a in inner_list]
+        finally:
+            self.in_agg = False
+        if extra and name == "string_agg":
+            sep = extra[0]
+            options = (("separator", sep.this if isinstance(sep, exp.Literal) else ","),)
+        return self._make_agg(name, args, distinct, flt, options, node)
+
+    def _make_agg(self, name, args, distinct, flt, options, node) -> Expr:
+        dtype = agg_type(name, [a.dtype for a in args], node)
+        if name in ("avg", "mean", "stddev", "variance", "stddev_pop", "var_pop", "median") and args:
+            args = [cast_to(args[0], pa.float64()) if not pa.types.is_floating(args[0].dtype) else args[0]]
+        call = AggCall(name, tuple(args), dtype, distinct, flt, options)
+        return self.agg.add(call, name)
+
+    def _Filter(self, node) -> Expr:
+        f = node.this
+        if self.agg is None:
+            raise BindError(f"FILTER is only allowed on aggregates{location(node)}")
+        self.in_agg = True
+        try:
+            cond = self.bind(node.expression.this)
+        finally:
+            self.in_agg = False
+        self.pending_filter = cast_to(cond, pa.bool_())
+        try:
+            return self.bind(f)
+        finally:
+            self.pending_filter = None
+
+    def _function(self, node: exp.Func) -> Expr:
+        if isinstance(node, exp.Anonymous):
+            name = node.name.lower()
+            argn = list(node.expressions)
+        else:
+            key = type(node).key.lower()
+            name = _FUNC_KEYS.get(key, key)
+            argn = []
+            for k in node.arg_types:
+                v = node.args.get(k)
+                if v is None:
+                    continue
+                if isinstance(v, list):
+                    argn.extend(v)
+                elif isinstance(v, exp.Expression):
+                    argn.append(v)
+            if name == "date_trunc":
+                unit = node.args.get("unit")
+                argn = [exp.Literal.string(unit.name if hasattr(unit, "name") else str(unit)), node.this]
+        if name in _AGGS:
+            if name == "count":
+                return self._aggregate("count", exp.Count(this=argn[0] if argn else exp.Star()))
+            if self.agg is None:
+                raise BindError(f'Aggregate "{node.sql()}" is not allowed here{location(node)}')
+            self.in_agg = True
+            try:
+                args = [self.bind(a) for a in argn]
+            finally:
+                self.in_agg = False
+            options = ()
+            if name in ("string_agg", "group_concat", "listagg"):
+                sep = args[1] if len(args) > 1 else Literal(",", pa.string())
+                if not isinstance(sep, Literal):
+                    raise NotSupportedError("string_agg's separator must be a constant")
+                options = (("separator", sep.value),)
+                args = args[:1]
+                name = "string_agg"
+            flt, self.pending_filter = self.pending_filter, None
+            return self._make_agg(name, args, False, flt, options, node)
+        if name in _WINDOW_ONLY:
+            raise BindError(f"{name}() needs an OVER clause{location(node)}")
+        if name in ("current_date", "today"):
+            return self._CurrentDate(node)
+        if name in ("current_timestamp", "now"):
+            return self._CurrentTimestamp(node)
+        udf = self.b.lookup_udf(name) if hasattr(self.b, "lookup_udf") else None
+        if udf is not None:
+            return udf(name, [self.bind(a) for a in argn], node)
+        if F.lookup(name) is None:
+            raise BindError(f'Function "{name}" does not exist{location(node)}.'
+                            + did_you_mean(name, list(F.FUNCTIONS) + list(F.ALIASES) + list(_AGGS)))
+        args = [self.bind(a) for a in argn]
+        if name in ("date_part", "date_trunc", "strftime", "date_diff") and args \
+                and pa.types.is_string(args[-1].dtype) and isinstance(args[-1], Literal):
+            args[-1] = _cast_literal(args[-1].value, T.TIMESTAMP, node, False)
+        return make_call(name, args, node)
+
+
+def agg_type(name: str, types: list[pa.DataType], node=None) -> pa.DataType:
+    what = node.sql(dialect="duckdb") if node is not None else name
+    if name in ("count", "count_star", "count_if"):
+        return pa.int64()
+    if not types:
+        raise TypeMismatchError(f'Aggregate "{what}" needs an argument{location(node)}')
+    t = types[0]
+    if name in ("sum", "product"):
+        if pa.types.is_boolean(t):
+            return pa.int64()
+        if not T.is_numeric(t):
+            raise TypeMismatchError(f'Type error in "{what}"{location(node)}: sum expects a numeric '
+                                    f"argument, got {T.sql_name(t)}")
+        return pa.int64() if T.is_integer(t) or pa.types.is_null(t) else pa.float64()
+    if name in ("avg", "mean", "stddev", "variance", "stddev_pop", "var_pop", "median"):
+        if not T.is_numeric(t):
+            raise TypeMismatchError(f'Type error in "{what}"{location(node)}: {name} expects a '
+                                    f"numeric argument, got {T.sql_name(t)}")
+        return pa.float64()
+    if name in ("bool_and", "bool_or", "every"):
+        if not (pa.types.is_boolean(t) or pa.types.is_null(t)):
+            raise TypeMismatchError(f'Type error in "{what}"{location(node)}: {name} expects a '
+                                    f"BOOLEAN argument, got {T.sql_name(t)}")
+        return pa.bool_()
+    if name == "string_agg":
+        return pa.string()
+    if name in ("list", "array_agg"):
+        return pa.list_(t)
+    return t  # min, max, any_value, first
+
+
+def _cast_literal(value: str, t: pa.DataType, node, safe: bool) -> Literal | None:
+    """Fold CAST('text' AS type) at bind time, so typed literals (DATE '...') cost nothing."""
+    try:
+        if pa.types.is_date(t):
+            return Literal(_dt.date.fromisoformat(value.strip()), t)
+        if pa.types.is_timestamp(t):
+            v = value.strip()
+            d = _dt.datetime.fromisoformat(v) if len(v) > 10 else _dt.datetime.fromisoformat(v + " 00:00:00")
+            return Literal(d, t)
+        if pa.types.is_integer(t):
+            return Literal(int(value.strip()), t)
+        if pa.types.is_floating(t):
+            return Literal(float(value.strip()), t)
+        if pa.types.is_string(t):
+            return Literal(value, t)
+        if pa.types.is_boolean(t):
+            v = value.strip().lower()
+            if v in ("true", "t", "1", "yes", "y"):
+                return Literal(True, t)
+            if v in ("false", "f", "0", "no", "n"):
+                return Literal(False, t)
+            raise ValueError(value)
+        if pa.types.is_binary(t):
+            return Literal(bytes.fromhex(value), t)
+        if pa.types.is_interval(t):
+            m, d, n = parse_interval(value, None)
+            return Literal(pa.MonthDayNano([m, d, n]), t)
+    except ValueError:
+        if safe:
+            return Literal(None, t)
+        from engine.errors import DataError
+        raise DataError(f"Cannot cast '{value}' to {T.sql_name(t)}{location(node)}") from None
+    return None
+
+
+def _bind_query_in(self: Binder, q: exp.Expression, scope: Scope) -> Node:
+    """Bind a subquery whose outer scope is ``scope.parent``; outer references land on scope."""
+    # the subquery's own FROM scope gets ``scope`` as its parent so that lookups that miss
+    # locally are recorded on ``scope.outer_refs``
+    saved = getattr(self, "_outer_ids", set())
+    plan = self.bind_query(q, _Relay(scope))
+    return plan
+
+
+class _Relay(Scope):
+    """A scope with no columns that forwards to the enclosing query and records what it reads."""
+
+    def __init__(self, target: Scope):
+        super().__init__([], target.parent)
+        self.target = target
+
+    def resolve(self, name, qualifier, node):
+        ref = self.target.parent.resolve(name, qualifier, node)
+        if ref not in self.target.outer_refs:
+            self.target.outer_refs.append(ref)
+        # keep the enclosing binder's own outer set current for aggregate checks
+        return ref
+
+    def lookup(self, name, qualifier):
+        return []
+
+    def _all(self):
+        return self.target.parent._all() if self.target.parent else []
+
+
+Binder.bind_query_in = _bind_query_in

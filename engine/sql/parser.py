@@ -1,0 +1,135 @@
+"""Parsing: SQL text to sqlglot ASTs through the Dawn dialect, with located syntax errors.
+
+Parameters are substituted here as AST literals (never by string interpolation), so a placeholder
+inside a string literal is left alone and a value can never change the statement's shape.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import decimal
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError as _SqlglotParseError
+from sqlglot.errors import TokenError as _SqlglotTokenError
+
+from engine.errors import ParseError, ProgrammingError
+from engine.sql.dialect import Dawn
+
+
+def number_placeholders(sql: str) -> str:
+    """Rewrite each positional ``?`` token as ``$N`` so parameters bind in textual order.
+
+    Only placeholder tokens change (the tokenizer knows string literals and comments), never the
+    values: these are bound later as AST literals.
+    """
+    if "?" not in sql:
+        return sql
+    try:
+        tokens = Dawn().tokenize(sql)
+    except _SqlglotTokenError:
+        return sql
+    out, last, n = [], 0, 0
+    for t in tokens:
+        if t.token_type.name == "PLACEHOLDER" and t.text == "?":
+            n += 1
+            out.append(sql[last:t.start])
+            out.append(f"${n}")
+            last = t.end + 1
+    out.append(sql[last:])
+    return "".join(out)
+
+
+def parse(sql: str) -> list[exp.Expression]:
+    """Parse one or more ';'-separated statements."""
+    sql = number_placeholders(sql)
+    try:
+        stmts = sqlglot.parse(sql, read=Dawn)
+    except _SqlglotParseError as e:
+        err = e.errors[0] if e.errors else {}
+        line, col = err.get("line"), err.get("col")
+        tok = err.get("highlight") or ""
+        if col is not None and tok:
+            col = max(1, col - len(tok) + 1)
+        desc = err.get("description") or str(e)
+        near = f' near "{tok}"' if tok else ""
+        raise ParseError(f"{desc}{near}", line, col) from None
+    except _SqlglotTokenError as e:
+        raise ParseError(str(e)) from None
+    return [s for s in stmts if s is not None]
+
+
+def location(node: exp.Expression | None) -> str:
+    """' at line L, column C' for a node whose tokens carry positions, else ''."""
+    if node is None:
+        return ""
+    target = node
+    for cand in ([node] + list(node.find_all(exp.Identifier))):
+        meta = getattr(cand, "_meta", None) or {}
+        if "line" in meta:
+            target = cand
+            break
+    meta = getattr(target, "_meta", None) or {}
+    if "line" not in meta:
+        return ""
+    col = meta["col"] - (meta.get("end", 0) - meta.get("start", 0))
+    return f" at line {meta['line']}, column {col}"
+
+
+def _literal(value: Any) -> exp.Expression:
+    if value is None:
+        return exp.Null()
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+            return exp.cast(exp.Literal.string(str(value)), "DOUBLE")
+        lit = exp.Literal.number(repr(value) if isinstance(value, float) else str(value))
+        return exp.Neg(this=exp.Literal.number(str(-value))) if value < 0 else lit
+    if isinstance(value, decimal.Decimal):
+        return exp.Literal.number(str(value))
+    if isinstance(value, str):
+        return exp.Literal.string(value)
+    if isinstance(value, _dt.datetime):
+        return exp.cast(exp.Literal.string(value.isoformat(sep=" ")), "TIMESTAMP")
+    if isinstance(value, _dt.date):
+        return exp.cast(exp.Literal.string(value.isoformat()), "DATE")
+    if isinstance(value, _dt.time):
+        return exp.cast(exp.Literal.string(value.isoformat()), "TIME")
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return exp.cast(exp.Literal.string(bytes(value).hex()), "BLOB")  # decoded by the binder
+    raise ProgrammingError(f"Unsupported parameter type {type(value).__name__}")
+
+
+def bind_parameters(stmt: exp.Expression, params: Sequence[Any] | Mapping[str, Any] | None) -> exp.Expression:
+    """Replace ? / $n / :name placeholders with literal AST nodes; counts must match exactly."""
+    holders = list(stmt.find_all(exp.Placeholder, exp.Parameter))
+    if not holders:
+        if params:
+            raise ProgrammingError(
+                f"The statement has no parameters but {len(params)} were supplied")
+        return stmt
+    if params is None:
+        raise ProgrammingError(f"The statement has {len(holders)} parameter(s) but none were supplied")
+    stmt = stmt.copy()
+    holders = list(stmt.find_all(exp.Placeholder, exp.Parameter))
+    if isinstance(params, Mapping):
+        for h in holders:
+            name = h.name if isinstance(h, exp.Placeholder) else h.this.name
+            if not name or name not in params:
+                raise ProgrammingError(f"No value supplied for parameter :{name or '?'}")
+            h.replace(_literal(params[name]))
+        return stmt
+    params = list(params)
+    names = [h.name if isinstance(h, exp.Placeholder) else h.this.name for h in holders]
+    if not all(n.isdigit() for n in names):
+        raise ProgrammingError("Named parameters (:name) need a mapping of values, not a sequence")
+    wanted = max(int(n) for n in names)
+    if wanted != len(params):
+        raise ProgrammingError(
+            f"The statement has {wanted} parameter(s) but {len(params)} were supplied")
+    for h, n in zip(holders, names):
+        h.replace(_literal(params[int(n) - 1]))
+    return stmt
