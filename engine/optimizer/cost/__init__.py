@@ -1,0 +1,140 @@
+"""Cardinality and cost estimates for logical plans.
+
+Row counts come from the sources (Parquet metadata, Arrow tables) and catalog statistics when
+present; selectivities are classic System-R style defaults. A join's size is
+``|L| * |R| / d`` where ``d`` is the number of distinct key values on the key side: taken from
+statistics when known, otherwise assumed to be the base row count of the smaller input's table
+(the primary-key side of a foreign-key join). ``cost`` counts rows touched, children included.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from engine.plan.expressions import Call, ColumnRef, Expr, InList, Literal, SubqueryExpr, conjuncts
+from engine.plan.nodes import (Aggregate, Distinct, Filter, Join, Limit, Node, Project, Scan,
+                               SetOp, Sort, Values, Window)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    rows: float
+    cost: float
+    base: float  # row count of the largest base table underneath (key-side proxy for joins)
+
+
+def selectivity(e: Expr | None) -> float:
+    if e is None:
+        return 1.0
+    if isinstance(e, Literal):
+        return 1.0 if e.value is True else 0.0 if e.value in (False, None) else 1.0
+    if isinstance(e, Call):
+        f = e.fn
+        if f == "and":
+            return selectivity(e.args[0]) * selectivity(e.args[1])
+        if f == "or":
+            a, b = selectivity(e.args[0]), selectivity(e.args[1])
+            return min(1.0, a + b - a * b)
+        if f == "not":
+            return 1.0 - selectivity(e.args[0])
+        if f == "eq":
+            return 0.1 if any(isinstance(a, Literal) for a in e.args) else 0.05
+        if f in ("neq", "is_distinct"):
+            return 0.9
+        if f in ("lt", "lte", "gt", "gte"):
+            return 0.33
+        if f in ("like", "ilike"):
+            return 0.1
+        if f in ("not_like", "not_ilike"):
+            return 0.9
+        if f == "is_null":
+            return 0.05
+        if f == "is_not_null":
+            return 0.95
+    if isinstance(e, InList):
+        s = min(1.0, 0.1 * len(e.values))
+        return 1.0 - s if e.negated else s
+    if isinstance(e, SubqueryExpr):
+        return 0.5
+    return 0.5
+
+
+class CostModel:
+    def __init__(self, stats=None):
+        self.stats = stats  # optional: callable(table, column) -> distinct count or None
+        self._memo: dict[int, Estimate] = {}
+
+    def estimate(self, node: Node) -> Estimate:
+        key = id(node)
+        got = self._memo.get(key)
+        if got is None:
+            got = self._estimate(node)
+            self._memo[key] = got
+        return got
+
+    def _estimate(self, node: Node) -> Estimate:
+        kids = [self.estimate(c) for c in node.children]
+        child_cost = sum(k.cost for k in kids)
+        if isinstance(node, Scan):
+            n = node.source.row_count()
+            n = float(n) if n is not None else 1000.0
+            rows = n * math.prod(selectivity(f) for f in node.filters)
+            return Estimate(max(rows, 1.0 if n else 0.0), n, n)
+        if isinstance(node, Values):
+            return Estimate(float(len(node.rows)), float(len(node.rows)), float(len(node.rows)))
+        c = kids[0] if kids else Estimate(1, 1, 1)
+        if isinstance(node, Filter):
+            rows = c.rows * selectivity(node.predicate)
+            return Estimate(max(rows, 1.0), child_cost + c.rows, c.base)
+        if isinstance(node, (Project, Window)):
+            return Estimate(c.rows, child_cost + c.rows, c.base)
+        if isinstance(node, Aggregate):
+            rows = 1.0 if not node.groups else max(1.0, min(c.rows, c.rows ** 0.75))
+            return Estimate(rows, child_cost + c.rows, rows)
+        if isinstance(node, Distinct):
+            rows = max(1.0, min(c.rows, c.rows ** 0.75))
+            return Estimate(rows, child_cost + c.rows, rows)
+        if isinstance(node, Sort):
+            rows = c.rows if node.limit is None else min(c.rows, node.limit)
+            return Estimate(rows, child_cost + c.rows * math.log2(max(c.rows, 2)), c.base)
+        if isinstance(node, Limit):
+            rows = c.rows if node.limit is None else min(c.rows, node.limit + node.offset)
+            return Estimate(rows, child_cost, c.base)
+        if isinstance(node, SetOp):
+            l, r = kids
+            return Estimate(l.rows + r.rows, child_cost + l.rows + r.rows, max(l.base, r.base))
+        if isinstance(node, Join):
+            l, r = kids
+            rows = self.join_rows(node, l, r)
+            return Estimate(rows, child_cost + l.rows + r.rows + rows, max(l.base, r.base))
+        return Estimate(c.rows, child_cost + c.rows, c.base)
+
+    def join_rows(self, node: Join, l: Estimate, r: Estimate) -> float:
+        equi = [p for p in conjuncts(node.condition) if _is_equi(p, node)]
+        if node.kind == "cross" or (node.kind == "inner" and not equi and node.condition is None):
+            return l.rows * r.rows
+        if node.kind in ("semi", "anti"):
+            return max(1.0, l.rows * (0.5 if equi else 0.3))
+        if equi:
+            inner = l.rows * r.rows / max(min(l.base, r.base), 1.0)
+            rest = [p for p in conjuncts(node.condition) if p not in equi]
+            inner *= math.prod(selectivity(p) for p in rest)
+        else:
+            inner = l.rows * r.rows * selectivity(node.condition)
+        inner = max(inner, 1.0)
+        if node.kind == "left":
+            return max(inner, l.rows)
+        if node.kind == "right":
+            return max(inner, r.rows)
+        if node.kind == "full":
+            return max(inner, l.rows + r.rows)
+        return inner
+
+
+def _is_equi(p: Expr, node: Join) -> bool:
+    if not (isinstance(p, Call) and p.fn == "eq"):
+        return False
+    lc = {c.cid for c in node.left.columns}
+    rc = {c.cid for c in node.right.columns}
+    a, b = p.args[0].columns(), p.args[1].columns()
+    return bool(a) and bool(b) and ((a <= lc and b <= rc) or (a <= rc and b <= lc))

@@ -1,0 +1,64 @@
+"""Rule: drop columns nobody reads, down to the scans (which then read fewer Parquet columns).
+
+Example: ``SELECT sum(a) FROM t`` over a ten-column ``t`` scans only ``a``.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from engine.plan.expressions import SubqueryExpr
+from engine.plan.nodes import (Aggregate, Distinct, Filter, Join, Limit, Node, Project, Scan,
+                               SetOp, Sort, Values, Window)
+
+
+def _used(exprs) -> set[int]:
+    out: set[int] = set()
+    for e in exprs:
+        out |= e.columns()
+    return out
+
+
+def prune(node: Node, required: set[int]) -> Node:
+    if isinstance(node, Scan):
+        need = required | _used(node.filters)
+        keep = [i for i, c in enumerate(node.out) if c.cid in need]
+        if not keep and node.out:
+            keep = [0]  # keep one column so the row count survives
+        if len(keep) == len(node.out):
+            return node
+        return replace(node, out=tuple(node.out[i] for i in keep),
+                       source_columns=tuple(node.source_columns[i] for i in keep))
+    if isinstance(node, Project):
+        exprs = tuple((c, e) for c, e in node.exprs if c.cid in required)
+        return replace(node, exprs=exprs, child=prune(node.child, _used(e for _, e in exprs)))
+    if isinstance(node, Filter):
+        return replace(node, child=prune(node.child, required | node.predicate.columns()))
+    if isinstance(node, Join):
+        need = required | (node.condition.columns() if node.condition is not None else set())
+        return replace(node, left=prune(node.left, need), right=prune(node.right, need))
+    if isinstance(node, Aggregate):
+        aggs = tuple((c, a) for c, a in node.aggs if c.cid in required)
+        if not aggs and not node.groups and node.aggs:
+            aggs = node.aggs[:1]  # a global aggregate still yields its one row
+        need = _used(e for _, e in node.groups) | _used(a for _, a in aggs)
+        return replace(node, aggs=aggs, child=prune(node.child, need))
+    if isinstance(node, Window):
+        funcs = tuple((c, f) for c, f in node.funcs if c.cid in required)
+        if not funcs:
+            return prune(node.child, required)
+        return replace(node, funcs=funcs, child=prune(node.child, required | _used(f for _, f in funcs)))
+    if isinstance(node, Sort):
+        return replace(node, child=prune(node.child, required | _used(k.expr for k in node.keys)))
+    if isinstance(node, Limit):
+        return replace(node, child=prune(node.child, required))
+    if isinstance(node, (Distinct, SetOp)):
+        kids = tuple(prune(c, {x.cid for x in c.columns}) for c in node.children)
+        return node.with_children(kids)
+    kids = node.children
+    if kids:
+        return node.with_children(tuple(prune(c, {x.cid for x in c.columns}) for c in kids))
+    return node
+
+
+def prune_columns(plan: Node, ctx=None) -> Node:
+    return prune(plan, {c.cid for c in plan.columns})

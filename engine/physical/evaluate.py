@@ -1,0 +1,261 @@
+"""Vectorized evaluation of bound expressions over one Arrow record batch.
+
+Each call works on whole columns with pyarrow.compute kernels; constants stay Arrow scalars until
+an operator needs a column. CASE evaluates a branch only on the rows that take it, so a guarded
+``CASE WHEN x <> 0 THEN 10 // x END`` never divides by zero. Uncorrelated subqueries run once per
+statement and are cached on the execution context.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from engine.errors import DataError, InternalError, NotSupportedError
+from engine.plan import functions as F
+from engine.plan import types as T
+from engine.plan.expressions import (AggCall, Call, Case, Cast, ColumnRef, Expr, InList, Literal,
+                                     SubqueryExpr, WindowCall)
+
+Value = Any
+
+_FALLIBLE = {"intdiv", "mod", "mod_fn", "add", "subtract", "multiply", "negate", "sqrt", "ln",
+             "log10", "log2", "substring", "strftime", "date_trunc", "make_date", "abs"}
+
+
+def to_array(v: Value, n: int) -> pa.Array:
+    if isinstance(v, pa.ChunkedArray):
+        return v.combine_chunks() if v.num_chunks != 1 else v.chunk(0)
+    if isinstance(v, pa.Scalar):
+        if v.type == pa.null():
+            return pa.nulls(n)
+        return pa.repeat(v, n)
+    return v
+
+
+def literal_scalar(e: Literal) -> pa.Scalar:
+    if pa.types.is_interval(e.dtype):
+        return pa.scalar(e.value, type=e.dtype)
+    return pa.scalar(e.value, type=e.dtype)
+
+
+def evaluate(e: Expr, batch: pa.RecordBatch, ctx) -> Value:
+    if isinstance(e, ColumnRef):
+        idx = batch.schema.get_field_index(e.key)
+        if idx < 0:
+            raise InternalError(f"Column {e.sql()} is not in the batch ({batch.schema.names})")
+        return batch.column(idx)
+    if isinstance(e, Literal):
+        return literal_scalar(e)
+    if isinstance(e, Call):
+        fn = F.FUNCTIONS.get(e.fn)
+        if fn is None:
+            udf = ctx.udf(e.fn) if ctx is not None and hasattr(ctx, "udf") else None
+            if udf is None:
+                raise InternalError(f"No kernel for function {e.fn}")
+            return udf(e, [evaluate(a, batch, ctx) for a in e.args], batch.num_rows)
+        args = [evaluate(a, batch, ctx) for a in e.args]
+        if e.fn in ("and", "or") and all(isinstance(a, pa.Scalar) for a in args):
+            return fn.kernel(*args, dtype=e.dtype)
+        try:
+            return fn.kernel(*args, dtype=e.dtype)
+        except pa.ArrowInvalid as err:
+            raise DataError(f'Cannot evaluate "{e.sql()}": {err}') from None
+        except pa.ArrowNotImplementedError as err:
+            raise NotSupportedError(f'Cannot evaluate "{e.sql()}": {err}') from None
+    if isinstance(e, Cast):
+        return cast_value(evaluate(e.arg, batch, ctx), e.dtype, e.safe, e)
+    if isinstance(e, Case):
+        return _case(e, batch, ctx)
+    if isinstance(e, InList):
+        return _in_list(e, batch, ctx)
+    if isinstance(e, SubqueryExpr):
+        return _subquery(e, batch, ctx)
+    if isinstance(e, (AggCall, WindowCall)):
+        raise InternalError(f"{e.sql()} must be computed by its operator, not evaluated")
+    raise InternalError(f"Cannot evaluate {type(e).__name__}")
+
+
+def evaluate_array(e: Expr, batch: pa.RecordBatch, ctx) -> pa.Array:
+    v = evaluate(e, batch, ctx)
+    arr = to_array(v, batch.num_rows)
+    if arr.type != e.dtype and not pa.types.is_null(e.dtype):
+        arr = arr.cast(e.dtype)
+    return arr
+
+
+def evaluate_mask(e: Expr, batch: pa.RecordBatch, ctx) -> Value:
+    """A predicate as a filter mask: NULL counts as false."""
+    v = evaluate(e, batch, ctx)
+    if isinstance(v, pa.Scalar):
+        return bool(v.as_py())
+    if v.type == pa.null():
+        return False
+    return v
+
+
+# ---------------------------------------------------------------- casts
+
+def cast_value(v: Value, t: pa.DataType, safe: bool, e: Expr | None = None) -> Value:
+    src = v.type
+    if src == t:
+        return v
+    try:
+        if pa.types.is_integer(t) and pa.types.is_floating(src):
+            v = pc.round(v, 0, round_mode="half_towards_infinity")
+        if pa.types.is_boolean(t) and T.is_string(src):
+            low = pc.utf8_lower(pc.utf8_trim_whitespace(v))
+            is_t = pc.is_in(low, value_set=pa.array(["true", "t", "1", "yes", "y"]))
+            is_f = pc.is_in(low, value_set=pa.array(["false", "f", "0", "no", "n"]))
+            bad = pc.and_(pc.invert(pc.or_(is_t, is_f)), pc.is_valid(v))
+            if not safe and pc.any(bad).as_py():
+                raise pa.ArrowInvalid("invalid boolean text")
+            return pc.if_else(is_t, True, pc.if_else(is_f, False, pa.scalar(None, pa.bool_())))
+        if T.is_string(t) and pa.types.is_floating(src):
+            return _float_to_string(v)
+        if T.is_string(src) and (pa.types.is_integer(t) or pa.types.is_floating(t)):
+            v = pc.utf8_trim_whitespace(v)
+        if T.is_string(src) and pa.types.is_timestamp(t):
+            v = pc.utf8_trim_whitespace(v)
+            return pc.strptime(v, format="%Y-%m-%d %H:%M:%S", unit="us", error_is_null=safe) \
+                if not isinstance(v, pa.Scalar) or len(v.as_py() or "") > 10 else \
+                pc.cast(pc.cast(v, pa.date32()), t)
+        return pc.cast(v, t, safe=True)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
+        if safe:
+            return _cast_each(v, t)
+        what = f' in "{e.sql()}"' if e is not None else ""
+        raise DataError(f"Cannot cast {T.sql_name(src)} to {T.sql_name(t)}{what}: {err}") from None
+
+
+def _float_to_string(v: Value) -> Value:
+    """DOUBLE -> VARCHAR as DuckDB writes it: integral values keep a trailing '.0'."""
+    s = pc.cast(v, pa.string())
+    needs = pc.and_(pc.invert(pc.match_substring_regex(s, r"[.eEni]")), pc.is_valid(s))
+    return pc.if_else(needs, pc.binary_join_element_wise(s, ".0", ""), s)
+
+
+def _cast_each(v: Value, t: pa.DataType) -> Value:
+    """TRY_CAST's slow path: cast distinct values one by one, failures become NULL."""
+    if isinstance(v, pa.Scalar):
+        try:
+            return cast_value(v, t, False)
+        except DataError:
+            return pa.scalar(None, t)
+    arr = to_array(v, len(v))
+    uniq = pc.unique(arr)
+    out = []
+    for u in uniq:
+        try:
+            out.append(cast_value(u, t, False).as_py())
+        except DataError:
+            out.append(None)
+    casted = pa.array(out, t)
+    return casted.take(pc.index_in(arr, value_set=uniq))
+
+
+# ---------------------------------------------------------------- CASE and IN
+
+def _is_fallible(e: Expr) -> bool:
+    for x in e.walk():
+        if isinstance(x, Call) and x.fn in _FALLIBLE:
+            return True
+        if isinstance(x, Cast) and not x.safe:
+            return True
+        if isinstance(x, Call) and x.fn not in F.FUNCTIONS:
+            return True  # user functions: evaluate only where needed
+    return False
+
+
+def _case(e: Case, batch: pa.RecordBatch, ctx) -> Value:
+    n = batch.num_rows
+    conds = []
+    for c, _ in e.whens:
+        m = evaluate(c, batch, ctx)
+        m = pc.fill_null(to_array(m, n), False) if not isinstance(m, pa.Scalar) else \
+            pa.repeat(pa.scalar(bool(m.as_py()), pa.bool_()), n)
+        conds.append(m)
+    if not any(_is_fallible(v) for _, v in e.whens) and not _is_fallible(e.default):
+        vals = [to_array(evaluate(v, batch, ctx), n).cast(e.dtype) for _, v in e.whens]
+        default = to_array(evaluate(e.default, batch, ctx), n).cast(e.dtype)
+        if not conds:
+            return default
+        return pc.case_when(pc.make_struct(*conds, field_names=[str(i) for i in range(len(conds))]),
+                            *vals, default)
+    # lazy path: evaluate each branch on exactly the rows that take it
+    branch = np.full(n, len(conds), dtype=np.int64)
+    for i in range(len(conds) - 1, -1, -1):
+        branch[conds[i].to_numpy(zero_copy_only=False)] = i
+    order = np.argsort(branch, kind="stable")
+    pieces = []
+    exprs = [v for _, v in e.whens] + [e.default]
+    counts = np.bincount(branch, minlength=len(exprs))
+    start = 0
+    for i, ex in enumerate(exprs):
+        k = int(counts[i])
+        if k:
+            idx = pa.array(order[start:start + k])
+            sub = batch.take(idx)
+            pieces.append(to_array(evaluate(ex, sub, ctx), k).cast(e.dtype))
+        start += k
+    if not pieces:
+        return pa.nulls(0, e.dtype)
+    merged = pa.concat_arrays(pieces)
+    inverse = np.empty(n, dtype=np.int64)
+    inverse[order] = np.arange(n)
+    return merged.take(pa.array(inverse))
+
+
+def in_set(x: Value, values: pa.Array, negated: bool) -> Value:
+    """SQL ``x [NOT] IN (values)`` with three-valued logic."""
+    has_null = values.null_count > 0
+    vals = values.drop_null() if has_null else values
+    if isinstance(x, pa.Scalar):
+        if not x.is_valid:
+            r = None if len(values) else False
+        else:
+            found = pc.is_in(pa.array([x.as_py()], x.type), value_set=vals)[0].as_py()
+            r = True if found else (None if has_null else False)
+        if negated and r is not None:
+            r = not r
+        return pa.scalar(r, pa.bool_())
+    if len(values) == 0:
+        return pa.repeat(pa.scalar(negated, pa.bool_()), len(x))
+    found = pc.is_in(x, value_set=vals)
+    if has_null:
+        found = pc.if_else(found, True, pa.scalar(None, pa.bool_()))
+    found = pc.if_else(pc.is_valid(x), found, pa.scalar(None, pa.bool_()))
+    return pc.invert(found) if negated else found
+
+
+def _in_list(e: InList, batch: pa.RecordBatch, ctx) -> Value:
+    x = evaluate(e.arg, batch, ctx)
+    if all(isinstance(v, Literal) for v in e.values):
+        vals = pa.array([v.value for v in e.values], type=e.arg.dtype)
+        return in_set(x, vals, e.negated)
+    # non-constant list: OR of equalities with SQL NULL semantics
+    out = None
+    for v in e.values:
+        eq = pc.equal(x, evaluate(v, batch, ctx))
+        out = eq if out is None else pc.or_kleene(out, eq)
+    return pc.invert(out) if e.negated else out
+
+
+def _subquery(e: SubqueryExpr, batch: pa.RecordBatch, ctx) -> Value:
+    if e.outer:
+        raise NotSupportedError(
+            f"This correlated subquery cannot be decorrelated: {e.sql()}; rewrite it as a join")
+    table = ctx.subquery_result(e)
+    if e.kind == "exists":
+        r = table.num_rows > 0
+        return pa.scalar(r != e.negated, pa.bool_())
+    col = table.column(0)
+    if e.kind == "scalar":
+        if table.num_rows > 1:
+            raise DataError("More than one row returned by a subquery used as an expression")
+        return pa.scalar(col[0].as_py() if table.num_rows else None, e.dtype)
+    values = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    x = evaluate(e.arg, batch, ctx)
+    return in_set(x, values, e.negated)

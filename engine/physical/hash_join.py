@@ -1,0 +1,101 @@
+"""HashJoinExec: equi-joins through Arrow's C++ hash join, plus residual (non-equi) conditions.
+
+Only key columns and row numbers go through the hash join; payload columns are gathered with
+``take`` afterwards, so any column type (tensors, lists) can ride along. Without a residual, each
+join kind maps directly onto Arrow's join types; with one, matched pairs are filtered by the
+residual and the join kind is finished from those pairs (NULL-extending for outer joins).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from engine.physical.evaluate import evaluate_array, evaluate_mask
+from engine.physical.join_common import finish_join
+from engine.physical.operator import Operator, collect, table_batches
+from engine.physical.sort import as_batch
+
+_ARROW_KIND = {"inner": "inner", "left": "left outer", "right": "right outer",
+               "full": "full outer", "semi": "left semi", "anti": "left anti"}
+
+
+class HashJoinExec(Operator):
+    def __init__(self, left: Operator, right: Operator, kind: str, left_keys, right_keys,
+                 residual, schema: pa.Schema, **kw):
+        super().__init__(schema, (left, right), **kw)
+        self.kind = kind
+        self.left_keys = left_keys
+        self.right_keys = right_keys
+        self.residual = residual
+
+    def params(self) -> str:
+        keys = ", ".join(f"{a.sql()} = {b.sql()}" for a, b in zip(self.left_keys, self.right_keys))
+        s = f"kind={self.kind} keys=[{keys}]"
+        return s + (f" residual={self.residual.sql()}" if self.residual is not None else "")
+
+    def _key_table(self, t: pa.Table, keys, prefix: str, ctx) -> pa.Table:
+        b = as_batch(t)
+        cols = {f"{prefix}{i}": evaluate_array(k, b, ctx) for i, k in enumerate(keys)}
+        cols[f"{prefix}_row"] = pa.array(np.arange(t.num_rows, dtype=np.int64))
+        return pa.table(cols)
+
+    def _execute(self, ctx):
+        left = collect(self._children[0], ctx)
+        if left.num_rows == 0 and self.kind in ("inner", "left", "semi", "anti"):
+            yield from table_batches(self._schema.empty_table() if self.kind != "anti" else left)
+            return
+        right = collect(self._children[1], ctx)
+        lk = self._key_table(left, self.left_keys, "l", ctx)
+        rk = self._key_table(right, self.right_keys, "r", ctx)
+        lnames = [f"l{i}" for i in range(len(self.left_keys))]
+        rnames = [f"r{i}" for i in range(len(self.right_keys))]
+        if self.residual is None and self.kind in ("semi", "anti"):
+            j = lk.join(rk, keys=lnames, right_keys=rnames, join_type=_ARROW_KIND[self.kind],
+                        use_threads=False)
+            rows = np.sort(j.column("l_row").to_numpy())
+            out = left.take(pa.array(rows))
+            yield from table_batches(pa.Table.from_arrays(out.columns, schema=self._schema))
+            return
+        if self.residual is None:
+            j = lk.join(rk, keys=lnames, right_keys=rnames, join_type=_ARROW_KIND[self.kind],
+                        use_threads=False, coalesce_keys=False)
+            li, ri = j.column("l_row"), j.column("r_row")
+            cols = [c.take(li) for c in left.columns] + [c.take(ri) for c in right.columns]
+            yield from table_batches(pa.Table.from_arrays(cols, schema=self._schema))
+            return
+        j = lk.join(rk, keys=lnames, right_keys=rnames, join_type="inner", use_threads=False,
+                    coalesce_keys=False)
+        li = j.column("l_row").to_numpy()
+        ri = j.column("r_row").to_numpy()
+        li, ri = filter_pairs(self.residual, left, right, li, ri, self._pair_schema(left, right), ctx)
+        yield from table_batches(finish_join(self.kind, left, right, li, ri, self._schema))
+
+    @staticmethod
+    def _pair_schema(left: pa.Table, right: pa.Table) -> pa.Schema:
+        return pa.schema(list(left.schema) + list(right.schema))
+
+
+def filter_pairs(cond, left: pa.Table, right: pa.Table, li: np.ndarray, ri: np.ndarray,
+                 schema: pa.Schema, ctx, chunk: int = 1 << 20):
+    """Keep the candidate pairs on which ``cond`` is TRUE (in chunks, to bound memory)."""
+    keep_l, keep_r = [], []
+    for s in range(0, len(li), chunk):
+        a, b = li[s:s + chunk], ri[s:s + chunk]
+        pa_a, pa_b = pa.array(a), pa.array(b)
+        cols = [c.take(pa_a).combine_chunks() for c in left.columns] + \
+               [c.take(pa_b).combine_chunks() for c in right.columns]
+        batch = pa.RecordBatch.from_arrays(cols, schema=schema) if cols else \
+            pa.record_batch({"__n": pa.nulls(len(a))}).select([])
+        m = evaluate_mask(cond, batch, ctx)
+        if m is True:
+            keep_l.append(a)
+            keep_r.append(b)
+        elif m is not False:
+            mk = m.to_numpy(zero_copy_only=False) if m.null_count == 0 else \
+                pc.fill_null(m, False).to_numpy(zero_copy_only=False)
+            keep_l.append(a[mk])
+            keep_r.append(b[mk])
+    if not keep_l:
+        return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
+    return np.concatenate(keep_l), np.concatenate(keep_r)

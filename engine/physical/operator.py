@@ -1,0 +1,129 @@
+"""The physical operator contract and the execution context every operator receives.
+
+An operator (``XxxExec``, one per module) has ``schema()``, ``children()`` and
+``execute(ctx) -> Iterator[pa.RecordBatch]``; no work happens before the first batch is pulled.
+``execute`` wraps the operator's own ``_execute`` to count rows and time for EXPLAIN ANALYZE.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from engine.errors import InternalError
+
+
+@dataclass
+class Metrics:
+    rows: int = 0
+    batches: int = 0
+    time: float = 0.0  # inclusive of children
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ExecContext:
+    """Per-statement state: metrics, the subquery cache, settings, and the planner for subplans."""
+
+    def __init__(self, settings: dict[str, Any] | None = None, analyze: bool = False,
+                 planner=None, udfs=None):
+        self.settings = settings or {}
+        self.analyze = analyze
+        self.metrics: dict[int, Metrics] = {}
+        self._subqueries: dict[int, pa.Table] = {}
+        self.planner = planner
+        self.udfs = udfs or {}
+
+    def metrics_for(self, op: "Operator") -> Metrics:
+        m = self.metrics.get(id(op))
+        if m is None:
+            m = self.metrics[id(op)] = Metrics()
+        return m
+
+    def subquery_result(self, e) -> pa.Table:
+        key = id(e.plan)
+        if key not in self._subqueries:
+            if self.planner is None:
+                raise InternalError("No planner to run a subquery")
+            op = self.planner(e.plan)
+            self._subqueries[key] = collect(op, self)
+        return self._subqueries[key]
+
+    def udf(self, name: str):
+        return self.udfs.get(name)
+
+
+class Operator:
+    """Base of physical operators; subclasses implement ``_execute`` and ``params``."""
+
+    def __init__(self, schema: pa.Schema, children: tuple["Operator", ...] = (),
+                 est_rows: float | None = None, est_cost: float | None = None):
+        self._schema = schema
+        self._children = tuple(children)
+        self.est_rows = est_rows
+        self.est_cost = est_cost
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def schema(self) -> pa.Schema:
+        return self._schema
+
+    def children(self) -> tuple["Operator", ...]:
+        return self._children
+
+    def params(self) -> str:
+        return ""
+
+    def execute(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
+        m = ctx.metrics_for(self)
+        gen = self._execute(ctx)
+        while True:
+            t0 = time.perf_counter()
+            try:
+                b = next(gen)
+            except StopIteration:
+                m.time += time.perf_counter() - t0
+                return
+            m.time += time.perf_counter() - t0
+            m.rows += b.num_rows
+            m.batches += 1
+            yield b
+
+    def _execute(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
+        raise NotImplementedError
+
+    def empty_batch(self) -> pa.RecordBatch:
+        return pa.RecordBatch.from_arrays([pa.array([], f.type) for f in self._schema], schema=self._schema)
+
+
+def collect(op: Operator, ctx: ExecContext) -> pa.Table:
+    """Run an operator to completion as one table with the operator's schema."""
+    batches = [b for b in op.execute(ctx)]
+    schema = op.schema()
+    if not batches:
+        return schema.empty_table()
+    if len(schema) == 0:
+        n = sum(b.num_rows for b in batches)
+        return pa.table({"__n": pa.nulls(n)}).select([])
+    return pa.Table.from_batches(batches, schema=schema)
+
+
+def table_batches(t: pa.Table, max_rows: int = 1 << 17) -> Iterator[pa.RecordBatch]:
+    """A table as record batches; always at least one (possibly empty) batch."""
+    if t.num_columns == 0:
+        yield pa.record_batch({"__n": pa.nulls(t.num_rows)}).select([])
+        return
+    got = False
+    for b in t.to_batches(max_chunksize=max_rows):
+        got = True
+        yield b
+    if not got:
+        yield pa.RecordBatch.from_arrays([pa.array([], f.type) for f in t.schema], schema=t.schema)
+
+
+def combine(t: pa.Table) -> pa.Table:
+    return t.combine_chunks() if any(c.num_chunks > 1 for c in t.columns) else t

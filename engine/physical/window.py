@@ -1,0 +1,269 @@
+"""WindowExec: window functions over partitions and frames, vectorized with numpy.
+
+For each window specification the input is sorted once by (partition, order) keys; partition and
+peer-group boundaries become index arrays, every frame becomes a [lo, hi] row range, and
+aggregates over frames are answered from prefix sums (sum, count, avg, variance) or a sparse table
+(min, max) — no per-row Python. Results are scattered back to the input's row order.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from engine.errors import NotSupportedError
+from engine.physical.evaluate import evaluate_array
+from engine.physical.operator import Operator, collect, table_batches
+from engine.physical.sort import as_batch
+from engine.plan.expressions import WindowCall
+
+
+def _changes(arr: pa.Array) -> np.ndarray:
+    """changes[i] is True where arr[i] differs from arr[i-1] (NULLs equal each other)."""
+    n = len(arr)
+    out = np.zeros(n, dtype=bool)
+    if n <= 1:
+        out[:1] = True
+        return out
+    a, b = arr.slice(1), arr.slice(0, n - 1)
+    eq = pc.equal(a, b)
+    both_null = pc.and_(pc.is_null(a), pc.is_null(b))
+    same = pc.or_(pc.fill_null(eq, False), both_null)
+    if pa.types.is_floating(arr.type):
+        same = pc.or_(same, pc.and_(pc.fill_null(pc.is_nan(a), False), pc.fill_null(pc.is_nan(b), False)))
+    out[1:] = ~same.to_numpy(zero_copy_only=False)
+    out[0] = True
+    return out
+
+
+def _segment_starts(change: np.ndarray) -> np.ndarray:
+    """For each row, the index of the first row of its segment."""
+    idx = np.where(change, np.arange(len(change)), 0)
+    return np.maximum.accumulate(idx) if len(idx) else idx
+
+
+def _segment_ends(change: np.ndarray) -> np.ndarray:
+    """For each row, one past the index of the last row of its segment."""
+    n = len(change)
+    if n == 0:
+        return np.array([], dtype=np.int64)
+    starts = np.nonzero(change)[0]
+    ends = np.append(starts[1:], n)
+    seg = np.cumsum(change) - 1
+    return ends[seg]
+
+
+def _numeric(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, str]:
+    """Values as numbers for frame arithmetic, validity mask, and how to convert back."""
+    t = arr.type
+    valid = pc.is_valid(arr).to_numpy(zero_copy_only=False)
+    if pa.types.is_boolean(t):
+        return pc.fill_null(arr, False).cast(pa.int64()).to_numpy(), valid, "bool"
+    if pa.types.is_integer(t):
+        return pc.fill_null(arr, 0).cast(pa.int64()).to_numpy(), valid, "int"
+    if pa.types.is_floating(t):
+        return pc.fill_null(arr, 0.0).cast(pa.float64()).to_numpy(), valid, "float"
+    if pa.types.is_date(t):
+        return pc.fill_null(arr.cast(pa.int32()), 0).cast(pa.int64()).to_numpy(), valid, "date"
+    if pa.types.is_timestamp(t):
+        return pc.fill_null(arr.cast(pa.int64()), 0).to_numpy(), valid, "ts"
+    raise NotSupportedError(f"Window aggregates over {t} values are not supported")
+
+
+def _range_extreme(vals: np.ndarray, valid: np.ndarray, lo: np.ndarray, hi: np.ndarray, is_min: bool):
+    """min/max of vals[lo..hi] (inclusive) for each row via a sparse table; invalid ignored."""
+    n = len(vals)
+    if vals.dtype.kind == "f":
+        fill = np.inf if is_min else -np.inf
+        v = np.where(valid, vals, fill)
+    else:
+        info = np.iinfo(np.int64)
+        fill = info.max if is_min else info.min
+        v = np.where(valid, vals, fill)
+    op = np.minimum if is_min else np.maximum
+    table = [v]
+    k = 1
+    while (1 << k) <= n:
+        prev = table[-1]
+        half = 1 << (k - 1)
+        nxt = prev.copy()
+        nxt[: n - half] = op(prev[: n - half], prev[half:])
+        table.append(nxt)
+        k += 1
+    length = np.maximum(hi - lo + 1, 1)
+    lev = np.floor(np.log2(length)).astype(np.int64)
+    out = np.empty(n, dtype=v.dtype)
+    for L in np.unique(lev):
+        sel = lev == L
+        a = table[L][lo[sel]]
+        b = table[L][np.maximum(hi[sel] - (1 << L) + 1, 0)]
+        out[sel] = op(a, b)
+    return out
+
+
+def _back(vals: np.ndarray, mask: np.ndarray, kind: str, dtype: pa.DataType) -> pa.Array:
+    """numpy results (mask True = NULL) back to an Arrow array of the call's type."""
+    if kind == "date":
+        return pa.array(vals.astype(np.int32), pa.int32(), mask=mask).cast(pa.date32())
+    if kind == "ts":
+        return pa.array(vals.astype(np.int64), pa.int64(), mask=mask).cast(dtype)
+    if kind == "bool":
+        return pa.array(vals.astype(bool), pa.bool_(), mask=mask)
+    return pa.array(vals, mask=mask).cast(dtype)
+
+
+def compute_window(batch: pa.RecordBatch, call: WindowCall, ctx) -> pa.Array:
+    n = batch.num_rows
+    if n == 0:
+        return pa.array([], call.dtype)
+    parts = [evaluate_array(p, batch, ctx) for p in call.partition]
+    orders = [evaluate_array(k.expr, batch, ctx) for k in call.order]
+    if parts or orders:
+        cols, spec = {}, []
+        for i, a in enumerate(parts):
+            cols[f"p{i}"] = a
+            spec.append((f"p{i}", "ascending", "at_end"))
+        for i, (a, k) in enumerate(zip(orders, call.order)):
+            cols[f"o{i}"] = a
+            spec.append((f"o{i}", "ascending" if k.ascending else "descending",
+                         "at_start" if k.nulls_first else "at_end"))
+        perm = pc.sort_indices(pa.table(cols), sort_keys=spec).to_numpy()
+    else:
+        perm = np.arange(n)
+    pa_perm = pa.array(perm)
+    pchange = np.zeros(n, dtype=bool)
+    pchange[0] = True
+    for a in parts:
+        pchange |= _changes(a.take(pa_perm))
+    peer_change = pchange.copy()
+    for a in orders:
+        peer_change |= _changes(a.take(pa_perm))
+    pos = np.arange(n)
+    pstart = _segment_starts(pchange)
+    pend = _segment_ends(pchange)
+    peer_start = _segment_starts(peer_change)
+    peer_end = _segment_ends(peer_change)
+    fn = call.fn
+    args = [evaluate_array(a, batch, ctx).take(pa_perm) for a in call.args]
+
+    result: pa.Array
+    if fn == "row_number":
+        result = pa.array(pos - pstart + 1, pa.int64())
+    elif fn == "rank":
+        result = pa.array(peer_start - pstart + 1, pa.int64())
+    elif fn == "dense_rank":
+        c = np.cumsum(peer_change)
+        result = pa.array(c - c[pstart] + 1, pa.int64())
+    elif fn == "percent_rank":
+        size = pend - pstart
+        rank = peer_start - pstart
+        result = pa.array(np.where(size > 1, rank / np.maximum(size - 1, 1), 0.0), pa.float64())
+    elif fn == "cume_dist":
+        result = pa.array((peer_end - pstart) / (pend - pstart), pa.float64())
+    elif fn == "ntile":
+        buckets = int(args[0][0].as_py()) if args else 1
+        size = pend - pstart
+        rn0 = pos - pstart
+        q, r = np.divmod(size, buckets)
+        boundary = r * (q + 1)
+        small = np.where(q > 0, q, 1)
+        result = pa.array(np.where(rn0 < boundary, rn0 // (q + 1), r + (rn0 - boundary) // small) + 1,
+                          pa.int64())
+    elif fn in ("lag", "lead"):
+        off = int(args[1][0].as_py()) if len(args) > 1 else 1
+        src = pos - off if fn == "lag" else pos + off
+        ok = (src >= pstart) & (src < pend)
+        taken = args[0].take(pa.array(np.where(ok, src, 0)))
+        default = args[2] if len(args) > 2 else pa.nulls(n, call.dtype)
+        result = pc.if_else(pa.array(ok), taken, default.cast(call.dtype))
+    else:
+        lo, hi = _frame_bounds(call, pos, pstart, pend, peer_end)
+        result = _frame_aggregate(fn, args, lo, hi, call.dtype)
+    inverse = np.empty(n, dtype=np.int64)
+    inverse[perm] = pos
+    return result.take(pa.array(inverse))
+
+
+def _frame_bounds(call: WindowCall, pos, pstart, pend, peer_end):
+    f = call.frame
+    if f is None:
+        if call.order:
+            return pstart, peer_end - 1
+        return pstart, pend - 1
+    if f.mode == "range":
+        return pstart, (peer_end - 1) if f.end == 0 else (pend - 1)
+    lo = pstart if f.start is None else np.maximum(pstart, pos - f.start)
+    hi = pend - 1 if f.end is None else np.minimum(pend - 1, pos + f.end)
+    return lo, hi
+
+
+def _frame_aggregate(fn: str, args, lo: np.ndarray, hi: np.ndarray, dtype: pa.DataType) -> pa.Array:
+    n = len(lo)
+    empty = hi < lo
+    lo_c = np.clip(lo, 0, max(n - 1, 0))
+    hi_c = np.clip(hi, 0, max(n - 1, 0))
+    if fn == "count_star":
+        return pa.array(np.where(empty, 0, hi - lo + 1), pa.int64())
+    if fn in ("first_value", "last_value", "nth_value"):
+        if fn == "first_value":
+            src = lo_c
+        elif fn == "last_value":
+            src = hi_c
+        else:
+            k = int(args[1][0].as_py())
+            src = lo + k - 1
+            empty = empty | (src > hi)
+            src = np.clip(src, 0, max(n - 1, 0))
+        taken = args[0].take(pa.array(src))
+        return pc.if_else(pa.array(empty), pa.scalar(None, dtype), taken)
+    vals, valid, kind = _numeric(args[0])
+    cnt_prefix = np.concatenate([[0], np.cumsum(valid.astype(np.int64))])
+    cnt = np.where(empty, 0, cnt_prefix[hi_c + 1] - cnt_prefix[lo_c])
+    if fn == "count":
+        return pa.array(cnt, pa.int64())
+    if fn in ("min", "max"):
+        ext = _range_extreme(vals, valid, lo_c, hi_c, fn == "min")
+        return _back(ext, cnt == 0, kind, dtype)
+    if kind in ("date", "ts"):
+        raise NotSupportedError(f"{fn} over dates in a window is not supported")
+    v = np.where(valid, vals, 0)
+    if fn == "sum":
+        pre = np.concatenate([[0], np.cumsum(v)])
+        s = pre[hi_c + 1] - pre[lo_c]
+        return _back(s, cnt == 0, "float" if pa.types.is_floating(dtype) else "int", dtype)
+    vf = v.astype(np.float64)
+    pre = np.concatenate([[0.0], np.cumsum(vf)])
+    s = pre[hi_c + 1] - pre[lo_c]
+    if fn in ("avg", "mean"):
+        with np.errstate(all="ignore"):
+            return pa.array(s / np.maximum(cnt, 1), pa.float64(), mask=cnt == 0)
+    if fn in ("stddev", "variance", "stddev_pop", "var_pop", "stddev_samp", "var_samp"):
+        pre2 = np.concatenate([[0.0], np.cumsum(vf * vf)])
+        s2 = pre2[hi_c + 1] - pre2[lo_c]
+        ddof = 0 if fn.endswith("_pop") else 1
+        with np.errstate(all="ignore"):
+            var = (s2 - s * s / np.maximum(cnt, 1)) / np.maximum(cnt - ddof, 1)
+        var = np.maximum(var, 0.0)
+        out = np.sqrt(var) if fn.startswith("stddev") else var
+        return pa.array(out, pa.float64(), mask=cnt <= ddof)
+    raise NotSupportedError(f"Window function {fn} is not supported")
+
+
+class WindowExec(Operator):
+    def __init__(self, child: Operator, funcs, schema: pa.Schema, **kw):
+        super().__init__(schema, (child,), **kw)
+        self.funcs = funcs  # [(out ColumnRef, WindowCall)]
+
+    def params(self) -> str:
+        return ", ".join(f"{f.sql()} AS {c.sql()}" for c, f in self.funcs)
+
+    def _execute(self, ctx):
+        t = collect(self._children[0], ctx)
+        b = as_batch(t)
+        cols = list(b.columns)
+        for c, f in self.funcs:
+            cols.append(compute_window(b, f, ctx).cast(c.dtype))
+        if not cols:
+            yield from table_batches(t)
+            return
+        yield from table_batches(pa.Table.from_arrays(cols, schema=self._schema))
