@@ -220,3 +220,20 @@ class CSVSource(TableSource):
             yield pa.RecordBatch.from_pylist([], schema=t.schema)
             return
         yield from t.to_batches(max_chunksize=BATCH_ROWS)
+
+
+class MemoryTable(ArrowSource):
+    """A table created with CREATE TABLE and kept in memory as Arrow (``:memory:`` databases).
+
+    ``not_null`` names the columns declared NOT NULL; ``replace_data`` swaps the contents
+    atomically, so a failed statement leaves the previous contents in place.
+    """
+    kind = "memory"
+
+    def __init__(self, schema: pa.Schema, not_null: set[str] | None = None):
+        self.schema = normalize_schema(schema)
+        self.table = self.schema.empty_table()
+        self.not_null = set(not_null or ())
+
+    def replace_data(self, table: pa.Table) -> None:
+        self.table = table.combine_chunks()

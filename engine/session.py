@@ -52,6 +52,15 @@ class Session:
     def execute_ast(self, stmt: exp.Expression) -> Result:
         if isinstance(stmt, (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Values, exp.Subquery)):
             return self.run_query(stmt)
+        if isinstance(stmt, exp.Create) and (stmt.args.get("kind") or "").upper() == "TABLE":
+            from engine.ddl import create_table
+            return Result(None, create_table(self, stmt))
+        if isinstance(stmt, exp.Insert):
+            from engine.ddl import insert
+            return Result(None, insert(self, stmt))
+        if isinstance(stmt, exp.Drop) and (stmt.args.get("kind") or "").upper() == "TABLE":
+            from engine.ddl import drop_table
+            return Result(None, drop_table(self, stmt))
         if isinstance(stmt, exp.Set):
             return self._set(stmt)
         if isinstance(stmt, (exp.Describe,)):

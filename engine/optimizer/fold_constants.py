@@ -2,7 +2,9 @@
 
 Example: ``l_shipdate <= DATE '1998-12-01' - INTERVAL '90' DAY`` becomes
 ``l_shipdate <= DATE '1998-09-02'`` (a DATE compared with a midnight TIMESTAMP is compared as
-DATE, so the column is not cast row by row), and ``x AND TRUE`` becomes ``x``.
+DATE, so the column is not cast row by row), ``x AND TRUE`` becomes ``x``, and conjuncts common
+to every branch of an OR are factored out (``(k = j AND a) OR (k = j AND b)`` becomes
+``k = j AND (a OR b)``, which exposes the join key).
 """
 from __future__ import annotations
 
@@ -11,9 +13,9 @@ import datetime as _dt
 import pyarrow as pa
 
 from engine.errors import Error
-from engine.plan.expressions import (TRUE, Call, Case, Cast, ColumnRef, Expr, InList, Literal,
-                                     SubqueryExpr)
-from engine.plan.nodes import Node, Scan, transform_up
+from engine.plan.expressions import (Call, Case, Cast, Expr, InList, Literal, SubqueryExpr,
+                                     and_all, conjuncts)
+from engine.plan.nodes import Node
 from engine.optimizer.rewrite import map_expressions
 
 _CMP = {"eq", "neq", "lt", "lte", "gt", "gte"}
@@ -41,6 +43,8 @@ def fold_expr(e: Expr) -> Expr:
                     if x.fn == "and":
                         return q if p.value else Literal(False, pa.bool_())
                     return Literal(True, pa.bool_()) if p.value else q
+        if isinstance(x, Call) and x.fn == "or":
+            x = _factor_or(x)
         if isinstance(x, Call) and x.fn in _CMP:
             x = _date_vs_midnight(x)
         if _foldable(x):
@@ -54,6 +58,31 @@ def fold_expr(e: Expr) -> Expr:
             return Literal(val, x.dtype)
         return x
     return e.transform(fn)
+
+
+def _factor_or(x: Call) -> Expr:
+    """``(a AND b) OR (a AND c)`` -> ``a AND (b OR c)``: exposes join keys hidden in ORs."""
+    branches = _disjuncts(x)
+    sets = [conjuncts(b) for b in branches]
+    common = [c for c in sets[0] if all(c in s for s in sets[1:])]
+    if not common:
+        return x
+    rest = []
+    for s in sets:
+        r = [c for c in s if c not in common]
+        if not r:  # one branch is just the common part: the OR is implied by it
+            return and_all(common)
+        rest.append(and_all(r))
+    ored = rest[0]
+    for r in rest[1:]:
+        ored = Call("or", (ored, r), pa.bool_())
+    return and_all(common + [ored])
+
+
+def _disjuncts(e: Expr) -> list[Expr]:
+    if isinstance(e, Call) and e.fn == "or":
+        return _disjuncts(e.args[0]) + _disjuncts(e.args[1])
+    return [e]
 
 
 def _date_vs_midnight(x: Call) -> Expr:

@@ -680,6 +680,8 @@ class Binder:
 
     @staticmethod
     def _inside_subquery(n: exp.Expression, top: exp.Expression) -> bool:
+        if n is top:
+            return False
         p = n.parent
         while p is not None and p is not top:
             if isinstance(p, (exp.Select, exp.Subquery)):
@@ -843,9 +845,9 @@ class _ExprBinder:
             return self._In(inner, negated=True)
         if isinstance(inner, exp.Exists):
             return self._Exists(inner, negated=True)
-        if isinstance(inner, exp.Like):
+        if isinstance(inner, exp.Like) and not inner.args.get("negate"):
             return self._like(inner, "not_like")
-        if isinstance(inner, exp.ILike):
+        if isinstance(inner, exp.ILike) and not inner.args.get("negate"):
             return self._like(inner, "not_ilike")
         if isinstance(inner, exp.Is) and isinstance(inner.expression, exp.Null):
             return make_call("is_not_null", [self.bind(inner.this)], node)
@@ -878,10 +880,10 @@ class _ExprBinder:
         return make_call("is_not_distinct", [a, self.bind(rhs)], node)
 
     def _Like(self, node) -> Expr:
-        return self._like(node, "like")
+        return self._like(node, "not_like" if node.args.get("negate") else "like")
 
     def _ILike(self, node) -> Expr:
-        return self._like(node, "ilike")
+        return self._like(node, "not_ilike" if node.args.get("negate") else "ilike")
 
     def _like(self, node, op) -> Expr:
         if isinstance(node.expression, exp.Escape):
