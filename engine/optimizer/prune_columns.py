@@ -1,12 +1,15 @@
 """Rule: drop columns nobody reads, down to the scans (which then read fewer Parquet columns).
 
-Example: ``SELECT sum(a) FROM t`` over a ten-column ``t`` scans only ``a``.
+Example: ``SELECT sum(a) FROM t`` over a ten-column ``t`` scans only ``a``. Stacked projections
+are merged on the way (an expression used once is substituted into the one above), and a
+projection that passes its input through unchanged disappears.
 """
 from __future__ import annotations
 
 from dataclasses import replace
 
-from engine.plan.expressions import SubqueryExpr
+from engine.plan.expressions import (ColumnRef, Literal, SubqueryExpr, WindowCall, contains,
+                                     substitute)
 from engine.plan.nodes import (Aggregate, Distinct, Filter, Join, Limit, Node, Project, Scan,
                                SetOp, Sort, Values, Window)
 
@@ -30,7 +33,7 @@ def prune(node: Node, required: set[int]) -> Node:
                        source_columns=tuple(node.source_columns[i] for i in keep))
     if isinstance(node, Project):
         exprs = tuple((c, e) for c, e in node.exprs if c.cid in required)
-        return replace(node, exprs=exprs, child=prune(node.child, _used(e for _, e in exprs)))
+        return _merge(replace(node, exprs=exprs, child=prune(node.child, _used(e for _, e in exprs))))
     if isinstance(node, Filter):
         return replace(node, child=prune(node.child, required | node.predicate.columns()))
     if isinstance(node, Join):
@@ -57,6 +60,27 @@ def prune(node: Node, required: set[int]) -> Node:
     kids = node.children
     if kids:
         return node.with_children(tuple(prune(c, {x.cid for x in c.columns}) for c in kids))
+    return node
+
+
+def _merge(node: Project) -> Node:
+    """Fold a projection into the projection below it; drop projections that change nothing."""
+    child = node.child
+    if isinstance(child, Project):
+        mapping = {c.cid: e for c, e in child.exprs}
+        uses: dict[int, int] = {}
+        for _, e in node.exprs:
+            for x in e.walk():
+                if isinstance(x, ColumnRef):
+                    uses[x.cid] = uses.get(x.cid, 0) + 1
+        cheap = all(isinstance(e, (ColumnRef, Literal)) or uses.get(c.cid, 0) <= 1
+                    for c, e in child.exprs)
+        if cheap and not any(contains(e, (WindowCall, SubqueryExpr)) for _, e in child.exprs):
+            node = Project(child.child, tuple((c, substitute(e, mapping)) for c, e in node.exprs))
+            child = node.child
+    if all(isinstance(e, ColumnRef) and e.cid == c.cid for c, e in node.exprs) and \
+            [c.cid for c in child.columns] == [c.cid for c, _ in node.exprs]:
+        return child
     return node
 
 

@@ -1,10 +1,11 @@
 """Cardinality and cost estimates for logical plans.
 
-Row counts come from the sources (Parquet metadata, Arrow tables) and catalog statistics when
-present; selectivities are classic System-R style defaults. A join's size is
-``|L| * |R| / d`` where ``d`` is the number of distinct key values on the key side: taken from
-statistics when known, otherwise assumed to be the base row count of the smaller input's table
-(the primary-key side of a foreign-key join). ``cost`` counts rows touched, children included.
+Row counts come from the sources (Parquet metadata, Arrow tables); selectivities are classic
+System-R style defaults. An equi-join's size is ``|L| * |R| / max(d(l), d(r))`` over its most
+selective key, where ``d`` is a key's distinct count (catalog.stats, capped by the input's
+estimated rows); a key whose column cannot be traced to a table falls back to the smaller
+input's base row count (the primary-key side of a foreign-key join). ``cost`` counts rows
+touched, children included.
 """
 from __future__ import annotations
 
@@ -61,16 +62,44 @@ def selectivity(e: Expr | None) -> float:
 
 class CostModel:
     def __init__(self, stats=None):
-        self.stats = stats  # optional: callable(table, column) -> distinct count or None
-        self._memo: dict[int, Estimate] = {}
+        self.stats = stats  # optional: callable(source, column) -> distinct count or None
+        # keyed by id(); the node is kept alive with its estimate so the id cannot be reused
+        self._memo: dict[int, tuple[Node, Estimate]] = {}
+        self._lineage: dict[int, tuple[object, str]] = {}
+
+    def _trace(self, node: Node) -> None:
+        """Remember which source column each scan output (and plain rename) comes from."""
+        for n in node.walk():
+            if isinstance(n, Scan):
+                for c, s in zip(n.out, n.source_columns):
+                    self._lineage[c.cid] = (n.source, s)
+            elif isinstance(n, Project):
+                for c, e in n.exprs:
+                    if isinstance(e, ColumnRef) and e.cid in self._lineage:
+                        self._lineage[c.cid] = self._lineage[e.cid]
+
+    def ndv(self, e: Expr, node: Node, rows: float) -> float | None:
+        if not isinstance(e, ColumnRef):
+            return None
+        if e.cid not in self._lineage:
+            self._trace(node)
+        src = self._lineage.get(e.cid)
+        if src is None:
+            return None
+        if self.stats is not None:
+            d = self.stats(*src)
+        else:
+            from catalog.stats import distinct_count
+            d = distinct_count(*src)
+        return None if d is None else max(1.0, min(d, rows))
 
     def estimate(self, node: Node) -> Estimate:
-        key = id(node)
-        got = self._memo.get(key)
-        if got is None:
-            got = self._estimate(node)
-            self._memo[key] = got
-        return got
+        hit = self._memo.get(id(node))
+        if hit is not None and hit[0] is node:
+            return hit[1]
+        est = self._estimate(node)
+        self._memo[id(node)] = (node, est)
+        return est
 
     def _estimate(self, node: Node) -> Estimate:
         kids = [self.estimate(c) for c in node.children]
@@ -116,7 +145,20 @@ class CostModel:
         if node.kind in ("semi", "anti"):
             return max(1.0, l.rows * (0.5 if equi else 0.3))
         if equi:
-            inner = l.rows * r.rows / max(min(l.base, r.base), 1.0)
+            lids = {c.cid for c in node.left.columns}
+            best = None
+            for p in equi:
+                a, b = p.args
+                if not (a.columns() <= lids):
+                    a, b = b, a
+                da, db = self.ndv(a, node.left, l.rows), self.ndv(b, node.right, r.rows)
+                if da is None or db is None:
+                    continue
+                d = max(da, db)
+                best = d if best is None else max(best, d)
+            if best is None:
+                best = max(min(l.base, r.base), 1.0)
+            inner = l.rows * r.rows / best
             rest = [p for p in conjuncts(node.condition) if p not in equi]
             inner *= math.prod(selectivity(p) for p in rest)
         else:
