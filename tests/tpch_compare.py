@@ -1,0 +1,51 @@
+"""Comparing a Dawn result with DuckDB's: floats to 1e-6 relative, Decimal as float, order
+checked only where the query's ORDER BY defines it."""
+from __future__ import annotations
+
+import datetime as _dt
+import decimal
+import math
+
+
+def _norm(v):
+    if isinstance(v, decimal.Decimal):
+        return float(v)
+    if isinstance(v, _dt.datetime) and v.time() == _dt.time(0):
+        return v
+    if isinstance(v, _dt.date) and not isinstance(v, _dt.datetime):
+        return _dt.datetime.combine(v, _dt.time(0))
+    return v
+
+
+def values_equal(a, b) -> bool:
+    a, b = _norm(a), _norm(b)
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, float) or isinstance(b, float):
+        if isinstance(a, bool) or isinstance(b, bool):
+            return a == b
+        try:
+            fa, fb = float(a), float(b)
+        except (TypeError, ValueError):
+            return False
+        if math.isnan(fa) or math.isnan(fb):
+            return math.isnan(fa) and math.isnan(fb)
+        return math.isclose(fa, fb, rel_tol=1e-6, abs_tol=1e-9)
+    return a == b
+
+
+def _key(row):
+    return tuple((v is None, repr(_norm(v)) if not isinstance(_norm(v), float) else round(_norm(v), 4))
+                 for v in row)
+
+
+def compare_results(got: list[tuple], expected: list[tuple], ordered: bool) -> str | None:
+    """None when equal, else a short description of the first difference."""
+    if len(got) != len(expected):
+        return f"{len(got)} rows, expected {len(expected)}"
+    g = got if ordered else sorted(got, key=_key)
+    e = expected if ordered else sorted(expected, key=_key)
+    for i, (r1, r2) in enumerate(zip(g, e)):
+        if len(r1) != len(r2) or not all(values_equal(x, y) for x, y in zip(r1, r2)):
+            return f"row {i}: got {r1!r}, expected {r2!r}"
+    return None
