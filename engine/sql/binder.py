@@ -462,15 +462,26 @@ class Binder:
             raise OperationalError(f"Cannot read {kind} file '{path}': {e}") from None
 
     def _table_function(self, fn: exp.Expression, alias: str | None, col_aliases: list[str]):
-        name = (fn.name if isinstance(fn, exp.Anonymous) else fn.sql_name()).lower()
-        args = fn.expressions if isinstance(fn, exp.Anonymous) else \
-            [a for a in fn.args.values() if isinstance(a, exp.Expression)]
+        if isinstance(fn, exp.Anonymous):
+            name, args = fn.name.lower(), list(fn.expressions)
+        else:
+            name = {"readparquet": "read_parquet", "readcsv": "read_csv"}.get(type(fn).key, type(fn).key)
+            args = ([fn.this] if isinstance(fn.this, exp.Expression) else []) + list(fn.expressions)
         if name in ("read_parquet", "parquet_scan", "read_csv", "read_csv_auto"):
-            if not args or not isinstance(args[0], exp.Literal) or not args[0].is_string:
+            positional = [a for a in args if not isinstance(a, exp.EQ)]
+            options = {a.this.name.lower(): a.expression for a in args if isinstance(a, exp.EQ)}
+            if not positional or not isinstance(positional[0], exp.Literal) or not positional[0].is_string:
                 raise BindError(f"{name}() needs a file path string{location(fn)}")
-            path = args[0].this
+            path = positional[0].this
             kind = "parquet" if "parquet" in name else "csv"
-            src = self._file_source(path, fn, kind)
+            opts = {}
+            if kind == "csv":
+                for key in ("delim", "sep", "delimiter"):
+                    if key in options:
+                        opts["delimiter"] = options[key].this
+                if "header" in options:
+                    opts["header"] = options["header"].sql().upper() in ("TRUE", "1")
+            src = self._file_source(path, fn, kind, **opts)
             base = os.path.splitext(os.path.basename(path))[0]
             return self._scan(src, os.path.basename(path), alias or base, col_aliases)
         raise BindError(f'Table function "{name}" does not exist{location(fn)}.'
