@@ -9,20 +9,72 @@ from engine.errors import (BindError, DatabaseError, DataError, Error, Integrity
                            InterfaceError, InternalError, NotSupportedError, OperationalError,
                            ParseError, ProgrammingError, TypeMismatchError, Warning)
 
+import datetime as _dt
+import time as _time
+
 apilevel = "2.0"
-threadsafety = 1
-paramstyle = "qmark"
+threadsafety = 1      # threads may share the module, not connections
+paramstyle = "qmark"  # also accepted: numeric ($1) and named (:name)
 
 __version__ = "0.1.0"
 
 
-def connect(database: str = ":memory:", **kwargs):
-    """Open a connection; ``database`` is ':memory:' or a file path."""
+def connect(database: str = ":memory:", autocommit: bool = False):
+    """Open a connection. ``database`` is ':memory:' (default) or the path of a database file
+    (created if missing, stored with DuckDB; see catalog/store.py for the layout)."""
     from engine.connection import Connection
-    return Connection(database, **kwargs)
+    return Connection(database, autocommit=autocommit)
 
 
-__all__ = ["connect", "apilevel", "threadsafety", "paramstyle", "Warning", "Error",
+# PEP 249 type constructors
+Date = _dt.date
+Time = _dt.time
+Timestamp = _dt.datetime
+Binary = bytes
+
+
+def DateFromTicks(ticks: float) -> _dt.date:
+    return Date(*_time.localtime(ticks)[:3])
+
+
+def TimeFromTicks(ticks: float) -> _dt.time:
+    return Time(*_time.localtime(ticks)[3:6])
+
+
+def TimestampFromTicks(ticks: float) -> _dt.datetime:
+    return Timestamp(*_time.localtime(ticks)[:6])
+
+
+class DBAPITypeObject:
+    """Compares equal to every type code (``cursor.description[i][1]``) of its group."""
+
+    def __init__(self, name: str, *codes: str):
+        self.name = name
+        self.codes = frozenset(codes)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, DBAPITypeObject):
+            return self.codes == other.codes
+        return isinstance(other, str) and other.upper() in self.codes
+
+    def __hash__(self) -> int:
+        return hash(self.codes)
+
+    def __repr__(self) -> str:
+        return f"<DBAPITypeObject {self.name}>"
+
+
+STRING = DBAPITypeObject("STRING", "VARCHAR")
+BINARY = DBAPITypeObject("BINARY", "BLOB")
+NUMBER = DBAPITypeObject("NUMBER", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT",
+                         "USMALLINT", "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "BOOLEAN")
+DATETIME = DBAPITypeObject("DATETIME", "DATE", "TIME", "TIMESTAMP", "INTERVAL")
+ROWID = DBAPITypeObject("ROWID", "ROWID")
+
+
+__all__ = ["connect", "apilevel", "threadsafety", "paramstyle", "Date", "Time", "Timestamp",
+           "DateFromTicks", "TimeFromTicks", "TimestampFromTicks", "Binary", "STRING", "BINARY",
+           "NUMBER", "DATETIME", "ROWID", "Warning", "Error",
            "InterfaceError", "DatabaseError", "DataError", "OperationalError", "IntegrityError",
            "InternalError", "ProgrammingError", "NotSupportedError", "ParseError", "BindError",
            "TypeMismatchError"]

@@ -1,56 +1,118 @@
-"""Connection and Cursor: the Python entry points (PEP 249 shape; see engine/__init__.py)."""
+"""Connection and Cursor: PEP 249 (DB-API 2.0), plus Arrow and pandas fetches."""
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
 
-from engine.errors import Error, InterfaceError, ProgrammingError
+from engine import errors as _e
+from engine.errors import InterfaceError, NotSupportedError, ProgrammingError
+
+_INSERT_VALUES = re.compile(
+    r"^\s*INSERT\s+INTO\s+(?P<table>[\w\"\.]+)\s*(?:\((?P<cols>[^)]*)\))?\s*VALUES\s*"
+    r"\((?P<vals>\s*(?:\?|\$\d+|:\w+)(?:\s*,\s*(?:\?|\$\d+|:\w+))*\s*)\)\s*;?\s*$",
+    re.IGNORECASE | re.DOTALL)
 
 
 class Cursor:
-    arraysize = 1
+    """A cursor: executes statements and fetches their results."""
 
     def __init__(self, connection: "Connection"):
         self.connection = connection
+        self.arraysize = 1
+        self.rowcount = -1
+        self.description: list[tuple] | None = None
+        self.lastrowid = None
         self._table: pa.Table | None = None
         self._rows: list[tuple] | None = None
         self._pos = 0
-        self.rowcount = -1
-        self.description: list[tuple] | None = None
         self._closed = False
-        self.arraysize = 1
 
+    # ---- state
     def _check(self) -> None:
         if self._closed:
             raise InterfaceError("Cursor is closed")
         self.connection._check()
 
-    def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> "Cursor":
+    def close(self) -> None:
+        self._closed = True
+        self._table = self._rows = None
+
+    def __enter__(self) -> "Cursor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if not self._closed:
+            self.close()
+
+    # ---- execution
+    def execute(self, operation: str, parameters: Sequence[Any] | Mapping[str, Any] | None = None) -> "Cursor":
         self._check()
-        if not isinstance(sql, str):
-            raise ProgrammingError(f"SQL must be a string, got {type(sql).__name__}")
-        res = self.connection._session.execute(sql, params)
+        if not isinstance(operation, str):
+            raise ProgrammingError(f"SQL must be a string, got {type(operation).__name__}")
+        res = self.connection._session.execute(operation, parameters)
         self._set_result(res)
         return self
 
-    def _set_result(self, res) -> None:
-        self._table = res.table
+    def executemany(self, operation: str, seq_of_parameters) -> "Cursor":
+        """Run ``operation`` once per parameter set. ``INSERT ... VALUES (?, ...)`` is executed as
+        one columnar append of all rows (and is atomic as a whole)."""
+        self._check()
+        params = list(seq_of_parameters)
+        m = _INSERT_VALUES.match(operation)
+        if m and params:
+            n = self.connection._session.insert_many(m.group("table"), m.group("cols"),
+                                                     m.group("vals"), params)
+            self._set_result(None, rowcount=n)
+            return self
+        total = 0
+        for p in params:
+            self.execute(operation, p)
+            total += max(self.rowcount, 0)
+        self._set_result(None, rowcount=total)
+        return self
+
+    def callproc(self, procname: str, parameters: Sequence[Any] = ()) -> Sequence[Any]:
+        """Dawn has no stored procedures; a function name is called as ``SELECT f(args)``."""
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", procname):
+            raise ProgrammingError(f"Invalid procedure name {procname!r}")
+        marks = ", ".join("?" for _ in parameters)
+        self.execute(f"SELECT {procname}({marks})", list(parameters))
+        return parameters
+
+    def nextset(self) -> bool | None:
+        """Dawn statements produce one result set: there is never a next one."""
+        self._result()
+        return None
+
+    def setinputsizes(self, sizes) -> None:
+        self._check()
+
+    def setoutputsize(self, size, column=None) -> None:
+        self._check()
+
+    def _set_result(self, res, rowcount: int | None = None) -> None:
         self._rows = None
         self._pos = 0
-        self.rowcount = res.rowcount if res.rowcount is not None else -1
-        if res.table is None:
+        if res is None or res.table is None:
+            self._table = None
             self.description = None
-        else:
-            from engine.plan.types import sql_name
-            self.description = [(f.name, sql_name(f.type), None, None, None, None, True)
-                                 for f in res.table.schema]
+            self.rowcount = rowcount if rowcount is not None else (res.rowcount if res else -1)
+            return
+        from engine.plan.types import sql_name
+        self._table = res.table
+        self.rowcount = res.table.num_rows
+        self.description = [(f.name, sql_name(f.type), None, None, None, None, f.nullable)
+                            for f in res.table.schema]
 
+    # ---- fetching
     def _result(self) -> pa.Table:
         self._check()
         if self._table is None:
-            raise ProgrammingError("No result set: execute a query first")
+            raise ProgrammingError("No result set: the last statement returned no rows "
+                                   "(or nothing was executed)")
         return self._table
 
     def _materialize(self) -> list[tuple]:
@@ -58,13 +120,8 @@ class Cursor:
             t = self._result()
             cols = [c.to_pylist() for c in t.columns]
             self._rows = list(zip(*cols)) if cols else [() for _ in range(t.num_rows)]
+        self._check()
         return self._rows
-
-    def fetchall(self) -> list[tuple]:
-        rows = self._materialize()
-        out = rows[self._pos:]
-        self._pos = len(rows)
-        return out
 
     def fetchone(self) -> tuple | None:
         rows = self._materialize()
@@ -80,11 +137,19 @@ class Cursor:
         self._pos += len(out)
         return out
 
+    def fetchall(self) -> list[tuple]:
+        rows = self._materialize()
+        out = rows[self._pos:]
+        self._pos = len(rows)
+        return out
+
     def fetch_arrow_table(self) -> pa.Table:
         return self._result()
 
     def fetch_df(self):
         return self._result().to_pandas()
+
+    fetchdf = fetch_df
 
     def __iter__(self) -> Iterator[tuple]:
         while True:
@@ -93,22 +158,44 @@ class Cursor:
                 return
             yield r
 
-    def close(self) -> None:
-        self._closed = True
-        self._table = None
-        self._rows = None
-
 
 class Connection:
-    def __init__(self, database: str = ":memory:"):
+    """A connection to a Dawn database (``:memory:`` or a file stored with DuckDB)."""
+
+    Warning = _e.Warning
+    Error = _e.Error
+    InterfaceError = _e.InterfaceError
+    DatabaseError = _e.DatabaseError
+    DataError = _e.DataError
+    OperationalError = _e.OperationalError
+    IntegrityError = _e.IntegrityError
+    InternalError = _e.InternalError
+    ProgrammingError = _e.ProgrammingError
+    NotSupportedError = _e.NotSupportedError
+
+    def __init__(self, database: str = ":memory:", autocommit: bool = False):
         from engine.session import Session
+        if not isinstance(database, str):
+            database = str(database)
         self.database = database
-        self._session = Session()
+        self._session = Session(database)
+        self._session.autocommit = autocommit
         self._closed = False
 
     def _check(self) -> None:
         if self._closed:
             raise InterfaceError("Connection is closed")
+
+    @property
+    def autocommit(self) -> bool:
+        return self._session.autocommit
+
+    @autocommit.setter
+    def autocommit(self, value: bool) -> None:
+        self._check()
+        if value and self._session.in_txn:
+            self._session.commit()
+        self._session.autocommit = bool(value)
 
     def cursor(self) -> Cursor:
         self._check()
@@ -117,26 +204,51 @@ class Connection:
     def execute(self, sql: str, params=None) -> Cursor:
         return self.cursor().execute(sql, params)
 
+    def executemany(self, sql: str, seq) -> Cursor:
+        return self.cursor().executemany(sql, seq)
+
     def register(self, name: str, data: Any) -> None:
-        """Expose an Arrow table/record batch or a pandas DataFrame as a table named ``name``."""
+        """Expose an Arrow table/record batch or a pandas DataFrame as table ``name`` (this
+        connection only; nothing is copied into the database)."""
         self._check()
         from catalog.sources import ArrowSource
         self._session.catalog.register(name, ArrowSource(data))
 
     def unregister(self, name: str) -> None:
+        self._check()
         self._session.catalog.unregister(name)
 
-    def close(self) -> None:
-        self._closed = True
+    def append(self, table: str, data: Any) -> int:
+        """Append an Arrow table or pandas frame to a stored table (one atomic write)."""
+        self._check()
+        return self._session.append(table, data)
 
     def commit(self) -> None:
         self._check()
+        self._session.commit()
 
     def rollback(self) -> None:
         self._check()
+        self._session.rollback()
+
+    def close(self) -> None:
+        if self._closed:
+            raise InterfaceError("Connection is already closed")
+        self._session.close()
+        self._closed = True
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def __enter__(self) -> "Connection":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self._closed:
+            return
+        if exc_type is None:
+            self.commit()
+        else:
+            self.rollback()
         self.close()

@@ -1,115 +1,206 @@
-"""DDL and DML on in-memory tables: CREATE TABLE [AS], INSERT, DROP TABLE.
+"""DDL and DML against the database: tables live in DuckDB (see catalog.store), rows are
+computed by Dawn's engine and appended as Arrow.
 
-New rows are built completely (cast to the table's types, NOT NULL checked) before the table's
-contents are swapped, so a failed statement changes nothing.
+Every write goes through ``Session.write``, which gives statement-level atomicity: a failed
+statement leaves the data as it was, also inside a transaction (see engine.session).
 """
 from __future__ import annotations
+
+import contextlib
+import os
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlglot import exp
 
-from engine.errors import (BindError, DataError, IntegrityError, ProgrammingError, did_you_mean)
+from engine.errors import (BindError, DataError, IntegrityError, NotSupportedError,
+                           ProgrammingError, did_you_mean)
 from engine.plan import types as T
 from engine.sql.parser import location
 
 
-def _column_type(kind: exp.DataType) -> pa.DataType:
-    text = kind.sql(dialect="duckdb").upper()
-    base = text.split("(")[0].strip()
-    if base in T.SQL_NAMES:
-        return T.SQL_NAMES[base]
-    return T.parse_sql_type(base)
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
-def create_table(session, stmt: exp.Create):
-    from catalog.sources import MemoryTable
-    target = stmt.this
-    table_node = target.this if isinstance(target, exp.Schema) else target
-    name = table_node.name
-    exists = session.catalog.get(name) is not None
+def _table_name(node: exp.Expression) -> tuple[str, exp.Expression]:
+    t = node.this if isinstance(node, exp.Schema) else node
+    return t.name, t
+
+
+def _stored(session, name: str, node) -> "object":
+    src = session.catalog.store.lookup(name)
+    if src is None:
+        other = session.catalog.registered(name)
+        if other is not None:
+            raise ProgrammingError(f'"{name}" is a registered {other.kind} source and cannot be '
+                                   f"modified; copy it first: CREATE TABLE x AS SELECT * FROM {name}")
+        raise BindError(f'Table "{name}" does not exist{location(node)}.'
+                        + did_you_mean(name, session.catalog.names()))
+    return src
+
+
+@contextlib.contextmanager
+def _exposed(duck, data: pa.Table):
+    """Make ``data`` readable by DuckDB as ``__dawn_rows`` for the duration of a statement."""
+    duck.register("__dawn_rows", data)
+    try:
+        yield
+    finally:
+        try:
+            duck.unregister("__dawn_rows")
+        except Exception:  # an aborted transaction refuses it; the original error matters
+            pass
+
+
+def _append(duck, name: str, data: pa.Table, columns: list[str] | None = None) -> None:
+    cols = "(" + ", ".join(_q(c) for c in columns) + ")" if columns else ""
+    with _exposed(duck, data):
+        duck.execute(f"INSERT INTO main.{_q(name)} {cols} SELECT * FROM __dawn_rows")
+
+
+# ---------------------------------------------------------------- CREATE / DROP
+
+def create_table(session, stmt: exp.Create) -> int:
+    name, node = _table_name(stmt.this)
+    exists = session.catalog.get(name) is not None or session.catalog.view(name) is not None
     if exists and not stmt.args.get("replace"):
         if stmt.args.get("exists"):
             return 0
-        raise ProgrammingError(f'Table "{name}" already exists{location(table_node)}; '
-                               f"use CREATE OR REPLACE TABLE or DROP TABLE first")
-    query = stmt.expression
-    if query is not None:
-        res = session.run_query(query)
-        data = res.table
-        src = MemoryTable(data.schema)
-        src.replace_data(data.cast(src.schema))
-        session.catalog.register(name, src)
+        raise ProgrammingError(f'Table "{name}" already exists{location(node)}; '
+                               "use CREATE OR REPLACE TABLE or DROP TABLE first")
+    if session.catalog.registered(name) is not None:
+        raise ProgrammingError(f'"{name}" is a registered source; unregister it first')
+    replace = "OR REPLACE " if stmt.args.get("replace") else ""
+    if stmt.expression is not None:
+        data = session.run_query(stmt.expression).table
+        _check_names(data.column_names, name)
+
+        def op(duck):
+            with _exposed(duck, data):
+                duck.execute(f"CREATE {replace}TABLE main.{_q(name)} AS SELECT * FROM __dawn_rows")
+        session.write(op)
         return data.num_rows
-    fields, not_null = [], set()
+    schema = stmt.this
     seen = set()
-    for col in target.expressions:
-        if not isinstance(col, exp.ColumnDef):
-            continue
-        cname = col.name
-        if cname.lower() in seen:
-            raise ProgrammingError(f'Column "{cname}" is declared twice{location(col)}')
-        seen.add(cname.lower())
-        kind = col.args.get("kind")
-        if kind is None:
-            raise ProgrammingError(f'Column "{cname}" needs a type{location(col)}')
-        t = _column_type(kind)
-        for c in col.args.get("constraints") or []:
-            if isinstance(c.kind, (exp.NotNullColumnConstraint, exp.PrimaryKeyColumnConstraint)) \
-                    and not c.kind.args.get("allow_null"):
-                not_null.add(cname)
-        fields.append(pa.field(cname, t, cname not in not_null))
-    session.catalog.register(name, MemoryTable(pa.schema(fields), not_null))
+    for col in schema.expressions:
+        if isinstance(col, exp.ColumnDef):
+            if col.name.lower() in seen:
+                raise ProgrammingError(f'Column "{col.name}" is declared twice{location(col)}')
+            seen.add(col.name.lower())
+            if col.args.get("kind") is None:
+                raise ProgrammingError(f'Column "{col.name}" needs a type{location(col)}')
+    ddl = stmt.copy()
+    ddl.set("exists", False)
+    sql = ddl.sql(dialect="duckdb")
+    session.write(lambda duck: duck.execute(sql))
     return 0
 
 
+def _check_names(names: list[str], table: str) -> None:
+    seen = set()
+    for n in names:
+        if n.lower() in seen:
+            raise ProgrammingError(f'Table "{table}" would have two columns named "{n}"; '
+                                   "give them distinct aliases")
+        seen.add(n.lower())
+
+
+def create_view(session, stmt: exp.Create) -> int:
+    name, node = _table_name(stmt.this)
+    query = stmt.expression
+    session.plan_query(query)  # a view must bind now: errors surface at CREATE, not at use
+    if session.catalog.get(name) is not None:
+        raise ProgrammingError(f'"{name}" already exists as a table{location(node)}')
+    if session.catalog.view(name) is not None and not stmt.args.get("replace"):
+        if stmt.args.get("exists"):
+            return 0
+        raise ProgrammingError(f'View "{name}" already exists{location(node)}; use CREATE OR REPLACE VIEW')
+    text = query.sql(dialect="duckdb")
+
+    def op(duck):
+        duck.execute("DELETE FROM dawn_meta.views WHERE lower(name) = lower(?)", [name])
+        duck.execute("INSERT INTO dawn_meta.views (name, sql) VALUES (?, ?)", [name, text])
+    session.write(op)
+    return 0
+
+
+def drop(session, stmt: exp.Drop) -> int:
+    kind = (stmt.args.get("kind") or "TABLE").upper()
+    for t in stmt.args.get("tables") or [stmt.this]:
+        name = t.name
+        if kind == "VIEW":
+            if session.catalog.view(name) is None:
+                if stmt.args.get("exists"):
+                    continue
+                raise BindError(f'View "{name}" does not exist{location(t)}.'
+                                + did_you_mean(name, session.catalog.store.view_names()))
+            session.write(lambda duck, name=name: duck.execute(
+                "DELETE FROM dawn_meta.views WHERE lower(name) = lower(?)", [name]))
+            continue
+        if session.catalog.unregister(name):
+            continue
+        src = session.catalog.store.lookup(name)
+        if src is None:
+            if stmt.args.get("exists"):
+                continue
+            raise BindError(f'Table "{name}" does not exist{location(t)}.'
+                            + did_you_mean(name, session.catalog.names()))
+
+        def op(duck, real=src.name):
+            duck.execute(f"DROP TABLE main.{_q(real)}")
+            duck.execute("DELETE FROM dawn_meta.column_stats WHERE lower(table_name) = lower(?)", [real])
+        session.write(op)
+    return 0
+
+
+# ---------------------------------------------------------------- INSERT
+
 def insert(session, stmt: exp.Insert) -> int:
+    if stmt.args.get("overwrite") or stmt.args.get("conflict") is not None:
+        raise NotSupportedError("INSERT OVERWRITE / ON CONFLICT are not supported")
+    name, node = _table_name(stmt.this)
+    src = _stored(session, name, node)
+    schema = src.raw_schema
+    lower = {f.name.lower(): f.name for f in schema}
     target = stmt.this
-    table_node = target.this if isinstance(target, exp.Schema) else target
-    name = table_node.name
-    src = session.catalog.get(name)
-    if src is None:
-        raise BindError(f'Table "{name}" does not exist{location(table_node)}.'
-                        + did_you_mean(name, session.catalog.names()))
-    if not hasattr(src, "replace_data"):
-        raise ProgrammingError(f'Table "{name}" is read-only ({src.describe()})')
-    schema = src.schema
     if isinstance(target, exp.Schema) and target.expressions:
-        cols = [c.name for c in target.expressions]
-        lower = {f.name.lower(): f.name for f in schema}
-        resolved = []
-        for c, node in zip(cols, target.expressions):
-            if c.lower() not in lower:
-                raise BindError(f'Column "{c}" does not exist in table "{name}"{location(node)}.'
-                                + did_you_mean(c, [f.name for f in schema]))
-            resolved.append(lower[c.lower()])
-        cols = resolved
+        cols = []
+        for c in target.expressions:
+            if c.name.lower() not in lower:
+                raise BindError(f'Column "{c.name}" does not exist in table "{src.name}"{location(c)}.'
+                                + did_you_mean(c.name, [f.name for f in schema]))
+            cols.append(lower[c.name.lower()])
     else:
         cols = [f.name for f in schema]
-    res = session.run_query(stmt.expression)
-    data = res.table
+    data = session.run_query(stmt.expression).table
+    return insert_arrow(session, src, data, cols)
+
+
+def insert_arrow(session, src, data: pa.Table, cols: list[str]) -> int:
+    """Append ``data`` (one column per name in ``cols``) to a stored table, checking types and
+    NOT NULL first so that bad rows are reported by column name before DuckDB sees them."""
     if data.num_columns != len(cols):
-        raise ProgrammingError(f'INSERT into "{name}" expects {len(cols)} values per row, '
+        raise ProgrammingError(f'INSERT into "{src.name}" expects {len(cols)} values per row, '
                                f"got {data.num_columns}")
+    not_null = session.catalog.store.not_null_columns(src.name)
+    fields = {f.name: f for f in src.raw_schema}
     arrays = []
-    by_name = dict(zip([c.lower() for c in cols], data.columns))
-    for f in schema:
-        col = by_name.get(f.name.lower())
-        if col is None:
-            arr = pa.nulls(data.num_rows, f.type)
-        else:
-            try:
-                arr = _cast_column(col, f.type)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
-                raise DataError(f'Cannot insert {T.sql_name(col.type)} values into column "{f.name}" '
-                                f"({T.sql_name(f.type)}) of table \"{name}\": {e}") from None
-        if f.name in getattr(src, "not_null", ()) and arr.null_count:
-            raise IntegrityError(f'NOT NULL constraint failed: column "{f.name}" of table "{name}" '
-                                 f"would receive NULL")
+    for c, col in zip(cols, data.columns):
+        f = fields[c]
+        want = T.normalize_schema(pa.schema([f])).field(0).type
+        try:
+            arr = _cast_column(col, want)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as e:
+            raise DataError(f'Cannot insert {T.sql_name(col.type)} values into column "{c}" '
+                            f"({T.sql_name(want)}) of table \"{src.name}\": {e}") from None
+        if c in not_null and arr.null_count:
+            raise IntegrityError(f'NOT NULL constraint failed: column "{c}" of table '
+                                 f'"{src.name}" would receive NULL')
         arrays.append(arr)
-    new = pa.Table.from_arrays(arrays, schema=schema)
-    src.replace_data(pa.concat_tables([src.table, new]) if src.table.num_rows else new)
-    return data.num_rows
+    rows = pa.Table.from_arrays(arrays, names=cols)
+    session.write(lambda duck: _append(duck, src.name, rows, cols))
+    return rows.num_rows
 
 
 def _cast_column(col, t: pa.DataType):
@@ -119,16 +210,167 @@ def _cast_column(col, t: pa.DataType):
         return pa.nulls(len(col), t)
     if pa.types.is_integer(t) and pa.types.is_floating(col.type):
         col = pc.round(col, 0, round_mode="half_towards_infinity")
+    if pa.types.is_string(col.type) and not pa.types.is_string(t):
+        from engine.physical.evaluate import cast_value
+        from engine.errors import DataError as _DE
+        try:
+            return cast_value(col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col, t, False)
+        except _DE as e:
+            raise pa.ArrowInvalid(str(e)) from None
     return pc.cast(col, t, safe=True)
 
 
-def drop_table(session, stmt: exp.Drop) -> int:
-    kind = (stmt.args.get("kind") or "TABLE").upper()
-    for t in stmt.args.get("tables") or [stmt.this]:
-        name = t.name
-        if not session.catalog.unregister(name):
-            if stmt.args.get("exists"):
-                continue
-            raise BindError(f'{kind.title()} "{name}" does not exist{location(t)}.'
-                            + did_you_mean(name, session.catalog.names()))
+# ---------------------------------------------------------------- UPDATE / DELETE / ALTER
+
+def _check_expressions(session, table: str, node, exprs: list[exp.Expression]) -> None:
+    """Bind the statement's expressions against the table so errors read like query errors."""
+    if not exprs:
+        return
+    sel = exp.select(*[e.copy() for e in exprs]).from_(exp.to_table(table))
+    session.plan_query(sel)
+
+
+def update(session, stmt: exp.Update) -> int:
+    name, node = _table_name(stmt.this)
+    src = _stored(session, name, node)
+    if stmt.args.get("from_") or stmt.args.get("from"):
+        raise NotSupportedError(f"UPDATE ... FROM is not supported{location(stmt)}")
+    cols = {f.name.lower() for f in src.raw_schema}
+    exprs = []
+    for a in stmt.expressions:
+        target = a.this
+        if target.name.lower() not in cols:
+            raise BindError(f'Column "{target.name}" does not exist in table "{src.name}"'
+                            f"{location(target)}." + did_you_mean(target.name, [f.name for f in src.raw_schema]))
+        exprs.append(a.expression)
+    where = stmt.args.get("where")
+    if where is not None:
+        exprs.append(where.this)
+    _check_expressions(session, src.name, node, exprs)
+    sql = stmt.sql(dialect="duckdb")
+    out = {}
+    session.write(lambda duck: out.setdefault("n", duck.execute(sql).fetchall()))
+    return _count(out.get("n"))
+
+
+def delete(session, stmt: exp.Delete) -> int:
+    name, node = _table_name(stmt.this)
+    src = _stored(session, name, node)
+    where = stmt.args.get("where")
+    _check_expressions(session, src.name, node, [where.this] if where is not None else [])
+    sql = stmt.sql(dialect="duckdb")
+    out = {}
+    session.write(lambda duck: out.setdefault("n", duck.execute(sql).fetchall()))
+    return _count(out.get("n"))
+
+
+def _count(rows) -> int:
+    try:
+        return int(rows[0][0])
+    except (TypeError, IndexError, ValueError):
+        return -1
+
+
+def alter(session, stmt: exp.Alter) -> int:
+    name, node = _table_name(stmt.this)
+    src = _stored(session, name, node)
+    cols = {f.name.lower() for f in src.raw_schema}
+    for action in stmt.args.get("actions") or []:
+        if isinstance(action, exp.Drop):
+            c = action.this.name if action.this is not None else ""
+            if c.lower() not in cols and not action.args.get("exists"):
+                raise BindError(f'Column "{c}" does not exist in table "{src.name}".'
+                                + did_you_mean(c, [f.name for f in src.raw_schema]))
+        elif isinstance(action, exp.RenameColumn):
+            c = action.this.name
+            if c.lower() not in cols:
+                raise BindError(f'Column "{c}" does not exist in table "{src.name}".'
+                                + did_you_mean(c, [f.name for f in src.raw_schema]))
+        elif isinstance(action, exp.ColumnDef):
+            if action.name.lower() in cols:
+                raise ProgrammingError(f'Column "{action.name}" already exists in table "{src.name}"')
+    sql = stmt.sql(dialect="duckdb")
+    session.write(lambda duck: duck.execute(sql))
     return 0
+
+
+# ---------------------------------------------------------------- COPY
+
+def copy(session, stmt: exp.Copy) -> int:
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+    target = stmt.this
+    files = stmt.args.get("files") or []
+    if not files:
+        raise ProgrammingError(f"COPY needs a file path{location(stmt)}")
+    path_node = files[0]
+    path = path_node.this if isinstance(path_node, exp.Literal) else path_node.name
+    opts = {}
+    for p in stmt.args.get("params") or []:
+        key = p.this.name.lower() if hasattr(p.this, "name") else str(p.this).lower()
+        val = p.args.get("expression")
+        if val is None and p.expressions:
+            val = p.expressions[0]
+        opts[key] = (val.name if hasattr(val, "name") and val.name else val.sql()).strip("'").lower() \
+            if val is not None else "true"
+    fmt = opts.get("format") or ("parquet" if path.lower().endswith((".parquet", ".pq")) else "csv")
+    if fmt not in ("parquet", "csv"):
+        raise NotSupportedError(f"COPY format {fmt} is not supported (use parquet or csv)")
+    if stmt.args.get("kind"):  # COPY ... FROM file
+        name, node = _table_name(target)
+        src = _stored(session, name, node)
+        if not os.path.exists(path):
+            raise BindError(f"File '{path}' does not exist{location(path_node)}")
+        if fmt == "parquet":
+            data = pq.read_table(path)
+        else:
+            header = opts.get("header", "true") not in ("false", "0")
+            delim = opts.get("delimiter") or opts.get("delim") or opts.get("sep") or ","
+            data = pcsv.read_csv(path, read_options=pcsv.ReadOptions(autogenerate_column_names=not header),
+                                 parse_options=pcsv.ParseOptions(delimiter=delim))
+        data = data.cast(T.normalize_schema(data.schema))
+        cols = [f.name for f in src.raw_schema]
+        if data.num_columns != len(cols):
+            raise ProgrammingError(f"COPY FROM '{path}': the file has {data.num_columns} columns, "
+                                   f'table "{src.name}" has {len(cols)}')
+        return insert_arrow(session, src, data, cols)
+    # COPY table|query TO file
+    query = target if isinstance(target, (exp.Select, exp.Union, exp.Subquery)) else \
+        exp.select("*").from_(exp.to_table(_table_name(target)[0]))
+    data = session.run_query(query.this if isinstance(query, exp.Subquery) else query).table
+    if fmt == "parquet":
+        pq.write_table(data, path)
+    else:
+        pcsv.write_csv(data, path)
+    return data.num_rows
+
+
+# ---------------------------------------------------------------- ANALYZE
+
+def analyze(session, table: str | None) -> int:
+    """Refresh row counts, NULL counts, min/max and distinct counts of stored tables."""
+    store = session.catalog.store
+    names = [table] if table else store.table_names()
+    for name in names:
+        src = _stored(session, name, None)
+        t = store.table(src.name)
+        rows = []
+        for f in t.schema:
+            col = t.column(f.name)
+            nulls = col.null_count
+            try:
+                mm = pc.min_max(col)
+                lo, hi = mm["min"].as_py(), mm["max"].as_py()
+            except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
+                lo = hi = None
+            distinct = pc.count_distinct(col).as_py()
+            rows.append((src.name, f.name, t.num_rows, nulls, None if lo is None else str(lo),
+                         None if hi is None else str(hi), distinct))
+
+        def op(duck, rows=rows, real=src.name):
+            duck.execute("DELETE FROM dawn_meta.column_stats WHERE lower(table_name) = lower(?)", [real])
+            duck.executemany("INSERT INTO dawn_meta.column_stats (table_name, column_name, row_count, "
+                             "null_count, min_value, max_value, distinct_count) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                             rows)
+        session.write(op)
+    return len(names)

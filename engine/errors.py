@@ -87,3 +87,34 @@ __all__ = [
     "IntegrityError", "InternalError", "ProgrammingError", "NotSupportedError", "ParseError",
     "BindError", "TypeMismatchError", "closest", "did_you_mean",
 ]
+
+
+def map_duckdb_error(e: BaseException) -> BaseException:
+    """Translate an exception raised by the DuckDB store into the DB-API class it stands for."""
+    if isinstance(e, Error):
+        return e
+    try:
+        import duckdb
+    except ImportError:  # pragma: no cover - duckdb is a dependency
+        return e
+    if not isinstance(e, duckdb.Error):
+        return e
+    msg = str(e)
+    for prefix in ("Constraint Error: ", "Conversion Error: ", "Catalog Error: ", "Binder Error: ",
+                   "Parser Error: ", "IO Error: ", "Invalid Input Error: ", "Out of Range Error: ",
+                   "TransactionContext Error: ", "Not implemented Error: "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix):]
+    if isinstance(e, duckdb.ConstraintException):
+        return IntegrityError(msg)
+    if isinstance(e, (duckdb.ConversionException, duckdb.OutOfRangeException,
+                      duckdb.InvalidInputException)):
+        return DataError(msg)
+    if isinstance(e, (duckdb.CatalogException, duckdb.BinderException, duckdb.ParserException,
+                      duckdb.SyntaxException)):
+        return ProgrammingError(msg)
+    if isinstance(e, duckdb.NotImplementedException):
+        return NotSupportedError(msg)
+    if isinstance(e, (duckdb.IOException, duckdb.TransactionException)):
+        return OperationalError(msg)
+    return DatabaseError(msg)

@@ -13,7 +13,10 @@ from typing import Any
 import pyarrow as pa
 from sqlglot import exp
 
+from collections.abc import Mapping, Sequence
+
 from engine.errors import NotSupportedError, ProgrammingError
+from engine.plan import types as T
 from engine.plan.types import sql_name
 
 _EXPLAIN = re.compile(r"^\s*EXPLAIN(\s+ANALYZE)?(\s+VERBOSE)?\s+(.*)$", re.IGNORECASE | re.DOTALL)
@@ -28,39 +31,158 @@ class Result:
 
 
 class Session:
-    def __init__(self, catalog=None):
+    """A connection's state: catalog, settings, the DuckDB connection and its transaction.
+
+    Transactions follow PEP 249: with ``autocommit`` off, the first statement opens a DuckDB
+    transaction that ``commit()`` or ``rollback()`` ends. DuckDB aborts a whole transaction when
+    one statement fails, so every write also lands in a replay log: after a failed statement the
+    transaction is rolled back, reopened and the log replayed, leaving exactly the effects of the
+    statements that succeeded.
+    """
+
+    def __init__(self, database: str = ":memory:"):
         from catalog import Catalog
-        self.catalog = catalog or Catalog()
+        from catalog.store import ConnectionStore, Database, DatabaseLockedError
+        from engine.errors import OperationalError
+        try:
+            self.db = Database.open(database)
+        except DatabaseLockedError as e:
+            raise OperationalError(
+                f"Database file '{database}' is locked by another process; only one process may "
+                f"open it for writing at a time. Close it there first. ({e})") from None
+        except Exception as e:  # corrupt or unreadable file
+            raise OperationalError(f"Cannot open database '{database}': {e}") from None
+        self.store = ConnectionStore(self.db)
+        self.catalog = Catalog(self.store)
         self.settings: dict[str, Any] = {"disabled_rules": "", "threads": 1}
+        self.autocommit = False
+        self.in_txn = False
+        self._log: list = []
+
+    # ---- transactions
+    def _ensure_txn(self) -> None:
+        if not self.autocommit and not self.in_txn:
+            self.store.duck.execute("BEGIN TRANSACTION")
+            self.in_txn = True
+            self._log = []
+
+    def begin(self) -> None:
+        if self.in_txn:
+            return
+        self.store.duck.execute("BEGIN TRANSACTION")
+        self.in_txn = True
+        self._log = []
+
+    def commit(self) -> None:
+        if self.in_txn:
+            self.store.duck.execute("COMMIT")
+            self.in_txn = False
+            if self._log:
+                self.db.bump()
+            self._log = []
+        self.store.invalidate()
+
+    def rollback(self) -> None:
+        if self.in_txn:
+            self.store.duck.execute("ROLLBACK")
+            self.in_txn = False
+            self._log = []
+        self.store.invalidate()
+
+    def write(self, op) -> None:
+        """Run a write ``op(duckdb_connection)`` atomically (see the class docstring)."""
+        from engine.errors import map_duckdb_error
+        self._ensure_txn()
+        try:
+            op(self.store.duck)
+        except Exception as e:
+            if self.in_txn:
+                self._recover()
+            self.store.invalidate()
+            err = map_duckdb_error(e)
+            if err is e:
+                raise
+            raise err from None
+        self.store.invalidate()
+        if self.in_txn:
+            self._log.append(op)
+        else:
+            self.db.bump()
+
+    def _recover(self) -> None:
+        duck = self.store.duck
+        try:
+            duck.execute("ROLLBACK")
+        except Exception:
+            pass
+        duck.execute("BEGIN TRANSACTION")
+        for op in self._log:
+            op(duck)
+
+    def close(self) -> None:
+        if self.in_txn:
+            try:
+                self.rollback()
+            except Exception:
+                pass
+        try:
+            self.store.duck.close()
+        except Exception:
+            pass
 
     # ---- entry points
     def execute(self, sql: str, params=None) -> Result:
         from engine.sql.parser import bind_parameters, parse
         m = _EXPLAIN.match(sql)
         if m:
+            self._ensure_txn()
             return self._explain(m.group(3), params, analyze=bool(m.group(1)), verbose=bool(m.group(2)))
         stmts = parse(sql)
         if not stmts:
             raise ProgrammingError("Empty statement")
+        if params is not None and len(stmts) > 1:
+            raise ProgrammingError("Parameters can only be bound to a single statement")
         result = Result(None)
-        for i, stmt in enumerate(stmts):
-            stmt = bind_parameters(stmt, params if i == len(stmts) - 1 or len(stmts) == 1 else None) \
-                if params is not None else bind_parameters(stmt, None)
+        for stmt in stmts:
+            stmt = bind_parameters(stmt, params)
             result = self.execute_ast(stmt)
         return result
 
     def execute_ast(self, stmt: exp.Expression) -> Result:
+        from engine import ddl
+        if isinstance(stmt, exp.Transaction):
+            self.begin()
+            return Result(None)
+        if isinstance(stmt, exp.Commit):
+            self.commit()
+            return Result(None)
+        if isinstance(stmt, exp.Rollback):
+            self.rollback()
+            return Result(None)
+        self._ensure_txn()
         if isinstance(stmt, (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Values, exp.Subquery)):
             return self.run_query(stmt)
-        if isinstance(stmt, exp.Create) and (stmt.args.get("kind") or "").upper() == "TABLE":
-            from engine.ddl import create_table
-            return Result(None, create_table(self, stmt))
+        kind = (stmt.args.get("kind") or "").upper() if isinstance(stmt, (exp.Create, exp.Drop)) else ""
+        if isinstance(stmt, exp.Create) and kind == "TABLE":
+            return Result(None, ddl.create_table(self, stmt))
+        if isinstance(stmt, exp.Create) and kind == "VIEW":
+            return Result(None, ddl.create_view(self, stmt))
         if isinstance(stmt, exp.Insert):
-            from engine.ddl import insert
-            return Result(None, insert(self, stmt))
-        if isinstance(stmt, exp.Drop) and (stmt.args.get("kind") or "").upper() == "TABLE":
-            from engine.ddl import drop_table
-            return Result(None, drop_table(self, stmt))
+            return Result(None, ddl.insert(self, stmt))
+        if isinstance(stmt, exp.Update):
+            return Result(None, ddl.update(self, stmt))
+        if isinstance(stmt, exp.Delete):
+            return Result(None, ddl.delete(self, stmt))
+        if isinstance(stmt, exp.Drop) and kind in ("TABLE", "VIEW"):
+            return Result(None, ddl.drop(self, stmt))
+        if isinstance(stmt, exp.Alter):
+            return Result(None, ddl.alter(self, stmt))
+        if isinstance(stmt, exp.Copy):
+            return Result(None, ddl.copy(self, stmt))
+        if isinstance(stmt, exp.Analyze) or (isinstance(stmt, exp.Command) and stmt.name.upper() == "ANALYZE"):
+            target = stmt.this.name if isinstance(stmt, exp.Analyze) and isinstance(stmt.this, exp.Table) else \
+                (str(stmt.expression).strip() if isinstance(stmt, exp.Command) and stmt.expression else None)
+            return Result(None, ddl.analyze(self, target or None))
         if isinstance(stmt, exp.Set):
             return self._set(stmt)
         if isinstance(stmt, (exp.Describe,)):
@@ -68,6 +190,76 @@ class Session:
         if isinstance(stmt, exp.Show) or (isinstance(stmt, exp.Command) and stmt.name.upper() == "SHOW"):
             return self._show(stmt)
         raise NotSupportedError(f"Unsupported statement: {stmt.sql()[:80]}")
+
+    # ---- bulk writes
+    def insert_many(self, table: str, cols_text: str | None, vals_text: str, params: list) -> int:
+        """``executemany('INSERT INTO t (cols) VALUES (?, ...)', rows)`` as one columnar append."""
+        from engine import ddl
+        from engine.errors import DataError
+        name = table.strip('"')
+        src = ddl._stored(self, name, None)
+        lower = {f.name.lower(): f for f in src.raw_schema}
+        if cols_text:
+            names = [c.strip().strip('"') for c in cols_text.split(",")]
+            for c in names:
+                if c.lower() not in lower:
+                    from engine.errors import BindError, did_you_mean
+                    raise BindError(f'Column "{c}" does not exist in table "{src.name}".'
+                                    + did_you_mean(c, list(lower)))
+            cols = [lower[c.lower()].name for c in names]
+        else:
+            cols = [f.name for f in src.raw_schema]
+        marks = [m.strip() for m in vals_text.split(",")]
+        if len(marks) != len(cols):
+            raise ProgrammingError(f'INSERT into "{src.name}" names {len(cols)} columns but '
+                                   f"gives {len(marks)} values")
+        columns: list[list] = [[] for _ in marks]
+        named = marks[0].startswith(":")
+        for i, p in enumerate(params):
+            if named:
+                if not isinstance(p, Mapping):
+                    raise ProgrammingError(f"Parameter set {i} must be a mapping for :name parameters")
+                try:
+                    vals = [p[m[1:]] for m in marks]
+                except KeyError as e:
+                    raise ProgrammingError(f"Parameter set {i} has no value for :{e.args[0]}") from None
+            else:
+                if isinstance(p, (str, bytes)) or not isinstance(p, Sequence):
+                    raise ProgrammingError(f"Parameter set {i} must be a sequence, got {type(p).__name__}")
+                want = max(int(m[1:]) for m in marks) if marks[0].startswith("$") else len(marks)
+                if len(p) != want:
+                    raise ProgrammingError(f"Parameter set {i} has {len(p)} values; the statement "
+                                           f"has {want} parameter(s)")
+                vals = [p[int(m[1:]) - 1] for m in marks] if marks[0].startswith("$") else list(p)
+            for col, v in zip(columns, vals):
+                col.append(v)
+        arrays = []
+        for c, values in zip(cols, columns):
+            want = T.normalize_schema(pa.schema([lower[c.lower()]])).field(0).type
+            try:
+                arrays.append(pa.array(values, type=want))
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+                try:
+                    arrays.append(pa.array(values))
+                except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
+                    raise DataError(f'Parameters for column "{c}" of "{src.name}" have mixed or '
+                                    f"unsupported types: {e}") from None
+        self._ensure_txn()
+        return ddl.insert_arrow(self, src, pa.Table.from_arrays(arrays, names=cols), cols)
+
+    def append(self, table: str, data) -> int:
+        from catalog.sources import ArrowSource
+        from engine import ddl
+        self._ensure_txn()
+        src = ddl._stored(self, table, None)
+        t = ArrowSource(data).table
+        lower = {f.name.lower(): f.name for f in src.raw_schema}
+        missing = [n for n in t.column_names if n.lower() not in lower]
+        if missing:
+            from engine.errors import BindError, did_you_mean
+            raise BindError(f'Column "{missing[0]}" does not exist in table "{src.name}".'
+                            + did_you_mean(missing[0], list(lower.values())))
+        return ddl.insert_arrow(self, src, t, [lower[n.lower()] for n in t.column_names])
 
     # ---- queries
     def plan_query(self, stmt: exp.Expression, fired: list[str] | None = None):

@@ -427,6 +427,11 @@ class Binder:
                     names = col_aliases or ([_ident(c) for c in calias.columns]
                                             if calias is not None and calias.args.get("columns") else [])
                     return self._entries_for(plan, qual, names)
+            view_sql = self.catalog.view(name) if hasattr(self.catalog, "view") else None
+            if view_sql is not None:
+                from engine.sql.parser import parse
+                plan = self.bind_query(parse(view_sql)[0], None)
+                return self._entries_for(plan, qual, col_aliases)
             source = None
             if node.args.get("db"):
                 name = f"{node.args['db'].name}.{name}"

@@ -1,0 +1,192 @@
+"""Persistent storage: a DuckDB database holding user tables and Dawn's catalog metadata.
+
+On-disk layout of a Dawn database file (one DuckDB file, plus DuckDB's ``.wal`` beside it while
+writes are pending):
+
+* schema ``main``: every table created with CREATE TABLE, stored natively by DuckDB with its
+  declared types and constraints (NOT NULL, PRIMARY KEY and UNIQUE are enforced by DuckDB);
+* schema ``dawn_meta``: Dawn's own catalog, as ordinary tables:
+  ``views(name, sql, created_at)``, ``column_stats(table_name, column_name, row_count,
+  null_count, min_value, max_value, distinct_count, analyzed_at)``, ``settings(name, value)``,
+  and the tables later features add (functions, video sources, runs).
+
+``:memory:`` uses the same layout in an in-memory DuckDB database. All Dawn connections of one
+process that open the same path share one DuckDB database instance (each with its own DuckDB
+connection, so each has its own transaction); a second process gets a clear error, since DuckDB
+holds a file lock.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from typing import Any
+
+import pyarrow as pa
+
+from catalog.sources import TableSource, normalize_schema
+
+META_DDL = [
+    "CREATE SCHEMA IF NOT EXISTS dawn_meta",
+    "CREATE TABLE IF NOT EXISTS dawn_meta.views (name VARCHAR PRIMARY KEY, sql VARCHAR NOT NULL, "
+    "created_at TIMESTAMP DEFAULT current_timestamp)",
+    "CREATE TABLE IF NOT EXISTS dawn_meta.column_stats (table_name VARCHAR, column_name VARCHAR, "
+    "row_count BIGINT, null_count BIGINT, min_value VARCHAR, max_value VARCHAR, "
+    "distinct_count BIGINT, analyzed_at TIMESTAMP DEFAULT current_timestamp, "
+    "PRIMARY KEY (table_name, column_name))",
+    "CREATE TABLE IF NOT EXISTS dawn_meta.settings (name VARCHAR PRIMARY KEY, value VARCHAR)",
+]
+
+
+class DatabaseLockedError(Exception):
+    """The file is held by another process (DuckDB's lock)."""
+
+
+def query_arrow(duck, sql: str) -> pa.Table:
+    """A DuckDB query's result as an Arrow table, through the relation API (no extra copy)."""
+    rel = duck.sql(sql)
+    fn = getattr(rel, "to_arrow_table", None) or getattr(rel, "arrow")
+    return fn()
+
+
+class Database:
+    """One DuckDB database shared by every Dawn connection of this process that opens its path."""
+
+    _open: "weakref.WeakValueDictionary[str, Database]" = weakref.WeakValueDictionary()
+    _open_lock = threading.Lock()
+
+    def __init__(self, path: str):
+        import duckdb
+        self.path = path
+        try:
+            self.duck = duckdb.connect(path)
+        except duckdb.IOException as e:
+            if "lock" in str(e).lower():
+                raise DatabaseLockedError(str(e)) from None
+            raise
+        self.version = 0          # bumped whenever a write becomes visible (commit / autocommit)
+        self.lock = threading.RLock()
+        for ddl in META_DDL:
+            self.duck.execute(ddl)
+
+    @classmethod
+    def open(cls, path: str) -> "Database":
+        if path == ":memory:":
+            return cls(path)
+        key = os.path.realpath(path)
+        with cls._open_lock:
+            db = cls._open.get(key)
+            if db is None:
+                db = cls(path)
+                cls._open[key] = db
+            return db
+
+    def connect(self):
+        """A new DuckDB connection to this database (its own transaction context)."""
+        return self.duck.cursor()
+
+    def bump(self) -> None:
+        with self.lock:
+            self.version += 1
+
+
+class StoredTable(TableSource):
+    """A table stored in the Dawn database, read as Arrow through the owning connection.
+
+    Reads go through the connection's cache of whole tables as Arrow, keyed by a version that
+    every write (this connection's, or any commit in the process) changes, so repeated analytical
+    queries do not pay DuckDB's export while a write is never missed.
+    """
+    kind = "stored"
+
+    def __init__(self, store: "ConnectionStore", name: str, schema: pa.Schema):
+        self.store = store
+        self.name = name
+        self.raw_schema = schema
+        self.schema = normalize_schema(schema)
+
+    def describe(self) -> str:
+        return f"stored table {self.name}"
+
+    def row_count(self) -> int:
+        return self.store.table(self.name).num_rows
+
+    @property
+    def table(self) -> pa.Table:
+        return self.store.table(self.name)
+
+    def scan(self, columns, prune=None, stats=None):
+        t = self.store.table(self.name).select(columns)
+        if stats is not None:
+            stats.columns_read = list(columns)
+            stats.bytes_read += t.nbytes
+        if t.num_rows == 0:
+            yield pa.RecordBatch.from_pylist([], schema=t.schema)
+            return
+        yield from t.to_batches(max_chunksize=1 << 17)
+
+
+class ConnectionStore:
+    """One Dawn connection's view of the database: its DuckDB connection and Arrow cache."""
+
+    def __init__(self, db: Database):
+        self.db = db
+        self.duck = db.connect()
+        self.local_version = 0
+        self._cache: dict[str, tuple[tuple[int, int], pa.Table]] = {}
+
+    def invalidate(self) -> None:
+        self.local_version += 1
+
+    def _key(self) -> tuple[int, int]:
+        return (self.db.version, self.local_version)
+
+    def table(self, name: str) -> pa.Table:
+        k = name.lower()
+        hit = self._cache.get(k)
+        if hit is not None and hit[0] == self._key():
+            return hit[1]
+        t = query_arrow(self.duck, f'SELECT * FROM main."{name}"')
+        t = t.cast(normalize_schema(t.schema)) if not t.schema.equals(normalize_schema(t.schema)) else t
+        t = t.combine_chunks()
+        self._cache[k] = (self._key(), t)
+        return t
+
+    def table_names(self) -> list[str]:
+        rows = self.duck.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+            "ORDER BY table_name").fetchall()
+        return [r[0] for r in rows]
+
+    def lookup(self, name: str) -> StoredTable | None:
+        rows = self.duck.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+            "AND lower(table_name) = lower(?)", [name]).fetchall()
+        if not rows:
+            return None
+        real = rows[0][0]
+        schema = query_arrow(self.duck, f'SELECT * FROM main."{real}" LIMIT 0').schema
+        return StoredTable(self, real, schema)
+
+    def not_null_columns(self, name: str) -> set[str]:
+        rows = self.duck.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' "
+            "AND lower(table_name) = lower(?) AND is_nullable = 'NO'", [name]).fetchall()
+        return {r[0] for r in rows}
+
+    # ---- views
+    def view_sql(self, name: str) -> str | None:
+        rows = self.duck.execute("SELECT sql FROM dawn_meta.views WHERE lower(name) = lower(?)",
+                                 [name]).fetchall()
+        return rows[0][0] if rows else None
+
+    def view_names(self) -> list[str]:
+        return [r[0] for r in self.duck.execute("SELECT name FROM dawn_meta.views ORDER BY name").fetchall()]
+
+    # ---- statistics
+    def column_stats(self, name: str) -> dict[str, dict[str, Any]]:
+        rows = self.duck.execute(
+            "SELECT column_name, row_count, null_count, min_value, max_value, distinct_count "
+            "FROM dawn_meta.column_stats WHERE lower(table_name) = lower(?)", [name]).fetchall()
+        return {r[0]: {"row_count": r[1], "null_count": r[2], "min": r[3], "max": r[4],
+                       "distinct_count": r[5]} for r in rows}
