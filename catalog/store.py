@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import threading
-import weakref
 from typing import Any
 
 import pyarrow as pa
@@ -52,7 +51,7 @@ def query_arrow(duck, sql: str) -> pa.Table:
 class Database:
     """One DuckDB database shared by every Dawn connection of this process that opens its path."""
 
-    _open: "weakref.WeakValueDictionary[str, Database]" = weakref.WeakValueDictionary()
+    _open: dict[str, "Database"] = {}
     _open_lock = threading.Lock()
 
     def __init__(self, path: str):
@@ -66,20 +65,35 @@ class Database:
             raise
         self.version = 0          # bumped whenever a write becomes visible (commit / autocommit)
         self.lock = threading.RLock()
+        self.users = 0            # open Dawn connections; the file is released when none is left
+        self.key: str | None = None
         for ddl in META_DDL:
             self.duck.execute(ddl)
 
     @classmethod
     def open(cls, path: str) -> "Database":
-        if path == ":memory:":
-            return cls(path)
-        key = os.path.realpath(path)
         with cls._open_lock:
-            db = cls._open.get(key)
-            if db is None:
+            if path == ":memory:":
                 db = cls(path)
-                cls._open[key] = db
+            else:
+                key = os.path.realpath(path)
+                db = cls._open.get(key)
+                if db is None:
+                    db = cls(path)
+                    db.key = key
+                    cls._open[key] = db
+            db.users += 1
             return db
+
+    def release(self) -> None:
+        """One connection is done; close DuckDB (releasing the file lock) after the last."""
+        with Database._open_lock:
+            self.users -= 1
+            if self.users > 0:
+                return
+            if self.key is not None:
+                Database._open.pop(self.key, None)
+            self.duck.close()
 
     def connect(self):
         """A new DuckDB connection to this database (its own transaction context)."""

@@ -199,7 +199,10 @@ def insert_arrow(session, src, data: pa.Table, cols: list[str]) -> int:
                                  f'"{src.name}" would receive NULL')
         arrays.append(arr)
     rows = pa.Table.from_arrays(arrays, names=cols)
-    session.write(lambda duck: _append(duck, src.name, rows, cols))
+    try:
+        session.write(lambda duck: _append(duck, src.name, rows, cols))
+    except IntegrityError as e:
+        raise IntegrityError(f'Cannot insert into "{src.name}": {e}') from None
     return rows.num_rows
 
 
@@ -277,7 +280,8 @@ def alter(session, stmt: exp.Alter) -> int:
     cols = {f.name.lower() for f in src.raw_schema}
     for action in stmt.args.get("actions") or []:
         if isinstance(action, exp.Drop):
-            c = action.this.name if action.this is not None else ""
+            targets = action.args.get("tables") or [action.this]
+            c = targets[0].name if targets and targets[0] is not None else ""
             if c.lower() not in cols and not action.args.get("exists"):
                 raise BindError(f'Column "{c}" does not exist in table "{src.name}".'
                                 + did_you_mean(c, [f.name for f in src.raw_schema]))

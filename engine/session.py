@@ -129,6 +129,7 @@ class Session:
             self.store.duck.close()
         except Exception:
             pass
+        self.db.release()
 
     # ---- entry points
     def execute(self, sql: str, params=None) -> Result:
@@ -180,8 +181,9 @@ class Session:
         if isinstance(stmt, exp.Copy):
             return Result(None, ddl.copy(self, stmt))
         if isinstance(stmt, exp.Analyze) or (isinstance(stmt, exp.Command) and stmt.name.upper() == "ANALYZE"):
-            target = stmt.this.name if isinstance(stmt, exp.Analyze) and isinstance(stmt.this, exp.Table) else \
-                (str(stmt.expression).strip() if isinstance(stmt, exp.Command) and stmt.expression else None)
+            tables = (stmt.args.get("tables") or ([stmt.this] if stmt.this is not None else [])) \
+                if isinstance(stmt, exp.Analyze) else []
+            target = tables[0].name if tables and isinstance(tables[0], exp.Table) else None
             return Result(None, ddl.analyze(self, target or None))
         if isinstance(stmt, exp.Set):
             return self._set(stmt)
@@ -335,6 +337,9 @@ class Session:
         return Result(None)
 
     def _show(self, stmt) -> Result:
+        what = (stmt.name if isinstance(stmt, exp.Show) else str(stmt.expression or "")).strip().upper()
+        if what not in ("TABLES", "ALL TABLES", ""):
+            raise NotSupportedError(f"SHOW {what} is not supported; use SHOW TABLES")
         names = self.catalog.names()
         return Result(pa.table({"name": pa.array(names, pa.string())}), len(names))
 
