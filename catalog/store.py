@@ -148,6 +148,7 @@ class ConnectionStore:
         self.duck = db.connect()
         self.local_version = 0
         self._cache: dict[str, tuple[tuple[int, int], pa.Table]] = {}
+        self._meta_cache: dict[tuple, tuple[tuple[int, int], object]] = {}
 
     def invalidate(self) -> None:
         self.local_version += 1
@@ -173,6 +174,15 @@ class ConnectionStore:
         return [r[0] for r in rows]
 
     def lookup(self, name: str) -> StoredTable | None:
+        key = ("lookup", name.lower())
+        hit = self._meta_cache.get(key)
+        if hit is not None and hit[0] == self._key():
+            return hit[1]
+        found = self._lookup(name)
+        self._meta_cache[key] = (self._key(), found)
+        return found
+
+    def _lookup(self, name: str) -> StoredTable | None:
         rows = self.duck.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
             "AND lower(table_name) = lower(?)", [name]).fetchall()
@@ -190,9 +200,15 @@ class ConnectionStore:
 
     # ---- views
     def view_sql(self, name: str) -> str | None:
+        key = ("view", name.lower())
+        hit = self._meta_cache.get(key)
+        if hit is not None and hit[0] == self._key():
+            return hit[1]
         rows = self.duck.execute("SELECT sql FROM dawn_meta.views WHERE lower(name) = lower(?)",
                                  [name]).fetchall()
-        return rows[0][0] if rows else None
+        found = rows[0][0] if rows else None
+        self._meta_cache[key] = (self._key(), found)
+        return found
 
     def view_names(self) -> list[str]:
         return [r[0] for r in self.duck.execute("SELECT name FROM dawn_meta.views ORDER BY name").fetchall()]
