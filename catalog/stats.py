@@ -1,6 +1,7 @@
 """Column statistics for the optimizer: distinct-value estimates, computed lazily and cached.
 
-A distinct count comes from a sample (the first row group of a Parquet file, or up to
+A distinct count is the one ANALYZE stored for the column when there is one; otherwise it comes
+from a sample (the first row group of a Parquet file, or up to
 ``SAMPLE_ROWS`` rows of an in-memory table) scaled to the whole table with the GEE estimator
 (Charikar et al., PODS 2000): ``sqrt(N/n) * f1 + (d - f1)``, where ``d`` is the sample's distinct
 count and ``f1`` the number of values seen exactly once. Values are cached per source and column.
@@ -34,6 +35,17 @@ def _sample(source, column: str) -> pa.Array | None:
     return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
 
 
+def _analyzed(source, column: str) -> float | None:
+    """The distinct count ANALYZE stored for a stored table's column, if any."""
+    store = getattr(source, "store", None)
+    if store is None or getattr(source, "kind", "") != "stored":
+        return None
+    st = store.column_stats(source.name).get(column)
+    if not st or st.get("distinct_count") is None:
+        return None
+    return float(max(1, st["distinct_count"]))
+
+
 def distinct_count(source, column: str) -> float | None:
     """Estimated number of distinct non-NULL values of ``column`` in ``source``."""
     try:
@@ -45,6 +57,10 @@ def distinct_count(source, column: str) -> float | None:
     total = source.row_count()
     if not total:
         return None
+    analyzed = _analyzed(source, column)
+    if analyzed is not None:
+        per[column] = analyzed
+        return analyzed
     try:
         sample = _sample(source, column)
     except Exception:

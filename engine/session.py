@@ -58,6 +58,9 @@ class Session:
         self.autocommit = False
         self.in_txn = False
         self._log: list = []
+        # SET GLOBAL values persist in dawn_meta.settings and apply to every new connection
+        for name, value in self.store.duck.execute("SELECT name, value FROM dawn_meta.settings").fetchall():
+            self.settings[name] = value
 
     # ---- transactions
     def _ensure_txn(self) -> None:
@@ -334,6 +337,11 @@ class Session:
                         raise ProgrammingError(f'Unknown optimizer rule "{r}".' + did_you_mean(r, RULE_NAMES)
                                                + f" Rules: {', '.join(RULE_NAMES)}")
             self.settings[name] = value
+            if (item.args.get("kind") or "").upper() == "GLOBAL":
+                def op(duck, name=name, value=str(value)):
+                    duck.execute("DELETE FROM dawn_meta.settings WHERE name = ?", [name])
+                    duck.execute("INSERT INTO dawn_meta.settings VALUES (?, ?)", [name, value])
+                self.write(op)
         return Result(None)
 
     def _show(self, stmt) -> Result:

@@ -314,3 +314,29 @@ def test_description_and_type_objects(filled):
     assert [x[0] for x in d] == ["id", "name", "f", "d"] and all(len(x) == 7 for x in d)
     assert d[0][1] == engine.NUMBER and d[1][1] == engine.STRING
     assert d[2][1] == engine.NUMBER and d[3][1] == engine.DATETIME
+
+
+def test_analyze_changes_estimates(con):
+    import numpy as np
+    n = 5000
+    con.execute("CREATE TABLE f (k BIGINT, g BIGINT)")
+    con.append("f", pa.table({"k": np.arange(n), "g": np.arange(n) % 7}))
+    con.commit()
+    con.execute("ANALYZE f")
+    plan = "\n".join(r[0] for r in con.execute("EXPLAIN SELECT g, count(*) FROM f GROUP BY g").fetchall())
+    agg = next(l for l in plan.splitlines() if "HashAggregateExec" in l)
+    assert " rows=7 " in agg, agg
+    from catalog.stats import distinct_count
+    src = con._session.catalog.get("f")
+    assert distinct_count(src, "k") == n
+
+
+def test_set_global_persists(path):
+    con = engine.connect(path)
+    con.execute("SET GLOBAL disabled_rules = 'reorder_joins'")
+    con.execute("SET disabled_rules = ''")  # session-only change
+    con.commit()
+    con.close()
+    con = engine.connect(path)
+    assert con._session.settings["disabled_rules"] == "reorder_joins"
+    con.close()

@@ -118,7 +118,13 @@ class CostModel:
         if isinstance(node, (Project, Window)):
             return Estimate(c.rows, child_cost + c.rows, c.base)
         if isinstance(node, Aggregate):
-            rows = 1.0 if not node.groups else max(1.0, min(c.rows, c.rows ** 0.75))
+            rows = 1.0
+            if node.groups:
+                ndvs = [self.ndv(e, node.child, c.rows) for _, e in node.groups]
+                if all(d is not None for d in ndvs):
+                    rows = min(c.rows, math.prod(ndvs))
+                else:
+                    rows = max(1.0, min(c.rows, c.rows ** 0.75))
             return Estimate(rows, child_cost + c.rows, rows)
         if isinstance(node, Distinct):
             rows = max(1.0, min(c.rows, c.rows ** 0.75))
