@@ -63,6 +63,9 @@ class TableSource:
 
     def scan(self, columns: list[str], prune: list[tuple[str, str, Any]] | None = None,
              stats: ScanStats | None = None) -> Iterator[pa.RecordBatch]:
+        """Batches of ``columns``; ``prune`` may skip data, the engine re-checks everything.
+        Sources that can avoid expensive work per row (video decoding) also accept
+        ``pre_filter(batch of the cheap columns) -> row positions to keep``."""
         raise NotImplementedError
 
     def describe(self) -> str:
@@ -220,20 +223,3 @@ class CSVSource(TableSource):
             yield pa.RecordBatch.from_pylist([], schema=t.schema)
             return
         yield from t.to_batches(max_chunksize=BATCH_ROWS)
-
-
-class MemoryTable(ArrowSource):
-    """A table created with CREATE TABLE and kept in memory as Arrow (``:memory:`` databases).
-
-    ``not_null`` names the columns declared NOT NULL; ``replace_data`` swaps the contents
-    atomically, so a failed statement leaves the previous contents in place.
-    """
-    kind = "memory"
-
-    def __init__(self, schema: pa.Schema, not_null: set[str] | None = None):
-        self.schema = normalize_schema(schema)
-        self.table = self.schema.empty_table()
-        self.not_null = set(not_null or ())
-
-    def replace_data(self, table: pa.Table) -> None:
-        self.table = table.combine_chunks()

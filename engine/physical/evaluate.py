@@ -17,7 +17,7 @@ from engine.errors import DataError, InternalError, NotSupportedError
 from engine.plan import functions as F
 from engine.plan import types as T
 from engine.plan.expressions import (AggCall, Call, Case, Cast, ColumnRef, Expr, InList, Literal,
-                                     SubqueryExpr, WindowCall)
+                                     SubqueryExpr, UdfCall, WindowCall)
 
 Value = Any
 
@@ -49,13 +49,16 @@ def evaluate(e: Expr, batch: pa.RecordBatch, ctx) -> Value:
         return batch.column(idx)
     if isinstance(e, Literal):
         return literal_scalar(e)
+    if isinstance(e, Call) and e.fn in ("and", "or") and is_expensive(e.args[1]):
+        return _lazy_logic(e, batch, ctx)
+    if isinstance(e, UdfCall):
+        args = [evaluate(a, batch, ctx) for a in e.args]
+        ident = [evaluate(a, batch, ctx) for a in e.identity]
+        return ctx.udf_runtime.call(e, args, ident, batch.num_rows)
     if isinstance(e, Call):
         fn = F.FUNCTIONS.get(e.fn)
         if fn is None:
-            udf = ctx.udf(e.fn) if ctx is not None and hasattr(ctx, "udf") else None
-            if udf is None:
-                raise InternalError(f"No kernel for function {e.fn}")
-            return udf(e, [evaluate(a, batch, ctx) for a in e.args], batch.num_rows)
+            raise InternalError(f"No kernel for function {e.fn}")
         args = [evaluate(a, batch, ctx) for a in e.args]
         if e.fn in ("and", "or") and all(isinstance(a, pa.Scalar) for a in args):
             return fn.kernel(*args, dtype=e.dtype)
@@ -76,6 +79,31 @@ def evaluate(e: Expr, batch: pa.RecordBatch, ctx) -> Value:
     if isinstance(e, (AggCall, WindowCall)):
         raise InternalError(f"{e.sql()} must be computed by its operator, not evaluated")
     raise InternalError(f"Cannot evaluate {type(e).__name__}")
+
+
+def is_expensive(e: Expr) -> bool:
+    """Does evaluating ``e`` call a user function (worth skipping rows for)?"""
+    return any(isinstance(x, UdfCall) for x in e.walk())
+
+
+def _lazy_logic(e: Call, batch: pa.RecordBatch, ctx) -> Value:
+    """AND / OR that evaluates its (expensive) right side only on rows the left side leaves
+    undecided: for AND where the left is not FALSE, for OR where it is not TRUE."""
+    n = batch.num_rows
+    left = to_array(evaluate(e.args[0], batch, ctx), n)
+    decided = False if e.fn == "and" else True
+    need = pc.fill_null(pc.not_equal(left, decided), True)
+    if not pc.any(need).as_py():
+        return left
+    idx = pc.indices_nonzero(need)
+    sub = batch.take(idx)
+    right = to_array(evaluate(e.args[1], sub, ctx), len(sub))
+    kleene = pc.and_kleene if e.fn == "and" else pc.or_kleene
+    combined = kleene(left.take(idx), right)
+    scatter = np.full(n, -1, dtype=np.int64)
+    scatter[idx.to_numpy()] = np.arange(len(idx))
+    full = combined.take(pa.array(np.maximum(scatter, 0)))
+    return pc.if_else(need, full, left)
 
 
 def evaluate_array(e: Expr, batch: pa.RecordBatch, ctx) -> pa.Array:
@@ -164,7 +192,7 @@ def _is_fallible(e: Expr) -> bool:
             return True
         if isinstance(x, Cast) and not x.safe:
             return True
-        if isinstance(x, Call) and x.fn not in F.FUNCTIONS:
+        if isinstance(x, UdfCall):
             return True  # user functions: evaluate only where needed
     return False
 

@@ -28,13 +28,14 @@ class ExecContext:
     """Per-statement state: metrics, the subquery cache, settings, and the planner for subplans."""
 
     def __init__(self, settings: dict[str, Any] | None = None, analyze: bool = False,
-                 planner=None, udfs=None):
+                 planner=None, udf_runtime=None):
+        from engine.physical.udf_runtime import UdfRuntime
         self.settings = settings or {}
         self.analyze = analyze
         self.metrics: dict[int, Metrics] = {}
         self._subqueries: dict[int, pa.Table] = {}
         self.planner = planner
-        self.udfs = udfs or {}
+        self.udf_runtime = udf_runtime or UdfRuntime()
 
     def metrics_for(self, op: "Operator") -> Metrics:
         m = self.metrics.get(id(op))
@@ -50,9 +51,6 @@ class ExecContext:
             op = self.planner(e.plan)
             self._subqueries[key] = collect(op, self)
         return self._subqueries[key]
-
-    def udf(self, name: str):
-        return self.udfs.get(name)
 
 
 class Operator:

@@ -7,7 +7,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from catalog.sources import ScanStats
-from engine.physical.evaluate import evaluate_mask
 from engine.physical.operator import Operator
 from engine.plan.expressions import Call, ColumnRef, Expr, Literal, and_all
 
@@ -34,34 +33,55 @@ def prune_terms(filters, names: dict[int, str]) -> list[tuple[str, str, object]]
 
 class ScanExec(Operator):
     def __init__(self, table: str, source, columns: list[str], out_keys: list[str],
-                 filters: tuple[Expr, ...], names: dict[int, str], **kw):
+                 filters: tuple[Expr, ...], names: dict[int, str], costs: dict | None = None, **kw):
         schema = pa.schema([pa.field(k, source.schema.field(c).type) for c, k in zip(columns, out_keys)])
         super().__init__(schema, (), **kw)
         self.table = table
         self.source = source
         self.columns = columns
         self.filters = filters
-        self.predicate = and_all(list(filters))
+        self.costs = costs or {}
         self.prune = prune_terms(filters, names)
         self.stats = ScanStats()
+        self.keys = dict(zip(columns, out_keys))
+        # Video: conjuncts that do not read pixels run before frames are decoded.
+        self.late = getattr(source, "kind", "") == "video" and "frame" in columns
+        frame_key = self.keys.get("frame")
+        self.early = [f for f in filters if not self.late or
+                      all(("#%d" % c) != frame_key for c in f.columns())]
+        self.rest = [f for f in filters if f not in self.early]
 
     def params(self) -> str:
         s = f"table={self.table} columns=[{', '.join(self.columns)}]"
         if self.filters:
-            s += " filters=[" + ", ".join(f.sql() for f in self.filters) + "]"
+            from engine.physical.filter import describe_conjuncts
+            s += " filters=" + describe_conjuncts(list(self.filters), self.costs)
         return s
 
     def _execute(self, ctx):
+        from engine.physical.filter import apply_conjuncts, record_selectivity
         self.stats = ScanStats()
         ctx.metrics_for(self).extra["scan"] = self.stats
-        for b in self.source.scan(self.columns, self.prune, self.stats):
-            b = pa.RecordBatch.from_arrays(b.columns, schema=self._schema) if b.num_columns else \
-                b
-            if self.predicate is not None and b.num_rows:
-                m = evaluate_mask(self.predicate, b, ctx)
-                if m is False:
-                    continue
-                if m is not True:
-                    b = b.filter(m)
+        counts_early = [[0, 0] for _ in self.early]
+        counts_rest = [[0, 0] for _ in self.rest]
+        kwargs = {}
+        if self.late and self.early:
+            cols = [c for c in self.columns if c != "frame"]
+            meta_schema = pa.schema([self._schema.field(self.keys[c]) for c in cols])
+
+            def pre_filter(meta: pa.RecordBatch):
+                b = pa.RecordBatch.from_arrays([meta.column(c) for c in cols], schema=meta_schema)
+                b = b.append_column("__row", pa.array(range(meta.num_rows), pa.int64()))
+                kept = apply_conjuncts(b, self.early, counts_early, ctx)
+                return kept.column("__row").to_numpy()
+            kwargs["pre_filter"] = pre_filter
+        for b in self.source.scan(self.columns, self.prune, self.stats, **kwargs):
+            b = pa.RecordBatch.from_arrays(b.columns, schema=self._schema) if b.num_columns else b
+            if b.num_rows:
+                if "pre_filter" not in kwargs:
+                    b = apply_conjuncts(b, self.early, counts_early, ctx)
+                b = apply_conjuncts(b, self.rest, counts_rest, ctx)
             if b.num_rows or not self.columns:
                 yield b
+        record_selectivity(self.early, counts_early, ctx)
+        record_selectivity(self.rest, counts_rest, ctx)

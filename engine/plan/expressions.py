@@ -340,3 +340,41 @@ def substitute(e: Expr, mapping: dict[int, Expr]) -> Expr:
 
 def contains(e: Expr, kinds: tuple[type, ...]) -> bool:
     return any(isinstance(x, kinds) for x in e.walk())
+
+
+@dataclass(frozen=True, eq=False)
+class UdfCall(Expr):
+    """A call of a user-defined (or built-in library) function from ``udfs``.
+
+    ``identity`` holds hidden arguments that identify the input for the result cache, such as
+    ``(video content hash, frame_id)`` for a frame read from a video table; when empty, inputs
+    are identified by their content.
+    """
+    name: str
+    args: tuple[Expr, ...]
+    dtype: pa.DataType
+    udf: Any = None            # udfs.core.UDF
+    identity: tuple[Expr, ...] = ()
+
+    @property
+    def deterministic(self) -> bool:
+        return bool(getattr(self.udf, "deterministic", True))
+
+    def children(self) -> tuple[Expr, ...]:
+        return self.args + self.identity
+
+    def with_children(self, children: tuple[Expr, ...]) -> Expr:
+        n = len(self.args)
+        return UdfCall(self.name, tuple(children[:n]), self.dtype, self.udf, tuple(children[n:]))
+
+    def sql(self) -> str:
+        return f"{self.name}({', '.join(a.sql() for a in self.args)})"
+
+    def _key(self):
+        return (self.name, self.args, self.identity, str(self.dtype))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, UdfCall) and other._key() == self._key()
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.args))

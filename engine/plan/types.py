@@ -12,30 +12,13 @@ from __future__ import annotations
 import pyarrow as pa
 
 from catalog.sources import normalize_batch, normalize_schema  # noqa: F401 (re-exported)
+from catalog.types import INTERVAL, SQL_NAMES, TIMESTAMP, parse_type  # noqa: F401 (re-exported)
 from engine.errors import NotSupportedError, TypeMismatchError
 
 INT_RANK = {pa.int8(): 1, pa.int16(): 2, pa.int32(): 3, pa.int64(): 4,
             pa.uint8(): 2, pa.uint16(): 3, pa.uint32(): 4, pa.uint64(): 4}
 INT_BY_RANK = {1: pa.int8(), 2: pa.int16(), 3: pa.int32(), 4: pa.int64()}
-TIMESTAMP = pa.timestamp("us")
-INTERVAL = pa.month_day_nano_interval()
 
-SQL_NAMES: dict[str, pa.DataType] = {
-    "TINYINT": pa.int8(), "INT1": pa.int8(), "SMALLINT": pa.int16(), "INT2": pa.int16(),
-    "INT": pa.int32(), "INTEGER": pa.int32(), "INT4": pa.int32(), "SIGNED": pa.int32(),
-    "BIGINT": pa.int64(), "INT8": pa.int64(), "LONG": pa.int64(), "HUGEINT": pa.int64(),
-    "UTINYINT": pa.uint8(), "USMALLINT": pa.uint16(), "UINTEGER": pa.uint32(), "UBIGINT": pa.uint64(),
-    "FLOAT": pa.float32(), "REAL": pa.float32(), "FLOAT4": pa.float32(),
-    "DOUBLE": pa.float64(), "FLOAT8": pa.float64(), "DOUBLE PRECISION": pa.float64(),
-    "DECIMAL": pa.float64(), "NUMERIC": pa.float64(), "BIGDECIMAL": pa.float64(),
-    "BOOLEAN": pa.bool_(), "BOOL": pa.bool_(), "LOGICAL": pa.bool_(),
-    "VARCHAR": pa.string(), "TEXT": pa.string(), "STRING": pa.string(), "CHAR": pa.string(),
-    "NCHAR": pa.string(), "NVARCHAR": pa.string(), "BPCHAR": pa.string(), "NAME": pa.string(),
-    "BLOB": pa.binary(), "BYTEA": pa.binary(), "BINARY": pa.binary(), "VARBINARY": pa.binary(),
-    "DATE": pa.date32(), "TIMESTAMP": TIMESTAMP, "DATETIME": TIMESTAMP,
-    "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"), "TIME": pa.time64("us"),
-    "INTERVAL": INTERVAL,
-}
 
 
 def sql_name(t: pa.DataType) -> str:

@@ -1,0 +1,105 @@
+"""The function registry: built-in library UDFs, functions registered from Python on a
+connection, and functions created in SQL (``CREATE FUNCTION f FROM 'pkg.module:attr'``), which
+are stored in ``dawn_meta.functions`` and imported again when a database is opened."""
+from __future__ import annotations
+
+import importlib
+import sys
+
+from udfs import UDF, as_udf, builtin_functions
+
+FUNCTIONS_DDL = ("CREATE TABLE IF NOT EXISTS dawn_meta.functions (name VARCHAR PRIMARY KEY, "
+                 "target VARCHAR NOT NULL, created_at TIMESTAMP DEFAULT current_timestamp)")
+
+
+class FunctionImportError(Exception):
+    pass
+
+
+def load_target(target: str, name: str | None = None) -> UDF:
+    """Import ``package.module:attribute`` and return it as a UDF named ``name``."""
+    module, _, attr = target.partition(":")
+    if not module or not attr:
+        raise FunctionImportError(f"'{target}' is not of the form 'package.module:attribute'")
+    try:
+        mod = importlib.import_module(module)
+    except Exception as e:  # ImportError, or the module's own error
+        raise FunctionImportError(f"Cannot import module '{module}' for '{target}': "
+                                  f"{type(e).__name__}: {e}") from None
+    obj = mod
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise FunctionImportError(f"Module '{module}' has no attribute '{attr}'")
+        obj = getattr(obj, part)
+    try:
+        u = as_udf(obj, name)
+    except TypeError as e:
+        raise FunctionImportError(f"'{target}' is not a UDF: {e}") from None
+    u.source = target
+    return u
+
+
+class FunctionRegistry:
+    def __init__(self, store=None):
+        self.store = store
+        self.python: dict[str, UDF] = {}
+        self._builtins: dict[str, UDF] | None = None
+        self._imported: dict[str, tuple[str, UDF | Exception]] = {}
+        if store is not None:
+            store.duck.execute(FUNCTIONS_DDL)
+
+    def builtins(self) -> dict[str, UDF]:
+        if self._builtins is None:
+            self._builtins = {u.name: u for u in builtin_functions()}
+        return self._builtins
+
+    def register(self, obj, name: str | None = None) -> UDF:
+        u = as_udf(obj, name)
+        self.python[u.name] = u
+        return u
+
+    def unregister(self, name: str) -> bool:
+        return self.python.pop(name.lower(), None) is not None
+
+    def stored(self) -> dict[str, str]:
+        if self.store is None:
+            return {}
+        return {r[0]: r[1] for r in self.store.duck.execute(
+            "SELECT lower(name), target FROM dawn_meta.functions").fetchall()}
+
+    def _from_catalog(self, name: str, target: str) -> UDF:
+        hit = self._imported.get(name)
+        if hit is None or hit[0] != target:
+            try:
+                hit = (target, load_target(target, name))
+            except FunctionImportError as e:
+                hit = (target, e)
+            self._imported[name] = hit
+        if isinstance(hit[1], Exception):
+            raise hit[1]
+        return hit[1]
+
+    def get(self, name: str) -> UDF | None:
+        key = name.lower()
+        if key in self.python:
+            return self.python[key]
+        target = self.stored().get(key)
+        if target is not None:
+            return self._from_catalog(key, target)
+        return self.builtins().get(key)
+
+    def names(self) -> list[str]:
+        return sorted(set(self.python) | set(self.stored()) | set(self.builtins()))
+
+    def listing(self) -> list[tuple[str, str, str, str]]:
+        """(name, kind, signature, source) for SHOW FUNCTIONS."""
+        out = []
+        stored = self.stored()
+        for n in self.names():
+            try:
+                u = self.get(n)
+            except FunctionImportError as e:
+                out.append((n, "?", f"(cannot import: {e})", stored.get(n, "")))
+                continue
+            out.append((n, u.kind, u.signature, u.source))
+        return out

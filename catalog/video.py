@@ -1,0 +1,247 @@
+"""Video tables: a video file read lazily with OpenCV as rows ``(frame_id, ts, frame)``.
+
+``frame`` is an Arrow fixed-shape tensor of uint8, H x W x 3 (OpenCV's BGR order). Frames are
+decoded only when a query reads ``frame``, and only for the rows that survive the predicates that
+do not need pixels (the scan hands those to ``scan(pre_filter=...)``): skipped frames are grabbed
+without being converted, and long gaps are crossed by seeking. Decoding writes straight into a
+preallocated batch buffer, so a scan costs what a bare OpenCV read loop costs.
+
+Metadata (fps, frame count, size, a SHA-256 of the file's content) is computed once per file
+version and kept in the catalog (``dawn_meta.video_sources``). ``fps``, ``width`` and ``height``
+options resample and resize at decode time.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from catalog.sources import ScanStats, TableSource
+
+BATCH_FRAMES = 32
+SEEK_GAP = 48  # frames: beyond this gap, seek instead of grabbing frame by frame
+
+
+class VideoError(Exception):
+    """A video that cannot be opened or decoded; the engine maps it to a DB-API error."""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: str
+    frame_count: int
+    fps: float
+    width: int
+    height: int
+    content_hash: str
+    size: int
+    mtime: float
+
+
+def file_hash(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+_INFO_CACHE: dict[tuple[str, int, float], VideoInfo] = {}
+
+
+def probe(path: str, lookup: Callable[[str, int, float], VideoInfo | None] | None = None) -> VideoInfo:
+    """Open ``path`` with OpenCV and read its metadata (frame count counted, not guessed)."""
+    import cv2
+    if not os.path.exists(path):
+        raise FileNotFoundError(path)
+    st = os.stat(path)
+    key = (os.path.realpath(path), st.st_size, st.st_mtime)
+    if key in _INFO_CACHE:
+        return _INFO_CACHE[key]
+    if lookup is not None:
+        known = lookup(*key)
+        if known is not None:
+            _INFO_CACHE[key] = known
+            return known
+    cap = cv2.VideoCapture(path)
+    try:
+        if not cap.isOpened():
+            raise VideoError(f"OpenCV cannot open video '{path}': not a video, or corrupt")
+        fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
+        width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+        height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        declared = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        n = 0
+        while cap.grab():
+            n += 1
+    finally:
+        cap.release()
+    if n == 0 or width <= 0 or height <= 0:
+        raise VideoError(f"Video '{path}' has no decodable frames: truncated or corrupt")
+    if declared > 0 and n < declared:
+        raise VideoError(f"Video '{path}' is truncated or corrupt: its header declares {declared} "
+                         f"frames but only {n} can be decoded")
+    info = VideoInfo(key[0], n, fps if fps > 0 else 25.0, width, height, file_hash(path),
+                     st.st_size, st.st_mtime)
+    _INFO_CACHE[key] = info
+    return info
+
+
+class _Progress:
+    """A one-line progress report on stderr for long scans, only when stderr is a terminal."""
+
+    def __init__(self, label: str, total: int):
+        self.enabled = total >= 500 and sys.stderr.isatty()
+        self.label, self.total, self.done, self._last = label, total, 0, 0.0
+
+    def update(self, n: int) -> None:
+        if not self.enabled:
+            return
+        self.done += n
+        now = time.monotonic()
+        if now - self._last > 0.2 or self.done >= self.total:
+            self._last = now
+            sys.stderr.write(f"\r{self.label}: {self.done}/{self.total} frames "
+                             f"({100 * self.done // max(self.total, 1)}%)")
+            if self.done >= self.total:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+class VideoSource(TableSource):
+    kind = "video"
+
+    def __init__(self, path: str, name: str | None = None, fps: float | None = None,
+                 width: int | None = None, height: int | None = None, info: VideoInfo | None = None):
+        self.path = path
+        self.info = info or probe(path)
+        self.name = name or os.path.splitext(os.path.basename(path))[0]
+        self.out_w = int(width or self.info.width)
+        self.out_h = int(height or self.info.height)
+        self.step = 1.0 if not fps or fps >= self.info.fps else self.info.fps / float(fps)
+        self.fps = self.info.fps / self.step
+        self.n_rows = int(np.floor((self.info.frame_count - 1) / self.step)) + 1
+        self.frame_type = pa.fixed_shape_tensor(pa.uint8(), [self.out_h, self.out_w, 3])
+        self.schema = pa.schema([pa.field("frame_id", pa.int64(), False),
+                                 pa.field("ts", pa.float64(), False),
+                                 pa.field("frame", self.frame_type)])
+        self.frames_decoded = 0  # for tests and EXPLAIN ANALYZE
+
+    def describe(self) -> str:
+        return f"video {self.path}"
+
+    def row_count(self) -> int:
+        return self.n_rows
+
+    @property
+    def identity(self) -> str:
+        """What a cached model result over this video's frames is keyed by (with frame_id)."""
+        opts = "" if (self.step == 1.0 and self.out_w == self.info.width and self.out_h == self.info.height) \
+            else f"@{self.step:g}x{self.out_w}x{self.out_h}"
+        return self.info.content_hash + opts
+
+    def scan(self, columns, prune=None, stats: ScanStats | None = None,
+             pre_filter: Callable[[pa.RecordBatch], np.ndarray | None] | None = None) -> Iterator[pa.RecordBatch]:
+        want_frame = "frame" in columns
+        schema = pa.schema([self.schema.field(c) for c in columns])
+        lo, hi = 0, self.n_rows
+        for col, op, v in prune or []:
+            if col == "frame_id" and isinstance(v, int):
+                if op == "eq":
+                    lo, hi = max(lo, v), min(hi, v + 1)
+                elif op == "lt":
+                    hi = min(hi, v)
+                elif op == "lte":
+                    hi = min(hi, v + 1)
+                elif op == "gt":
+                    lo = max(lo, v + 1)
+                elif op == "gte":
+                    lo = max(lo, v)
+        if stats is not None:
+            stats.columns_read = list(columns)
+        decoder = _Decoder(self) if want_frame else None
+        progress = _Progress(f"video {self.name}", hi - lo) if want_frame else None
+        emitted = False
+        try:
+            for start in range(lo, max(lo, hi), BATCH_FRAMES):
+                ids = np.arange(start, min(hi, start + BATCH_FRAMES), dtype=np.int64)
+                meta = pa.record_batch({"frame_id": ids, "ts": ids * (self.step / self.info.fps)})
+                if pre_filter is not None:
+                    keep = pre_filter(meta)
+                    if keep is not None:
+                        ids = ids[keep]
+                        meta = pa.record_batch({"frame_id": ids, "ts": ids * (self.step / self.info.fps)})
+                if not len(ids):
+                    continue
+                cols = {"frame_id": meta.column(0), "ts": meta.column(1)}
+                if decoder is not None:
+                    frames = decoder.read(ids)
+                    cols["frame"] = pa.FixedShapeTensorArray.from_numpy_ndarray(frames)
+                    self.frames_decoded += len(ids)
+                    if stats is not None:
+                        stats.bytes_read += frames.nbytes
+                    progress.update(len(ids))
+                emitted = True
+                yield pa.RecordBatch.from_arrays([cols[c] for c in columns], schema=schema)
+        finally:
+            if decoder is not None:
+                decoder.close()
+        if not emitted:
+            yield pa.RecordBatch.from_arrays([pa.array([], f.type) for f in schema], schema=schema) \
+                if not want_frame else pa.RecordBatch.from_arrays(
+                    [pa.array([], f.type) if f.name != "frame" else
+                     pa.FixedShapeTensorArray.from_numpy_ndarray(np.empty((0, self.out_h, self.out_w, 3), np.uint8))
+                     for f in schema], schema=schema)
+
+
+class _Decoder:
+    """Sequential OpenCV decoding of selected source frames into a reusable buffer."""
+
+    def __init__(self, src: VideoSource):
+        import cv2
+        self.cv2 = cv2
+        self.src = src
+        self.cap = cv2.VideoCapture(src.path)
+        if not self.cap.isOpened():
+            raise VideoError(f"OpenCV cannot open video '{src.path}'")
+        self.pos = 0  # index of the next source frame the capture will return
+        self.resize = (src.out_w, src.out_h) != (src.info.width, src.info.height)
+        self.native = np.empty((src.info.height, src.info.width, 3), dtype=np.uint8) if self.resize else None
+
+    def read(self, ids: np.ndarray) -> np.ndarray:
+        src = self.src
+        out = np.empty((len(ids), src.out_h, src.out_w, 3), dtype=np.uint8)
+        targets = np.floor(ids * src.step).astype(np.int64)
+        for i, t in enumerate(targets):
+            gap = t - self.pos
+            if gap < 0 or gap > SEEK_GAP:
+                self.cap.set(self.cv2.CAP_PROP_POS_FRAMES, int(t))
+                self.pos = int(t)
+            else:
+                for _ in range(gap):
+                    if not self.cap.grab():
+                        self._fail(t)
+                    self.pos += 1
+            dst = self.native if self.resize else out[i]
+            ok, img = self.cap.read(dst)
+            if not ok or img is None:
+                self._fail(t)
+            if img is not dst and img.shape == dst.shape:
+                dst[...] = img
+            if self.resize:
+                self.cv2.resize(dst, (src.out_w, src.out_h), dst=out[i], interpolation=self.cv2.INTER_AREA)
+            self.pos += 1
+        return out
+
+    def _fail(self, frame: int):
+        raise VideoError(f"Video '{self.src.path}' could not be decoded at frame {frame}: the file "
+                         f"is truncated or corrupt (or changed since it was opened)")
+
+    def close(self) -> None:
+        self.cap.release()

@@ -1,0 +1,229 @@
+"""Calling UDFs during a statement: batching, result reuse, validation and measurement.
+
+For each call site and batch: compute a key per row (the input's identity), answer rows already
+seen from the statement's memo or the stored result cache, call the function only on the rest,
+in chunks of its ``batch_size``, check that it returned one value of the declared type per row,
+and record calls, rows, seconds and cache hits (EXPLAIN ANALYZE and catalog statistics).
+A failing function is re-run row by row on the failing chunk to name the row that broke it.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from engine.errors import DataError
+from engine.plan import types as T
+
+_MULT = None
+
+
+@dataclass
+class UdfMetrics:
+    batches: int = 0         # function calls (each on up to batch_size rows)
+    rows: int = 0            # rows the function computed
+    seconds: float = 0.0
+    cache_hits: int = 0      # rows answered from the stored cache
+    memo_hits: int = 0       # rows answered from earlier calls in this statement
+    tested: int = 0          # rows a predicate containing this function tested
+    passed: int = 0          # ... and let through
+
+    def describe(self) -> str:
+        per = f" cost={self.seconds / self.rows * 1000:.3f}ms/row" if self.rows else ""
+        return (f"calls={self.batches} rows_computed={self.rows} cache_hits={self.cache_hits} "
+                f"reused={self.memo_hits} time={self.seconds * 1000:.1f}ms{per}")
+
+
+def _content_keys(args: list[pa.Array], n: int) -> pa.Array:
+    """A digest per row of the argument values (inputs with no better identity)."""
+    global _MULT
+    parts = []
+    for a in args:
+        if isinstance(a, pa.ChunkedArray):
+            a = a.combine_chunks()
+        if isinstance(a.type, pa.FixedShapeTensorType):
+            data = np.ascontiguousarray(a.to_numpy_ndarray()).reshape(n, -1)
+            pad = (-data.shape[1]) % 8
+            if pad:
+                data = np.concatenate([data, np.zeros((n, pad), np.uint8)], axis=1)
+            words = data.view(np.uint64)
+            if _MULT is None or len(_MULT[0]) < words.shape[1]:
+                rng = np.random.default_rng(0x5eed)
+                m = words.shape[1]
+                _MULT = (rng.integers(1, 2 ** 63, m, dtype=np.uint64) | np.uint64(1),
+                         rng.integers(1, 2 ** 63, m, dtype=np.uint64) | np.uint64(1))
+            with np.errstate(over="ignore"):
+                h1 = (words * _MULT[0][: words.shape[1]]).sum(axis=1, dtype=np.uint64)
+                h2 = (words * _MULT[1][: words.shape[1]]).sum(axis=1, dtype=np.uint64)
+            parts.append(pa.array([f"t{x:016x}{y:016x}" for x, y in zip(h1.tolist(), h2.tolist())]))
+            continue
+        try:
+            s = pc.cast(a, pa.string())
+        except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
+            s = pa.array([repr(v) for v in a.to_pylist()], pa.string())
+        parts.append(pc.fill_null(s, "\x00N"))
+    if not parts:
+        return pa.array([""] * n, pa.string())
+    if len(parts) == 1:
+        return parts[0]
+    return pc.binary_join_element_wise(*parts, "\x1f")
+
+
+def _identity_keys(identity: list, n: int) -> pa.Array:
+    ident = identity[0]
+    prefix = ident.as_py() if isinstance(ident, pa.Scalar) else str(ident[0])
+    ids = identity[1]
+    ids = pa.repeat(ids, n) if isinstance(ids, pa.Scalar) else ids
+    return pc.binary_join_element_wise(pa.scalar(prefix + ":"), pc.cast(ids, pa.string()), "")
+
+
+class UdfRuntime:
+    """Per-statement state for every UDF call: memo, result caches, metrics."""
+
+    def __init__(self, caches=None, use_cache: bool = True):
+        self.caches = caches            # callable (udf) -> catalog.udf_cache.ResultCache | None
+        self.use_cache = use_cache
+        self.metrics: dict[str, UdfMetrics] = {}
+        self._memo: dict[tuple, tuple[pa.Array, pa.Array]] = {}
+        self._stores: dict[tuple, object] = {}
+
+    def metric(self, name: str) -> UdfMetrics:
+        m = self.metrics.get(name)
+        if m is None:
+            m = self.metrics[name] = UdfMetrics()
+        return m
+
+    def _cache(self, u, dtype):
+        if not (self.use_cache and u.cache and u.deterministic and self.caches is not None):
+            return None
+        key = (u.name, u.version)
+        if key not in self._stores:
+            self._stores[key] = self.caches(u, dtype)
+        return self._stores[key]
+
+    def call(self, expr, args: list, identity: list, n: int) -> pa.Array:
+        u = expr.udf
+        arrays = [a if not isinstance(a, pa.Scalar) else pa.repeat(a, n) if a.type != pa.null()
+                  else pa.nulls(n) for a in args]
+        arrays = [a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a for a in arrays]
+        m = self.metric(u.name)
+        if n == 0:
+            return pa.array([], expr.dtype)
+        if not u.deterministic:
+            return self._compute(expr, arrays, n, m)
+        keys = _identity_keys(identity, n) if identity else _content_keys(arrays, n)
+        result = pa.nulls(n, expr.dtype)
+        have = np.zeros(n, dtype=bool)
+        memo_key = (u.name, u.version)
+        memo = self._memo.get(memo_key)
+        if memo is not None:
+            pos = pc.index_in(keys, value_set=memo[0])
+            found = pc.is_valid(pos).to_numpy(zero_copy_only=False)
+            if found.any():
+                result = pc.if_else(pa.array(found), memo[1].take(pos), result)
+                have |= found
+                m.memo_hits += int(found.sum())
+        cache = self._cache(u, expr.dtype)
+        if cache is not None and not have.all():
+            pos, found = cache.lookup(keys)
+            found = found.to_numpy(zero_copy_only=False) & ~have
+            if found.any():
+                vals = cache.get(pos)
+                result = pc.if_else(pa.array(found), vals, result)
+                have |= found
+                m.cache_hits += int(found.sum())
+        if not have.all():
+            miss = np.nonzero(~have)[0]
+            sub_keys = keys.take(pa.array(miss))
+            # rows with equal keys in this batch are computed once
+            first = pc.index_in(pc.unique(sub_keys), value_set=sub_keys).to_numpy(zero_copy_only=False)
+            rows = miss[np.sort(first)]
+            computed = self._compute(expr, [a.take(pa.array(rows)) for a in arrays], len(rows), m)
+            ckeys = keys.take(pa.array(rows))
+            pos = pc.index_in(sub_keys, value_set=ckeys)
+            filled = computed.take(pos)
+            scatter = np.full(n, -1, dtype=np.int64)
+            scatter[miss] = np.arange(len(miss))
+            full = filled.take(pa.array(np.where(scatter >= 0, scatter, 0)))
+            result = pc.if_else(pa.array(~have), full, result)
+            if memo is None:
+                self._memo[memo_key] = (ckeys, computed)
+            else:
+                self._memo[memo_key] = (pa.concat_arrays([memo[0], ckeys]),
+                                        pa.concat_arrays([memo[1], computed]))
+            if cache is not None:
+                cache.add(ckeys, computed)
+        return result
+
+    def _compute(self, expr, arrays: list[pa.Array], n: int, m: UdfMetrics) -> pa.Array:
+        u = expr.udf
+        size = u.batch_size or n or 1
+        pieces = []
+        for s in range(0, n, size):
+            chunk = [a.slice(s, size) for a in arrays]
+            k = min(size, n - s)
+            t0 = time.perf_counter()
+            try:
+                out = u.fn(*chunk) if not u.row else self._rows(u, chunk, k)
+            except Exception as e:
+                m.seconds += time.perf_counter() - t0
+                raise self._locate(u, chunk, k, s, e) from None
+            m.seconds += time.perf_counter() - t0
+            m.batches += 1
+            m.rows += k
+            pieces.append(self._check(u, out, k, expr.dtype))
+        return pa.concat_arrays(pieces) if len(pieces) != 1 else pieces[0]
+
+    @staticmethod
+    def _rows(u, chunk, k):
+        cols = [c.to_pylist() for c in chunk]
+        return [u.fn(*[c[i] for c in cols]) for i in range(k)]
+
+    def _locate(self, u, chunk, k, offset, err) -> DataError:
+        """Find the first row on which the function fails (only on the error path)."""
+        for i in range(k):
+            one = [c.slice(i, 1) for c in chunk]
+            try:
+                u.fn(*one) if not u.row else self._rows(u, one, 1)
+            except Exception as e:  # noqa: PERF203 - error path
+                vals = ", ".join(_short(c[i]) for c in chunk)
+                return DataError(f'UDF "{u.name}" failed on row {offset + i} of its input '
+                                 f"(arguments: {vals}): {type(e).__name__}: {e}")
+        return DataError(f'UDF "{u.name}" failed on a batch of {k} rows (rows {offset}..{offset + k - 1}) '
+                         f"but not on any row alone: {type(err).__name__}: {err}")
+
+    @staticmethod
+    def _check(u, out, k: int, dtype: pa.DataType) -> pa.Array:
+        if isinstance(out, pa.ChunkedArray):
+            out = out.combine_chunks()
+        if isinstance(out, np.ndarray) and out.ndim > 1 and isinstance(dtype, pa.FixedShapeTensorType):
+            out = pa.FixedShapeTensorArray.from_numpy_ndarray(np.ascontiguousarray(out))
+        if not isinstance(out, pa.Array):
+            try:
+                out = pa.array(out if not isinstance(out, np.ndarray) else out, type=None)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as e:
+                raise DataError(f'UDF "{u.name}" returned values Arrow cannot read '
+                                f"({type(out).__name__}): {e}") from None
+        if len(out) != k:
+            raise DataError(f'UDF "{u.name}" returned {len(out)} values for {k} input rows; a '
+                            "vectorized UDF must return exactly one value per row")
+        if out.type != dtype:
+            try:
+                if pa.types.is_null(out.type):
+                    return pa.nulls(k, dtype)
+                bad_kind = (T.is_string(out.type) != T.is_string(dtype)) and not pa.types.is_null(dtype)
+                if bad_kind:
+                    raise pa.ArrowInvalid("different kind")
+                out = out.cast(dtype)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+                raise DataError(f'UDF "{u.name}" returned {T.sql_name(out.type)} values but declares '
+                                f"{T.sql_name(dtype)}") from None
+        return out
+
+
+def _short(v) -> str:
+    s = repr(v.as_py()) if not isinstance(v.type, pa.ExtensionType) else f"<{v.type.extension_name}>"
+    return s if len(s) <= 60 else s[:57] + "..."

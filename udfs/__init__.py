@@ -1,0 +1,16 @@
+"""User-defined functions: the framework (``udf`` decorators, ``ModelUDF``) and the built-in
+library (vision models and features; labeling functions and the label model come later).
+
+This package never imports ``engine``.
+"""
+from udfs.core import UDF, as_udf, udf
+from udfs.model import ModelUDF, choose_device
+
+
+def builtin_functions() -> list[UDF]:
+    """The UDFs every connection has (imported lazily: OpenCV loads on first use)."""
+    from udfs.vision import BUILTINS
+    return list(BUILTINS)
+
+
+__all__ = ["udf", "UDF", "ModelUDF", "as_udf", "choose_device", "builtin_functions"]

@@ -1,0 +1,158 @@
+"""The UDF framework: declare Python functions as SQL scalar, aggregate and table functions.
+
+A Dawn UDF is a decorated function::
+
+    from udfs import udf
+
+    @udf.scalar(returns="DOUBLE")
+    def discounted(price, rate):          # Arrow arrays in, one array out, one call per batch
+        return pc.multiply(price, pc.subtract(1, rate))
+
+Calling convention (vectorized): a scalar UDF receives one Arrow array per argument (constants
+arrive as arrays too) and returns an Arrow array, a numpy array or a list of the same length.
+``batch_size`` caps the rows per call (models use it to bound memory). ``row=True`` declares a
+row-at-a-time function instead (called once per row with Python values) for the rare function
+that cannot be vectorized. An aggregate UDF receives, per argument, a list array holding each
+group's values and returns one value per group. A table UDF receives Python values and returns
+an Arrow table (or record batches) with the declared columns.
+
+``deterministic`` (default True) lets the engine reuse results; ``cache=True`` (the default for
+model UDFs) stores results in the catalog so a repeated query does not call the function again;
+``cost`` is a hint in seconds per row for the optimizer until measured statistics exist.
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pyarrow as pa
+
+from catalog.types import parse_type
+
+
+@dataclass
+class UDF:
+    name: str
+    fn: Callable[..., Any]
+    kind: str                                   # "scalar" | "aggregate" | "table"
+    returns: pa.DataType | pa.Schema
+    args: tuple[pa.DataType | None, ...] | None = None   # None: any argument types
+    deterministic: bool = True
+    batch_size: int | None = None
+    cost: float | None = None                   # seconds per row (hint)
+    version: str = "1"
+    cache: bool = False
+    row: bool = False                            # row-at-a-time calling convention
+    model: bool = False
+    source: str = "python"                      # "builtin", "python", or 'module:attr'
+    doc: str = ""
+    # returns=callable: the result type depends on the arguments, computed at bind time from
+    # (argument types, constant argument values or None)
+    type_fn: Callable[[list, list], pa.DataType] | None = None
+
+    def result_type(self, arg_types: list, constants: list) -> pa.DataType:
+        if self.type_fn is not None:
+            return self.type_fn(arg_types, constants)
+        return self.returns
+
+    def __call__(self, *args, **kwargs):
+        return self.fn(*args, **kwargs)
+
+    @property
+    def signature(self) -> str:
+        from catalog.types import SQL_NAMES
+        names = {v: k for k, v in reversed(list(SQL_NAMES.items()))}
+
+        def tname(t):
+            if t is None:
+                return "ANY"
+            return names.get(t, str(t).upper())
+        args = "..." if self.args is None else ", ".join(tname(a) for a in self.args)
+        if isinstance(self.returns, pa.Schema):
+            ret = "TABLE(" + ", ".join(f"{f.name} {tname(f.type)}" for f in self.returns) + ")"
+        else:
+            ret = tname(self.returns)
+        return f"{self.name}({args}) -> {ret}"
+
+    def renamed(self, name: str, source: str | None = None) -> "UDF":
+        return replace(self, name=name, source=source or self.source)
+
+
+def _types(args) -> tuple[pa.DataType | None, ...] | None:
+    if args is None:
+        return None
+    return tuple(None if a in (None, "ANY", "any") else parse_type(a) for a in args)
+
+
+def _returns(kind: str, returns) -> pa.DataType | pa.Schema:
+    if callable(returns) and not isinstance(returns, (pa.DataType, pa.Schema)):
+        return pa.null()
+    if kind == "table":
+        if isinstance(returns, pa.Schema):
+            return returns
+        if isinstance(returns, Mapping):
+            return pa.schema([pa.field(k, parse_type(v)) for k, v in returns.items()])
+        raise TypeError("A table UDF declares returns={'column': 'TYPE', ...} or a pyarrow schema")
+    return parse_type(returns)
+
+
+def _decorator(kind: str, returns, *, name=None, args=None, deterministic=True, batch_size=None,
+               cost=None, version="1", cache=False, row=False, model=False):
+    def wrap(fn: Callable) -> UDF:
+        u = UDF(name=(name or fn.__name__).lower(), fn=fn, kind=kind, returns=_returns(kind, returns),
+                args=_types(args), deterministic=deterministic, batch_size=batch_size, cost=cost,
+                version=str(version), cache=cache, row=row, model=model,
+                doc=(fn.__doc__ or "").strip(),
+                type_fn=returns if callable(returns) and not isinstance(returns, (pa.DataType, pa.Schema)) else None)
+        functools.update_wrapper(u, fn, updated=())
+        return u
+    return wrap
+
+
+class _Namespace:
+    """``udf.scalar``, ``udf.aggregate``, ``udf.table`` and ``udf.model`` decorators."""
+
+    @staticmethod
+    def scalar(returns="DOUBLE", **kw) -> Callable[[Callable], UDF]:
+        return _decorator("scalar", returns, **kw)
+
+    @staticmethod
+    def aggregate(returns="DOUBLE", **kw) -> Callable[[Callable], UDF]:
+        return _decorator("aggregate", returns, **kw)
+
+    @staticmethod
+    def table(returns, **kw) -> Callable[[Callable], UDF]:
+        return _decorator("table", returns, **kw)
+
+    @staticmethod
+    def model(returns="DOUBLE", **kw):
+        """Decorate a ``ModelUDF`` subclass (or a function) as an expensive, cached model UDF."""
+        from udfs.model import ModelUDF
+
+        def wrap(obj):
+            if isinstance(obj, type) and issubclass(obj, ModelUDF):
+                inst = obj()
+                return inst.as_udf(returns=returns, **kw)
+            kw.setdefault("cache", True)
+            kw.setdefault("cost", 0.01)
+            return _decorator("scalar", returns, model=True, **kw)(obj)
+        return wrap
+
+
+udf = _Namespace()
+
+
+def as_udf(obj: Any, name: str | None = None) -> UDF:
+    """Accept a UDF, or a ModelUDF instance/class, as something registrable."""
+    from udfs.model import ModelUDF
+    if isinstance(obj, UDF):
+        return obj.renamed(name.lower()) if name else obj
+    if isinstance(obj, type) and issubclass(obj, ModelUDF):
+        obj = obj()
+    if isinstance(obj, ModelUDF):
+        u = obj.as_udf()
+        return u.renamed(name.lower()) if name else u
+    raise TypeError(f"{obj!r} is not a UDF: decorate it with @udf.scalar(returns=...) "
+                    "(or @udf.aggregate / @udf.table / @udf.model)")
