@@ -12,6 +12,7 @@ class Catalog:
     def __init__(self, store=None) -> None:
         self._tables: dict[str, TableSource] = {}
         self.store = store  # catalog.store.ConnectionStore, or None for a purely in-memory catalog
+        self.pending_writes: list = []  # metadata learned while reading; the session stores it
 
     def register(self, name: str, source: TableSource) -> None:
         self._tables[name.lower()] = source
@@ -26,7 +27,22 @@ class Catalog:
         src = self._tables.get(name.lower())
         if src is None and self.store is not None and "." not in name:
             src = self.store.lookup(name)
+            if src is None:
+                row = self.store.video_source(name)
+                if row is not None:
+                    src = self.open_video(row[1], name=row[0], fps=row[2], width=row[3], height=row[4])
         return src
+
+    def open_video(self, path: str, name: str | None = None, fps=None, width=None, height=None):
+        """A video source; probed metadata (frame count, content hash) is kept in the catalog so
+        a file is hashed once per version, not once per query."""
+        import os
+        from catalog.video import VideoSource, probe
+        lookup = self.store.video_info if self.store is not None else None
+        info = probe(path, lookup)
+        if self.store is not None and lookup(info.path, info.size, info.mtime) is None:
+            self.pending_writes.append(self.store.video_info_op(info))
+        return VideoSource(path, name=name, fps=fps, width=width, height=height, info=info)
 
     def view(self, name: str) -> str | None:
         if self.store is None or name.lower() in self._tables:
@@ -38,4 +54,5 @@ class Catalog:
         if self.store is not None:
             out.update(self.store.table_names())
             out.update(self.store.view_names())
+            out.update(self.store.video_names())
         return sorted(out)

@@ -8,7 +8,10 @@ writes are pending):
 * schema ``dawn_meta``: Dawn's own catalog, as ordinary tables:
   ``views(name, sql, created_at)``, ``column_stats(table_name, column_name, row_count,
   null_count, min_value, max_value, distinct_count, analyzed_at)``, ``settings(name, value)``,
-  and the tables later features add (functions, video sources, runs).
+  ``functions(name, target, created_at)`` (CREATE FUNCTION), ``video_sources(name, path, fps,
+  width, height, created_at)`` (CREATE VIDEO), ``video_files(path, size, mtime, frame_count, fps,
+  width, height, content_hash)`` (probed metadata), ``udf_stats`` and one
+  ``"udf_cache:<function>:<version>"(key, value)`` table per cached model function.
 
 ``:memory:`` uses the same layout in an in-memory DuckDB database. All Dawn connections of one
 process that open the same path share one DuckDB database instance (each with its own DuckDB
@@ -34,6 +37,11 @@ META_DDL = [
     "distinct_count BIGINT, analyzed_at TIMESTAMP DEFAULT current_timestamp, "
     "PRIMARY KEY (table_name, column_name))",
     "CREATE TABLE IF NOT EXISTS dawn_meta.settings (name VARCHAR PRIMARY KEY, value VARCHAR)",
+    "CREATE TABLE IF NOT EXISTS dawn_meta.video_files (path VARCHAR, size BIGINT, mtime DOUBLE, "
+    "frame_count BIGINT, fps DOUBLE, width INTEGER, height INTEGER, content_hash VARCHAR, "
+    "PRIMARY KEY (path, size, mtime))",
+    "CREATE TABLE IF NOT EXISTS dawn_meta.video_sources (name VARCHAR PRIMARY KEY, path VARCHAR NOT NULL, "
+    "fps DOUBLE, width INTEGER, height INTEGER, created_at TIMESTAMP DEFAULT current_timestamp)",
 ]
 
 
@@ -212,6 +220,34 @@ class ConnectionStore:
 
     def view_names(self) -> list[str]:
         return [r[0] for r in self.duck.execute("SELECT name FROM dawn_meta.views ORDER BY name").fetchall()]
+
+    # ---- video
+    def video_info(self, path: str, size: int, mtime: float):
+        from catalog.video import VideoInfo
+        rows = self.duck.execute(
+            "SELECT frame_count, fps, width, height, content_hash FROM dawn_meta.video_files "
+            "WHERE path = ? AND size = ? AND mtime = ?", [path, size, mtime]).fetchall()
+        row = rows[0] if rows else None
+        if row is None:
+            return None
+        return VideoInfo(path, int(row[0]), float(row[1]), int(row[2]), int(row[3]), row[4], size, mtime)
+
+    def video_info_op(self, info):
+        def op(duck):
+            duck.execute("DELETE FROM dawn_meta.video_files WHERE path = ? AND size = ? AND mtime = ?",
+                         [info.path, info.size, info.mtime])
+            duck.execute("INSERT INTO dawn_meta.video_files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                         [info.path, info.size, info.mtime, info.frame_count, info.fps, info.width,
+                          info.height, info.content_hash])
+        return op
+
+    def video_source(self, name: str) -> tuple | None:
+        rows = self.duck.execute("SELECT name, path, fps, width, height FROM dawn_meta.video_sources "
+                                 "WHERE lower(name) = lower(?)", [name]).fetchall()
+        return rows[0] if rows else None
+
+    def video_names(self) -> list[str]:
+        return [r[0] for r in self.duck.execute("SELECT name FROM dawn_meta.video_sources").fetchall()]
 
     # ---- statistics
     def column_stats(self, name: str) -> dict[str, dict[str, Any]]:

@@ -39,7 +39,7 @@ class ResultCache:
         t = cache_table(self.name, self.version)
         exists = self.store.duck.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'dawn_meta' "
-            "AND table_name = ?", [t.split(".", 1)[1].strip('"')]).fetchone()[0]
+            "AND table_name = ?", [t.split(".", 1)[1].strip('"')]).fetchall()[0][0]
         if exists:
             data = query_arrow(self.store.duck, f"SELECT key, value FROM {t}")
             if data.num_rows:

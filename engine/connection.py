@@ -214,6 +214,15 @@ class Connection:
         from catalog.sources import ArrowSource
         self._session.catalog.register(name, ArrowSource(data))
 
+    def register_function(self, fn: Any, name: str | None = None) -> None:
+        """Make a UDF (``@udf.scalar``/``aggregate``/``table``, or a ModelUDF) callable in SQL on
+        this connection. ``CREATE FUNCTION name FROM 'module:attr'`` stores one in the database."""
+        self._check()
+        try:
+            self._session.functions.register(fn, name)
+        except TypeError as e:
+            raise ProgrammingError(str(e)) from None
+
     def unregister(self, name: str) -> None:
         self._check()
         self._session.catalog.unregister(name)

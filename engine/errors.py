@@ -118,3 +118,19 @@ def map_duckdb_error(e: BaseException) -> BaseException:
     if isinstance(e, (duckdb.IOException, duckdb.TransactionException)):
         return OperationalError(msg)
     return DatabaseError(msg)
+
+
+def map_engine_error(e: BaseException) -> BaseException:
+    """Errors raised by sources while a statement runs, as DB-API classes."""
+    if isinstance(e, Error):
+        return e
+    name = type(e).__name__
+    if name == "VideoError":
+        return DataError(str(e))
+    if name == "TableUdfError":
+        return DataError(str(e))
+    if name == "FunctionImportError":
+        return ProgrammingError(str(e))
+    if isinstance(e, FileNotFoundError):
+        return OperationalError(f"File not found: {e}")
+    return map_duckdb_error(e)

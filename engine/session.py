@@ -54,7 +54,10 @@ class Session:
             raise OperationalError(f"Cannot open database '{database}': {e}") from None
         self.store = ConnectionStore(self.db)
         self.catalog = Catalog(self.store)
-        self.settings: dict[str, Any] = {"disabled_rules": "", "threads": 1}
+        from catalog.functions import FunctionRegistry
+        self.functions = FunctionRegistry(self.store)
+        self.last_udf_metrics: dict = {}
+        self.settings: dict[str, Any] = {"disabled_rules": "", "threads": 1, "use_model_cache": True}
         self.autocommit = False
         self.in_txn = False
         self._log: list = []
@@ -141,6 +144,14 @@ class Session:
         if m:
             self._ensure_txn()
             return self._explain(m.group(3), params, analyze=bool(m.group(1)), verbose=bool(m.group(2)))
+        from engine.sql.dialect import parse_dawn_statement
+        dawn = parse_dawn_statement(sql)
+        if dawn is not None:
+            if params:
+                raise ProgrammingError(f"{dawn.kind.replace('_', ' ').upper()} takes no parameters")
+            self._ensure_txn()
+            from engine import functions_ddl
+            return functions_ddl.execute(self, dawn)
         stmts = parse(sql)
         if not stmts:
             raise ProgrammingError("Empty statement")
@@ -270,9 +281,9 @@ class Session:
     def plan_query(self, stmt: exp.Expression, fired: list[str] | None = None):
         from engine.optimizer import OptimizerContext, optimize
         from engine.sql.binder import Binder
-        plan = Binder(self.catalog).bind_query(stmt)
+        plan = Binder(self.catalog, functions=self.functions).bind_query(stmt)
         disabled = {s.strip() for s in str(self.settings.get("disabled_rules", "")).split(",") if s.strip()}
-        octx = OptimizerContext(disabled=disabled)
+        octx = OptimizerContext(disabled=disabled, udf_cost=self.udf_cost)
         plan = optimize(plan, octx)
         if fired is not None:
             fired.extend(octx.fired)
@@ -280,15 +291,59 @@ class Session:
 
     def physical(self, plan):
         from engine.physical.planner import Planner
-        planner = Planner()
+        planner = Planner(udf_cost=self.udf_cost)
         return planner.plan(plan), planner
 
+    # ---- UDF statistics and result caches
+    def udf_cost(self, u) -> tuple[float, float | None]:
+        """(seconds per row, measured selectivity or None) for the optimizer."""
+        from catalog.udf_cache import read_stats
+        st = read_stats(self.store).get((u.name, u.version))
+        if st and st["rows"]:
+            sel = st["passed"] / st["tested"] if st["tested"] else None
+            return st["seconds"] / st["rows"], sel
+        if u.cost is not None:
+            return float(u.cost), None
+        return 1e-6 if not u.model else 1e-2, None
+
+    def new_exec_context(self, planner, analyze: bool = False):
+        from catalog.udf_cache import ResultCache
+        from engine.physical.operator import ExecContext
+        from engine.physical.udf_runtime import UdfRuntime
+        use = str(self.settings.get("use_model_cache", True)).lower() not in ("false", "off", "0", "no")
+        runtime = UdfRuntime(caches=lambda u, dtype: ResultCache(self.store, u.name, u.version, dtype),
+                             use_cache=use)
+        return ExecContext(self.settings, analyze, planner=planner.plan, udf_runtime=runtime)
+
+    def finish(self, ctx) -> None:
+        """After a statement: store new cached results, UDF statistics and learned metadata."""
+        from catalog.udf_cache import record_stats_op
+        rt = ctx.udf_runtime
+        self.last_udf_metrics = dict(rt.metrics)
+        ops = [c.flush_op() for c in rt._stores.values() if c is not None]
+        stats = []
+        for name, m in rt.metrics.items():
+            u = self.functions.get(name)
+            if u is not None and (m.rows or m.tested):
+                stats.append((name, u.version, m.batches, m.rows, m.seconds, m.tested, m.passed))
+        ops.append(record_stats_op(stats))
+        ops.extend(self.catalog.pending_writes)
+        self.catalog.pending_writes = []
+        for op in ops:
+            if op is not None:
+                self.write(op)
+
     def run_query(self, stmt: exp.Expression, analyze: bool = False) -> Result:
-        from engine.physical.operator import ExecContext, collect
+        from engine.physical.operator import collect
         plan = self.plan_query(stmt)
         op, planner = self.physical(plan)
-        ctx = ExecContext(self.settings, analyze, planner=planner.plan)
-        table = collect(op, ctx)
+        ctx = self.new_exec_context(planner, analyze)
+        try:
+            table = collect(op, ctx)
+        except Exception as e:
+            from engine.errors import map_engine_error
+            raise map_engine_error(e) from None
+        self.finish(ctx)
         names = [c.name for c in plan.columns]
         table = pa.Table.from_arrays(table.columns, names=names) if names else table
         return Result(table, table.num_rows)
@@ -307,12 +362,19 @@ class Session:
         lines = []
         ctx = None
         if analyze:
-            ctx = ExecContext(self.settings, True, planner=planner.plan)
+            ctx = self.new_exec_context(planner, True)
             t0 = time.perf_counter()
-            out = collect(op, ctx)
+            try:
+                out = collect(op, ctx)
+            except Exception as e:
+                from engine.errors import map_engine_error
+                raise map_engine_error(e) from None
             total = time.perf_counter() - t0
+            self.finish(ctx)
         text = render_physical(op, ctx, analyze)
         if analyze:
+            for name, m in sorted(ctx.udf_runtime.metrics.items()):
+                text += f"\nUDF {name}: {m.describe()}"
             text += f"\nTotal: rows={out.num_rows} time={total * 1000:.1f}ms"
         if verbose:
             text += "\nRules fired: " + (", ".join(fired) if fired else "(none)")

@@ -32,7 +32,7 @@ import pyarrow as pa
 from catalog.types import parse_type
 
 
-@dataclass
+@dataclass(eq=False)
 class UDF:
     name: str
     fn: Callable[..., Any]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from engine.errors import InternalError
 from engine.optimizer.decorrelate_subqueries import decorrelate_subqueries
 from engine.optimizer.fold_constants import fold_constants
+from engine.optimizer.order_predicates import order_predicates
 from engine.optimizer.prune_columns import prune_columns
 from engine.optimizer.pushdown_filters import pushdown_filters
 from engine.optimizer.pushdown_limits import pushdown_limits
@@ -25,6 +26,7 @@ RULES = (
     decorrelate_subqueries,
     pushdown_filters,
     reorder_joins,
+    order_predicates,
     prune_columns,
     pushdown_limits,
 )
@@ -37,6 +39,7 @@ class OptimizerContext:
     disabled: set[str] = field(default_factory=set)
     fired: list[str] = field(default_factory=list)
     stats: object = None
+    udf_cost: object = None  # callable(UDF) -> (seconds per row, measured selectivity or None)
 
 
 def fingerprint(plan: Node) -> str:
@@ -82,7 +85,7 @@ def _optimize_subqueries(plan: Node, ctx: OptimizerContext) -> Node:
     def fn(e):
         def visit(x):
             if isinstance(x, SubqueryExpr):
-                sub = OptimizerContext(ctx.disabled, ctx.fired, ctx.stats)
+                sub = OptimizerContext(ctx.disabled, ctx.fired, ctx.stats, ctx.udf_cost)
                 return replace(x, plan=optimize(x.plan, sub))
             return x
         return e.transform(visit)

@@ -27,10 +27,8 @@ def _movable(e: Expr) -> bool:
 
 
 def _deterministic(e: Expr) -> bool:
-    from engine.plan.expressions import Call
-    from engine.plan import functions as F
-    return all(not (isinstance(x, Call) and x.fn not in F.FUNCTIONS and x.fn.startswith("random"))
-               for x in e.walk())
+    from engine.plan.expressions import UdfCall
+    return all(not (isinstance(x, UdfCall) and not x.deterministic) for x in e.walk())
 
 
 def _wrap(node: Node, preds: list[Expr]) -> Node:

@@ -25,6 +25,8 @@ _VAR = {"stddev": ("stddev", 1), "stddev_samp": ("stddev", 1), "stddev_pop": ("s
 
 def _spec(fn: str, col: str, distinct: bool):
     """(column, arrow function, options) for one aggregate, and a finisher for its output."""
+    if fn.startswith("udf:"):
+        return (col, "list", None), "udf"
     if fn == "count_star":
         return ([], "count_all", None), None
     if fn == "count":
@@ -160,6 +162,8 @@ class HashAggregateExec(Operator):
                 joined = pc.binary_join(lists, sep)
                 empty = pc.equal(pc.list_value_length(lists), 0)
                 arr = pc.if_else(empty, pa.scalar(None, pa.string()), joined)
+            elif fin == "udf":
+                arr = _call_aggregate_udf(dict(a.options)["udf"], arr, c.dtype, ctx)
             elif fin is not None:
                 arr = _reduce_lists(arr, fin, c.dtype)
             if arr.type != c.dtype:
@@ -168,6 +172,23 @@ class HashAggregateExec(Operator):
         result = pa.Table.from_arrays(out, schema=self._schema) if out else \
             pa.table({"__n": pa.nulls(res.num_rows)}).select([])
         yield from table_batches(result)
+
+
+def _call_aggregate_udf(u, lists: pa.Array, dtype: pa.DataType, ctx) -> pa.Array:
+    """An aggregate UDF gets each group's values as one list array and returns a value per group."""
+    import time
+    from engine.errors import DataError
+    from engine.physical.udf_runtime import UdfRuntime
+    m = ctx.udf_runtime.metric(u.name)
+    t0 = time.perf_counter()
+    try:
+        out = u.fn(lists)
+    except Exception as e:
+        raise DataError(f'Aggregate UDF "{u.name}" failed: {type(e).__name__}: {e}') from None
+    m.seconds += time.perf_counter() - t0
+    m.batches += 1
+    m.rows += len(lists)
+    return UdfRuntime._check(u, out, len(lists), dtype)
 
 
 def _drop_null_items(lists: pa.Array) -> pa.Array:

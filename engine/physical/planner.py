@@ -47,8 +47,14 @@ def split_join_condition(node: Join):
 
 
 class Planner:
-    def __init__(self, cost: CostModel | None = None):
+    def __init__(self, cost: CostModel | None = None, udf_cost=None):
         self.cost = cost or CostModel()
+        self.udf_cost = udf_cost
+
+    def _costs(self, parts) -> dict:
+        """Per conjunct (cost per row, selectivity), shown by EXPLAIN."""
+        from engine.optimizer.order_predicates import predicate_cost, predicate_selectivity
+        return {p: (predicate_cost(p, self.udf_cost), predicate_selectivity(p, self.udf_cost)) for p in parts}
 
     def plan(self, node: Node) -> Operator:
         est = self.cost.estimate(node)
@@ -57,11 +63,13 @@ class Planner:
         if isinstance(node, Scan):
             names = {c.cid: s for c, s in zip(node.out, node.source_columns)}
             return ScanExec(node.table, node.source, list(node.source_columns),
-                            [c.key for c in node.out], node.filters, names, **kw)
+                            [c.key for c in node.out], node.filters, names,
+                            costs=self._costs(node.filters), **kw)
         if isinstance(node, Values):
             return ValuesExec(node.rows, schema, **kw)
         if isinstance(node, Filter):
-            return FilterExec(self.plan(node.child), node.predicate, **kw)
+            return FilterExec(self.plan(node.child), node.predicate,
+                              costs=self._costs(conjuncts(node.predicate)), **kw)
         if isinstance(node, Project):
             return ProjectExec(self.plan(node.child), list(node.exprs), schema, **kw)
         if isinstance(node, Aggregate):

@@ -112,8 +112,8 @@ class UdfRuntime:
         m = self.metric(u.name)
         if n == 0:
             return pa.array([], expr.dtype)
-        if not u.deterministic:
-            return self._compute(expr, arrays, n, m)
+        if not (u.deterministic and (u.cache or u.model)):
+            return self._compute(expr, arrays, n, m)  # cheap or order-dependent: just call it
         keys = _identity_keys(identity, n) if identity else _content_keys(arrays, n)
         result = pa.nulls(n, expr.dtype)
         have = np.zeros(n, dtype=bool)

@@ -113,7 +113,7 @@ TRUE = Literal(True, pa.bool_())
 FALSE = Literal(False, pa.bool_())
 
 _INFIX = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/", "intdiv": "//",
-          "mod": "%", "eq": "=", "neq": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">=",
+          "mod": "%", "mod_fn": "%", "eq": "=", "neq": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">=",
           "and": "AND", "or": "OR", "concat_op": "||", "like": "LIKE", "ilike": "ILIKE",
           "not_like": "NOT LIKE", "not_ilike": "NOT ILIKE", "is_distinct": "IS DISTINCT FROM",
           "is_not_distinct": "IS NOT DISTINCT FROM"}

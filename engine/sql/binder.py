@@ -222,10 +222,58 @@ class _WindowContext:
 
 
 class Binder:
-    def __init__(self, catalog, resolve_table: Callable[[str, exp.Expression], Any] | None = None):
+    def __init__(self, catalog, resolve_table: Callable[[str, exp.Expression], Any] | None = None,
+                 functions=None):
         self.catalog = catalog
         self.resolve_table = resolve_table
+        self.functions = functions  # catalog.functions.FunctionRegistry
         self._ctes: list[dict[str, tuple[exp.Expression, list[dict]]]] = []
+        # frame column id -> (video identity, frame_id column): keys for cached model results
+        self.frame_lineage: dict[int, tuple[str, ColumnRef]] = {}
+
+    def lookup_udf(self, name: str, node: exp.Expression | None = None):
+        if self.functions is None:
+            return None
+        from catalog.functions import FunctionImportError
+        try:
+            return self.functions.get(name)
+        except FunctionImportError as e:
+            raise ProgrammingError(f'Function "{name}" cannot be loaded{location(node)}: {e}') from None
+
+    def udf_call(self, u, args: list[Expr], node: exp.Expression) -> Expr:
+        """Type-check a scalar UDF call and build it (with its cache identity)."""
+        if u.kind != "scalar":
+            raise BindError(f'"{u.name}" is a {u.kind} function and cannot be called here{location(node)}')
+        if u.args is not None:
+            if len(args) != len(u.args):
+                raise TypeMismatchError(f'Function "{u.name}" takes {len(u.args)} argument(s), got '
+                                        f"{len(args)}{location(node)} (signature: {u.signature})")
+            coerced = []
+            for a, t in zip(args, u.args):
+                if t is None or a.dtype == t:
+                    coerced.append(a)
+                    continue
+                try:
+                    T.common_type(a.dtype, t, "a UDF argument")
+                except TypeMismatchError:
+                    raise TypeMismatchError(
+                        f'Type error in "{node.sql(dialect="duckdb")}"{location(node)}: {u.name} expects '
+                        f"{T.sql_name(t)}, got {T.sql_name(a.dtype)} (signature: {u.signature})") from None
+                coerced.append(cast_to(a, t))
+            args = coerced
+        consts = [a.value if isinstance(a, Literal) else None for a in args]
+        try:
+            dtype = u.result_type([a.dtype for a in args], consts)
+        except (TypeError, ValueError) as e:
+            raise TypeMismatchError(f'Type error in "{node.sql(dialect="duckdb")}"{location(node)}: {e}') from None
+        identity: tuple = ()
+        for a in args:
+            if isinstance(a, ColumnRef) and a.cid in self.frame_lineage:
+                ident, fid = self.frame_lineage[a.cid]
+                identity = (Literal(ident, pa.string()), fid)
+                break
+        from engine.plan.expressions import UdfCall
+        return UdfCall(u.name, tuple(args), dtype, u, identity)
 
     # ---- queries
 
@@ -447,6 +495,17 @@ class Binder:
             return self._scan(source, name if not self._looks_like_path(name) else os.path.basename(name), qual if alias or not self._looks_like_path(name) else os.path.splitext(os.path.basename(name))[0], col_aliases)
         raise NotSupportedError(f"Unsupported FROM item {type(node).__name__}{location(node)}")
 
+    def open_video(self, path: str, node, **opts):
+        from catalog.video import VideoError, VideoSource
+        from engine.errors import DataError
+        opener = getattr(self.catalog, "open_video", None)
+        try:
+            return opener(path, **opts) if opener else VideoSource(path, **opts)
+        except FileNotFoundError:
+            raise BindError(f"Video file '{path}' does not exist{location(node)}") from None
+        except VideoError as e:
+            raise DataError(f"{e}{location(node)}") from None
+
     @staticmethod
     def _looks_like_path(name: str) -> bool:
         low = name.lower()
@@ -472,6 +531,19 @@ class Binder:
         else:
             name = {"readparquet": "read_parquet", "readcsv": "read_csv"}.get(type(fn).key, type(fn).key)
             args = ([fn.this] if isinstance(fn.this, exp.Expression) else []) + list(fn.expressions)
+        if name == "video":
+            if not args or not isinstance(args[0], exp.Literal) or not args[0].is_string:
+                raise BindError(f"video() needs a file path string{location(fn)}")
+            src = self.open_video(args[0].this, fn)
+            return self._scan(src, os.path.basename(src.path), alias or src.name, col_aliases)
+        u = self.lookup_udf(name, fn)
+        if u is not None and u.kind == "table":
+            from catalog.table_functions import TableUdfSource
+            values = [self.bind_expr(a, Scope([], None)) for a in args]
+            if not all(isinstance(v, Literal) for v in values):
+                raise BindError(f"Arguments of table function {name}() must be constants{location(fn)}")
+            src = TableUdfSource(u, [v.value for v in values])
+            return self._scan(src, name, alias or name, col_aliases)
         if name in ("read_parquet", "parquet_scan", "read_csv", "read_csv_auto"):
             positional = [a for a in args if not isinstance(a, exp.EQ)]
             options = {a.this.name.lower(): a.expression for a in args if isinstance(a, exp.EQ)}
@@ -497,6 +569,9 @@ class Binder:
         out = tuple(new_column(col_aliases[i] if i < len(col_aliases) else n, source.schema.field(n).type)
                     for i, n in enumerate(names))
         plan = Scan(table, source, out, tuple(names))
+        if getattr(source, "kind", "") == "video":
+            by = dict(zip(names, out))
+            self.frame_lineage[by["frame"].cid] = (source.identity, by["frame_id"])
         entries = [Entry(qual.lower(), c.name, c) for c in out]
         return plan, entries
 
@@ -678,10 +753,20 @@ class Binder:
                     and not self._inside_window(n):
                 if not self._inside_subquery(n, node):
                     return True
-            if isinstance(n, exp.Anonymous) and n.name.lower() in _AGGS and not self._inside_window(n) \
+            if isinstance(n, exp.Anonymous) and (n.name.lower() in _AGGS or self._udf_kind(n.name) == "aggregate") \
+                    and not self._inside_window(n) \
                     and not self._inside_subquery(n, node):
                 return True
         return False
+
+    def _udf_kind(self, name: str) -> str | None:
+        if self.functions is None or F.lookup(name) is not None:
+            return None
+        try:
+            u = self.functions.get(name)
+        except Exception:
+            return None
+        return u.kind if u is not None else None
 
     @staticmethod
     def _inside_window(n: exp.Expression) -> bool:
@@ -1152,6 +1237,22 @@ class _ExprBinder:
             options = (("separator", sep.this if isinstance(sep, exp.Literal) else ","),)
         return self._make_agg(name, args, distinct, flt, options, node)
 
+    def _udf_aggregate(self, u, argn, node) -> Expr:
+        if self.agg is None:
+            raise BindError(f'Aggregate "{node.sql()}" is not allowed here{location(node)}')
+        self.in_agg = True
+        try:
+            args = [self.bind(a) for a in argn]
+        finally:
+            self.in_agg = False
+        if len(args) != 1:
+            raise NotSupportedError(f'Aggregate UDF "{u.name}" must take exactly one argument '
+                                    f"(got {len(args)}){location(node)}")
+        flt, self.pending_filter = self.pending_filter, None
+        dtype = u.result_type([a.dtype for a in args], [None] * len(args))
+        call = AggCall(f"udf:{u.name}", tuple(args), dtype, False, flt, (("udf", u),))
+        return self.agg.add(call, u.name)
+
     def _make_agg(self, name, args, distinct, flt, options, node) -> Expr:
         dtype = agg_type(name, [a.dtype for a in args], node)
         if name in ("avg", "mean", "stddev", "variance", "stddev_pop", "var_pop", "median") and args:
@@ -1219,9 +1320,11 @@ class _ExprBinder:
             return self._CurrentDate(node)
         if name in ("current_timestamp", "now"):
             return self._CurrentTimestamp(node)
-        udf = self.b.lookup_udf(name) if hasattr(self.b, "lookup_udf") else None
+        udf = self.b.lookup_udf(name, node) if F.lookup(name) is None else None
         if udf is not None:
-            return udf(name, [self.bind(a) for a in argn], node)
+            if udf.kind == "aggregate":
+                return self._udf_aggregate(udf, argn, node)
+            return self.b.udf_call(udf, [self.bind(a) for a in argn], node)
         if F.lookup(name) is None:
             raise BindError(f'Function "{name}" does not exist{location(node)}.'
                             + did_you_mean(name, list(F.FUNCTIONS) + list(F.ALIASES) + list(_AGGS)))
