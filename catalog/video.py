@@ -72,7 +72,7 @@ def probe(path: str, lookup: Callable[[str, int, float], VideoInfo | None] | Non
     cap = cv2.VideoCapture(path)
     try:
         if not cap.isOpened():
-            raise VideoError(f"OpenCV cannot open video '{path}': not a video, or corrupt")
+            raise VideoError(f"OpenCV cannot open video '{path}': it is not a video, or it is truncated or corrupt")
         fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
         width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
         height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))

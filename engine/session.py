@@ -390,7 +390,12 @@ class Session:
                 raise ProgrammingError(f"Cannot parse SET {item.sql()}")
             name = eq.this.name.lower()
             val = eq.expression
-            value = val.this if isinstance(val, exp.Literal) else val.name
+            if isinstance(val, exp.Literal):
+                value = val.this
+            elif isinstance(val, exp.Boolean):
+                value = bool(val.this)
+            else:
+                value = val.name or val.sql()
             if name == "disabled_rules":
                 from engine.optimizer import RULE_NAMES
                 from engine.errors import did_you_mean

@@ -255,6 +255,8 @@ class Binder:
                     continue
                 try:
                     T.common_type(a.dtype, t, "a UDF argument")
+                    if T.is_string(a.dtype) != T.is_string(t) and not pa.types.is_null(a.dtype):
+                        raise TypeMismatchError("no implicit text conversion for UDF arguments")
                 except TypeMismatchError:
                     raise TypeMismatchError(
                         f'Type error in "{node.sql(dialect="duckdb")}"{location(node)}: {u.name} expects '
