@@ -4,7 +4,8 @@
 decoded only when a query reads ``frame``, and only for the rows that survive the predicates that
 do not need pixels (the scan hands those to ``scan(pre_filter=...)``): skipped frames are grabbed
 without being converted, and long gaps are crossed by seeking. Decoding writes straight into a
-preallocated batch buffer, so a scan costs what a bare OpenCV read loop costs.
+batch buffer that is recycled once consumers have let go of its frames, so a scan costs about
+what a bare OpenCV read loop costs.
 
 Metadata (fps, frame count, size, a SHA-256 of the file's content) is computed once per file
 version and kept in the catalog (``dawn_meta.video_sources``). ``fps``, ``width`` and ``height``
@@ -24,7 +25,7 @@ import pyarrow as pa
 
 from catalog.sources import ScanStats, TableSource
 
-BATCH_FRAMES = 32
+BATCH_FRAMES = 16
 SEEK_GAP = 48  # frames: beyond this gap, seek instead of grabbing frame by frame
 
 
@@ -211,12 +212,24 @@ class _Decoder:
         if not self.cap.isOpened():
             raise VideoError(f"OpenCV cannot open video '{src.path}'")
         self.pos = 0  # index of the next source frame the capture will return
+        self.pool: list[np.ndarray] = []
         self.resize = (src.out_w, src.out_h) != (src.info.width, src.info.height)
         self.native = np.empty((src.info.height, src.info.width, 3), dtype=np.uint8) if self.resize else None
 
+    def _buffer(self, n: int) -> np.ndarray:
+        """A batch buffer, recycled once nothing downstream holds the frames decoded into it:
+        fresh multi-megabyte allocations cost more in page faults than decoding saves."""
+        for buf in self.pool:
+            if sys.getrefcount(buf) <= 3 and len(buf) >= n:  # the pool, this loop, the call
+                return buf[:n]
+        buf = np.empty((max(n, BATCH_FRAMES), self.src.out_h, self.src.out_w, 3), dtype=np.uint8)
+        if len(self.pool) < 8:
+            self.pool.append(buf)
+        return buf[:n]
+
     def read(self, ids: np.ndarray) -> np.ndarray:
         src = self.src
-        out = np.empty((len(ids), src.out_h, src.out_w, 3), dtype=np.uint8)
+        out = self._buffer(len(ids))
         targets = np.floor(ids * src.step).astype(np.int64)
         for i, t in enumerate(targets):
             gap = t - self.pos

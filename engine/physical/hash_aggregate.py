@@ -86,6 +86,10 @@ class HashAggregateExec(Operator):
                 arg = pa.repeat(pa.scalar(1, pa.int8()), b.num_rows)
             else:
                 arg = evaluate_array(a.args[0], b, ctx)
+            if a.fn == "count" and not a.distinct and (isinstance(arg.type, pa.BaseExtensionType)
+                                                       or pa.types.is_nested(arg.type)):
+                # counting needs validity only: do not push tensors through the hash aggregation
+                arg = pc.if_else(pc.is_valid(arg), pa.scalar(1, pa.int8()), pa.scalar(None, pa.int8()))
             if a.fn == "count_if":
                 arg = pc.if_else(pc.fill_null(arg, False), 1, 0).cast(pa.int64())
             if pa.types.is_boolean(arg.type) and a.fn in ("sum", "product"):
@@ -116,7 +120,12 @@ class HashAggregateExec(Operator):
         types["__one"] = pa.int8()
         for i, (_, a) in enumerate(self.aggs):
             if a.args:
-                types[f"a{i}"] = pa.int64() if a.fn == "count_if" else a.args[0].dtype
+                t = a.args[0].dtype
+                if a.fn == "count_if":
+                    t = pa.int64()
+                elif a.fn == "count" and not a.distinct and (isinstance(t, pa.BaseExtensionType) or pa.types.is_nested(t)):
+                    t = pa.int8()
+                types[f"a{i}"] = t
             elif a.filter is not None:
                 types[f"a{i}"] = pa.int8()
         for k in names:

@@ -141,14 +141,18 @@ class UdfRuntime:
             # rows with equal keys in this batch are computed once
             first = pc.index_in(pc.unique(sub_keys), value_set=sub_keys).to_numpy(zero_copy_only=False)
             rows = miss[np.sort(first)]
-            computed = self._compute(expr, [a.take(pa.array(rows)) for a in arrays], len(rows), m)
-            ckeys = keys.take(pa.array(rows))
-            pos = pc.index_in(sub_keys, value_set=ckeys)
-            filled = computed.take(pos)
-            scatter = np.full(n, -1, dtype=np.int64)
-            scatter[miss] = np.arange(len(miss))
-            full = filled.take(pa.array(np.where(scatter >= 0, scatter, 0)))
-            result = pc.if_else(pa.array(~have), full, result)
+            if len(rows) == n:  # every row is new and distinct: no copies of (large) inputs
+                computed = self._compute(expr, arrays, n, m)
+                ckeys, result = keys, computed
+            else:
+                computed = self._compute(expr, [a.take(pa.array(rows)) for a in arrays], len(rows), m)
+                ckeys = keys.take(pa.array(rows))
+                pos = pc.index_in(sub_keys, value_set=ckeys)
+                filled = computed.take(pos)
+                scatter = np.full(n, -1, dtype=np.int64)
+                scatter[miss] = np.arange(len(miss))
+                full = filled.take(pa.array(np.where(scatter >= 0, scatter, 0)))
+                result = pc.if_else(pa.array(~have), full, result)
             if memo is None:
                 self._memo[memo_key] = (ckeys, computed)
             else:
