@@ -328,11 +328,10 @@ class Binder:
     @staticmethod
     def _sort_key(e: Expr, o: exp.Ordered) -> SortKey:
         desc = bool(o.args.get("desc"))
-        nf = o.args.get("nulls_first")
-        # DuckDB's default is NULLS LAST for both directions; sqlglot marks an explicit choice
-        explicit = "NULLS" in o.sql().upper()
-        nulls_first = bool(nf) if explicit else False
-        return SortKey(e, not desc, nulls_first)
+        # the Dawn dialect parses with DuckDB's null ordering (NULLS LAST in both directions), so
+        # sqlglot's flag already holds the effective placement, explicit or default; o.sql() would
+        # print with the default dialect's ordering and drop an explicit ASC NULLS FIRST
+        return SortKey(e, not desc, bool(o.args.get("nulls_first")))
 
     def _output_ref(self, plan: Node, node: exp.Expression) -> ColumnRef:
         cols = plan.columns
