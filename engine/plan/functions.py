@@ -281,13 +281,32 @@ def _cmp_type(args):
     return pa.bool_()
 
 
+def _untyped(*args) -> bool:
+    return any(pa.types.is_null(a.type) for a in args)
+
+
+def _bool_nulls(*args) -> Value:
+    """A BOOLEAN NULL shaped like the arguments: Arrow has no kernels over the NULL type."""
+    arrays = [a for a in args if not is_scalar(a)]
+    return pa.nulls(len(arrays[0]), pa.bool_()) if arrays else pa.scalar(None, pa.bool_())
+
+
+def _cmp_kernel(k):
+    def kernel(a, b, dtype=None):
+        return _bool_nulls(a, b) if _untyped(a, b) else k(a, b)
+    return kernel
+
+
 for _n, _k in (("eq", pc.equal), ("neq", pc.not_equal), ("lt", pc.less), ("lte", pc.less_equal),
                ("gt", pc.greater), ("gte", pc.greater_equal)):
-    FUNCTIONS[_n] = Function(_n, 2, 2, _cmp_type, (lambda k: lambda a, b, dtype=None: k(a, b))(_k), "common")
+    FUNCTIONS[_n] = Function(_n, 2, 2, _cmp_type, _cmp_kernel(_k), "common")
 
 
 @register("is_distinct", 2, 2, _cmp_type, "common")
 def _is_distinct(a, b, dtype=None):
+    if _untyped(a, b):
+        # NULL is not distinct from NULL, and distinct from any value
+        return pc.is_valid(b if pa.types.is_null(a.type) else a)
     eq = pc.fill_null(pc.equal(a, b), False)
     both_null = pc.and_(pc.is_null(a), pc.is_null(b))
     return pc.invert(pc.or_(eq, both_null))
@@ -305,7 +324,7 @@ def _bool_args(args):
 
 register("and", 2, 2, _bool_args)(lambda a, b, dtype=None: pc.and_kleene(a, b))
 register("or", 2, 2, _bool_args)(lambda a, b, dtype=None: pc.or_kleene(a, b))
-register("not", 1, 1, _bool_args)(lambda a, dtype=None: pc.invert(a))
+register("not", 1, 1, _bool_args)(lambda a, dtype=None: _bool_nulls(a) if _untyped(a) else pc.invert(a))
 register("is_null", 1, 1, _bool_result)(lambda a, dtype=None: pc.is_null(a))
 register("is_not_null", 1, 1, _bool_result)(lambda a, dtype=None: pc.is_valid(a))
 register("is_true", 1, 1, _bool_args)(lambda a, dtype=None: pc.fill_null(a, False))
