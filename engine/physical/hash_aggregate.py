@@ -19,6 +19,7 @@ _SIMPLE = {"sum": "sum", "avg": "mean", "mean": "mean", "min": "min", "max": "ma
            "bool_and": "all", "every": "all", "bool_or": "any", "any_value": "first",
            "first": "first", "arbitrary": "first", "list": "list", "array_agg": "list",
            "product": "product", "median": "approximate_median"}
+_HASH_ONLY = {"list", "distinct"}  # Arrow aggregate functions with no ungrouped kernel
 _VAR = {"stddev": ("stddev", 1), "stddev_samp": ("stddev", 1), "stddev_pop": ("stddev", 0),
         "variance": ("variance", 1), "var_samp": ("variance", 1), "var_pop": ("variance", 0)}
 
@@ -58,7 +59,7 @@ def _reduce_lists(lists: pa.Array, fn: str, dtype: pa.DataType) -> pa.Array:
     spec, _ = _spec(fn, "v", False)
     t = pa.table({"p": parents, "v": values})
     g = t.group_by(["p"], use_threads=False).aggregate([spec])
-    out_col = g.column(0)
+    out_col = g.column(f"v_{spec[1]}")  # by name: Arrow puts the key columns first or last by version
     # scatter back: groups with an empty list get NULL
     pos = pc.index_in(pa.array(range(n), pa.int64()), value_set=g.column("p").cast(pa.int64()))
     return out_col.take(pos).cast(dtype)
@@ -86,6 +87,13 @@ class HashAggregateExec(Operator):
                 arg = pa.repeat(pa.scalar(1, pa.int8()), b.num_rows)
             else:
                 arg = evaluate_array(a.args[0], b, ctx)
+            if _order_of(a):
+                # ordered aggregate: its value and keys go aside; the groups collect row numbers
+                # (see _execute), and each group's rows are sorted by the keys at the end
+                cols[f"a{i}_v"] = arg
+                for j, k in enumerate(a.args[1:]):
+                    cols[f"a{i}_o{j}"] = evaluate_array(k, b, ctx)
+                arg = pa.array(np.zeros(b.num_rows, np.int64))
             if a.fn == "count" and not a.distinct and (isinstance(arg.type, pa.BaseExtensionType)
                                                        or pa.types.is_nested(arg.type)):
                 # counting needs validity only: do not push tensors through the hash aggregation
@@ -121,7 +129,14 @@ class HashAggregateExec(Operator):
         for i, (_, a) in enumerate(self.aggs):
             if a.args:
                 t = a.args[0].dtype
-                if a.fn == "count_if":
+                if _order_of(a):
+                    t = pa.int64()
+                    types[f"a{i}_v"] = a.args[0].dtype
+                    names.append(f"a{i}_v")
+                    for j, k in enumerate(a.args[1:]):
+                        types[f"a{i}_o{j}"] = k.dtype
+                        names.append(f"a{i}_o{j}")
+                elif a.fn == "count_if":
                     t = pa.int64()
                 elif a.fn == "count" and not a.distinct and (isinstance(t, pa.BaseExtensionType) or pa.types.is_nested(t)):
                     t = pa.int8()
@@ -133,6 +148,11 @@ class HashAggregateExec(Operator):
             t = types[k] if not pa.types.is_null(types[k]) else pa.int32()
             chunks = [c.cast(t) if c.type != t else c for c in chunks]
             cols[k] = pa.chunked_array(chunks, type=t) if chunks else pa.chunked_array([], type=t)
+        for i, (_, a) in enumerate(self.aggs):
+            if _order_of(a):  # row numbers, NULL where the aggregate's FILTER dropped the row
+                c = cols[f"a{i}"]
+                cols[f"a{i}"] = pc.if_else(pc.is_valid(c), pa.array(np.arange(len(c), dtype=np.int64)),
+                                           pa.scalar(None, pa.int64()))
         yield from self._aggregate(pa.table(cols), ctx)
 
     def _aggregate(self, table: pa.Table, ctx):
@@ -150,6 +170,7 @@ class HashAggregateExec(Operator):
                 out_names.append("count_all")
             else:
                 out_names.append(f"{col}_{spec[1]}")
+        padded = False
         if not self.aggs and keys:
             res = table.group_by(keys, use_threads=False).aggregate([])
         else:
@@ -159,12 +180,27 @@ class HashAggregateExec(Operator):
                 if key not in seen:
                     seen.add(key)
                     uniq.append(s)
+            if not keys and any(s[1] in _HASH_ONLY for s in uniq):
+                # Arrow has these only as grouped kernels: group by a constant key instead, over
+                # one all-NULL row when the input is empty (its count(*) and lists are fixed below)
+                if table.num_rows == 0:
+                    table = pa.table({k: pa.nulls(1, table.schema.field(k).type) for k in table.column_names})
+                    padded = True
+                table = table.append_column("__k", pa.array(np.zeros(table.num_rows, np.int8)))
+                keys = ["__k"]
             res = table.group_by(keys, use_threads=False).aggregate(uniq)
         out = []
         for i, (c, _) in enumerate(self.groups):
             out.append(res.column(f"g{i}"))
-        for (fin, a), name, (c, _) in zip(finish, out_names, self.aggs):
+        for i, ((fin, a), name, (c, _)) in enumerate(zip(finish, out_names, self.aggs)):
             arr = res.column(name).combine_chunks()
+            if padded and name == "count_all":
+                arr = pa.array([0], arr.type)
+            elif padded and pa.types.is_list(arr.type):
+                # an aggregate UDF sees the empty input; list() of no rows is NULL
+                arr = pa.array([[]], arr.type) if fin == "udf" else pa.nulls(1, arr.type)
+            if _order_of(a):
+                arr = _sort_lists(arr, table, f"a{i}", len(a.args) - 1, _order_of(a))
             if fin == "string_agg":
                 sep = dict(a.options).get("separator", ",")
                 lists = _drop_null_items(arr)
@@ -198,6 +234,29 @@ def _call_aggregate_udf(u, lists: pa.Array, dtype: pa.DataType, ctx) -> pa.Array
     m.batches += 1
     m.rows += len(lists)
     return UdfRuntime._check(u, out, len(lists), dtype)
+
+
+def _order_of(a: AggCall) -> tuple:
+    """The (ascending, nulls_first) directions of an ordered aggregate's keys, or ()."""
+    return dict(a.options).get("order", ())
+
+
+def _sort_lists(lists: pa.Array, table: pa.Table, col: str, nkeys: int, order: tuple) -> pa.Array:
+    """Lists of row numbers -> lists of the aggregate's values, each sorted by its keys."""
+    n = len(lists)
+    rows = pc.list_flatten(lists)
+    parents = pc.list_parent_indices(lists)
+    keep = pc.is_valid(rows)
+    rows, parents = rows.filter(keep), parents.filter(keep)
+    cols, spec = {"p": parents}, [("p", "ascending", "at_end")]
+    for j, (asc, nulls_first) in enumerate(order[:nkeys]):
+        cols[f"o{j}"] = table.column(f"{col}_o{j}").take(rows)
+        spec.append((f"o{j}", "ascending" if asc else "descending", "at_start" if nulls_first else "at_end"))
+    idx = pc.sort_indices(pa.table(cols), sort_keys=spec)
+    values = table.column(f"{col}_v").take(rows.take(idx)).combine_chunks()
+    lens = np.bincount(parents.to_numpy(zero_copy_only=False).astype(np.int64), minlength=n)
+    offsets = np.concatenate([[0], np.cumsum(lens)]).astype(np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), values)
 
 
 def _drop_null_items(lists: pa.Array) -> pa.Array:

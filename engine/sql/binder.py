@@ -1213,6 +1213,11 @@ class _ExprBinder:
         flt, self.pending_filter = self.pending_filter, None
         inner = node.this
         distinct = False
+        order_nodes = []
+        if isinstance(inner, exp.Order):  # string_agg(x, ',' ORDER BY y), list(x ORDER BY y)
+            order_nodes, inner = list(inner.expressions), inner.this
+            if isinstance(inner, exp.Distinct):
+                raise NotSupportedError(f"DISTINCT aggregates with ORDER BY are not supported{location(node)}")
         if isinstance(inner, exp.Distinct):
             distinct = True
             inner_list = inner.expressions
@@ -1236,6 +1241,17 @@ class _ExprBinder:
         if extra and name == "string_agg":
             sep = extra[0]
             options = (("separator", sep.this if isinstance(sep, exp.Literal) else ","),)
+        if order_nodes:
+            self.in_agg = True
+            try:
+                keys = [Binder._sort_key(self.bind(o.this), o) for o in order_nodes]
+            finally:
+                self.in_agg = False
+            if name in ("string_agg", "list", "array_agg"):
+                # the order keys ride along as extra arguments (so column pruning keeps them);
+                # "order" says their directions
+                return self._make_agg(name, args, distinct, flt, options, node, tuple(keys))
+            # DuckDB ignores ORDER BY in aggregates whose result does not depend on order
         return self._make_agg(name, args, distinct, flt, options, node)
 
     def _udf_aggregate(self, u, argn, node) -> Expr:
@@ -1254,10 +1270,13 @@ class _ExprBinder:
         call = AggCall(f"udf:{u.name}", tuple(args), dtype, False, flt, (("udf", u),))
         return self.agg.add(call, u.name)
 
-    def _make_agg(self, name, args, distinct, flt, options, node) -> Expr:
+    def _make_agg(self, name, args, distinct, flt, options, node, order=()) -> Expr:
         dtype = agg_type(name, [a.dtype for a in args], node)
         if name in ("avg", "mean", "stddev", "variance", "stddev_pop", "var_pop", "median") and args:
             args = [cast_to(args[0], pa.float64()) if not pa.types.is_floating(args[0].dtype) else args[0]]
+        if order:
+            args = list(args) + [k.expr for k in order]
+            options = options + (("order", tuple((k.ascending, k.nulls_first) for k in order)),)
         call = AggCall(name, tuple(args), dtype, distinct, flt, options)
         return self.agg.add(call, name)
 
