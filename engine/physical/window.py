@@ -70,6 +70,26 @@ def _numeric(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, str]:
     raise NotSupportedError(f"Window aggregates over {t} values are not supported")
 
 
+def _is_numeric_like(t: pa.DataType) -> bool:
+    return (pa.types.is_boolean(t) or pa.types.is_integer(t) or pa.types.is_floating(t)
+            or pa.types.is_date(t) or pa.types.is_timestamp(t))
+
+
+def _ranked_extreme(arr: pa.Array, lo, hi, empty, is_min: bool) -> pa.Array:
+    """min/max over frames of values with no numeric form (strings): take the extreme of their
+    dense sort ranks, then map each rank back to a row holding that value."""
+    valid = pc.is_valid(arr).to_numpy(zero_copy_only=False)
+    ranks = pc.rank(arr, sort_keys="ascending", tiebreaker="dense")  # NULLs rank last; masked below
+    ranks = ranks.to_numpy(zero_copy_only=False).astype(np.int64)
+    ext = _range_extreme(ranks, valid, lo, hi, is_min)
+    cnt_prefix = np.concatenate([[0], np.cumsum(valid.astype(np.int64))])
+    none = empty | (cnt_prefix[hi + 1] - cnt_prefix[lo] == 0)
+    row_of_rank = np.zeros(int(ranks.max()) + 1 if len(ranks) else 1, dtype=np.int64)
+    row_of_rank[ranks] = np.arange(len(ranks))
+    src = row_of_rank[np.where(none, 0, ext)]
+    return pc.if_else(pa.array(none), pa.scalar(None, arr.type), arr.take(pa.array(src)))
+
+
 def _range_extreme(vals: np.ndarray, valid: np.ndarray, lo: np.ndarray, hi: np.ndarray, is_min: bool):
     """min/max of vals[lo..hi] (inclusive) for each row via a sparse table; invalid ignored."""
     n = len(vals)
@@ -177,23 +197,65 @@ def compute_window(batch: pa.RecordBatch, call: WindowCall, ctx) -> pa.Array:
         default = args[2] if len(args) > 2 else pa.nulls(n, call.dtype)
         result = pc.if_else(pa.array(ok), taken, default.cast(call.dtype))
     else:
-        lo, hi = _frame_bounds(call, pos, pstart, pend, peer_end)
+        lo, hi = _frame_bounds(call, pos, pstart, pend, peer_start, peer_end,
+                               orders[0].take(pa_perm) if orders else None)
         result = _frame_aggregate(fn, args, lo, hi, call.dtype)
     inverse = np.empty(n, dtype=np.int64)
     inverse[perm] = pos
     return result.take(pa.array(inverse))
 
 
-def _frame_bounds(call: WindowCall, pos, pstart, pend, peer_end):
+def _frame_bounds(call: WindowCall, pos, pstart, pend, peer_start, peer_end, key: pa.Array | None):
     f = call.frame
     if f is None:
         if call.order:
             return pstart, peer_end - 1
         return pstart, pend - 1
     if f.mode == "range":
-        return pstart, (peer_end - 1) if f.end == 0 else (pend - 1)
+        return _range_bounds(f, call, pstart, pend, peer_start, peer_end, key)
     lo = pstart if f.start is None else np.maximum(pstart, pos - f.start)
     hi = pend - 1 if f.end is None else np.minimum(pend - 1, pos + f.end)
+    return lo, hi
+
+
+def _range_bounds(f, call: WindowCall, pstart, pend, peer_start, peer_end, key: pa.Array | None):
+    """[lo, hi] of RANGE frames: CURRENT ROW means the peer group, an offset n means the rows whose
+    ORDER BY value lies within n of the current row's (found by a vectorized binary search inside
+    the partition's non-NULL keys); a NULL key's offset bounds are its peers, as in DuckDB."""
+    lo = pstart if f.start is None else peer_start
+    hi = pend - 1 if f.end is None else peer_end - 1
+    if not {f.start, f.end} - {None, 0}:
+        return lo, hi
+    n = len(pstart)
+    vals, valid, _ = _numeric(key)
+    vals = vals.astype(np.float64)
+    if not call.order[0].ascending:
+        vals = -vals  # search descending keys as ascending ones; PRECEDING stays "before"
+    # the non-NULL keys of each partition are contiguous: NULLs sort first or last
+    cvalid = np.concatenate([[0], np.cumsum(valid)])
+    nvalid = cvalid[pend] - cvalid[pstart]
+    if call.order[0].nulls_first:
+        seg_lo, seg_hi = pend - nvalid, pend
+    else:
+        seg_lo, seg_hi = pstart, pstart + nvalid
+
+    def first_at_least(target, strict: bool):
+        a, b = seg_lo.copy(), seg_hi.copy()
+        while True:
+            active = a < b
+            if not active.any():
+                return a
+            mid = (a + b) // 2
+            v = vals[np.minimum(mid, n - 1)]
+            below = (v <= target) if strict else (v < target)
+            a = np.where(active & below, mid + 1, a)
+            b = np.where(active & ~below, mid, b)
+
+    with np.errstate(invalid="ignore"):
+        if f.start not in (None, 0):
+            lo = np.where(valid, first_at_least(vals - f.start, False), peer_start)
+        if f.end not in (None, 0):
+            hi = np.where(valid, first_at_least(vals + f.end, True) - 1, peer_end - 1)
     return lo, hi
 
 
@@ -216,6 +278,8 @@ def _frame_aggregate(fn: str, args, lo: np.ndarray, hi: np.ndarray, dtype: pa.Da
             src = np.clip(src, 0, max(n - 1, 0))
         taken = args[0].take(pa.array(src))
         return pc.if_else(pa.array(empty), pa.scalar(None, dtype), taken)
+    if fn in ("min", "max") and not _is_numeric_like(args[0].type):
+        return _ranked_extreme(args[0], lo_c, hi_c, empty, fn == "min")
     vals, valid, kind = _numeric(args[0])
     cnt_prefix = np.concatenate([[0], np.cumsum(valid.astype(np.int64))])
     cnt = np.where(empty, 0, cnt_prefix[hi_c + 1] - cnt_prefix[lo_c])

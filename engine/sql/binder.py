@@ -125,6 +125,10 @@ def _ident(node) -> str:
     return node.name if hasattr(node, "name") else str(node)
 
 
+def _is_all(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Var) and node.name.upper() == "ALL"
+
+
 def _const_int(node: exp.Expression | None, what: str) -> int | None:
     if node is None:
         return None
@@ -206,8 +210,28 @@ class _AggContext:
 
 
 class _WindowContext:
-    def __init__(self) -> None:
+    def __init__(self, named: list[exp.Window] | None = None) -> None:
         self.funcs: list[tuple[ColumnRef, WindowCall]] = []
+        # WINDOW w AS (...) clauses of the SELECT, by name
+        self.named = {w.name.lower(): w for w in named or []}
+
+    def resolve(self, node: exp.Window) -> tuple[list, exp.Order | None, exp.Expression | None]:
+        """PARTITION BY, ORDER BY and frame of an OVER clause, filling in a named window's parts
+        that the clause leaves out (``OVER w``, ``OVER (w ORDER BY x)``)."""
+        parts, order, spec = node.args.get("partition_by") or [], node.args.get("order"), node.args.get("spec")
+        alias = node.args.get("alias")
+        seen = set()
+        while alias is not None:
+            name = alias.name.lower()
+            base = self.named.get(name)
+            if base is None or name in seen:
+                raise BindError(f'Window "{alias.name}" is not defined{location(alias)}')
+            seen.add(name)
+            parts = parts or base.args.get("partition_by") or []
+            order = order if order is not None else base.args.get("order")
+            spec = spec if spec is not None else base.args.get("spec")
+            alias = base.args.get("alias")
+        return parts, order, spec
 
     def add(self, call: WindowCall, name: str) -> ColumnRef:
         for ref, w in self.funcs:
@@ -620,8 +644,21 @@ class Binder:
         having = sel.args.get("having")
         qualify = sel.args.get("qualify")
         order = sel.args.get("order")
+        if order is not None and any(_is_all(o.this) for o in order.expressions):
+            # ORDER BY ALL [DESC]: every select column, left to right
+            keys = []
+            for o in order.expressions:
+                keys += [exp.Ordered(this=exp.Literal.number(i + 1), desc=o.args.get("desc"),
+                                     nulls_first=o.args.get("nulls_first"))
+                         for i in range(len(items))] if _is_all(o.this) else [o]
+            order = exp.Order(expressions=keys)
+        group_exprs = list(group.expressions) if group is not None else []
+        if group is not None and group.args.get("all"):
+            # GROUP BY ALL: every select item that has no aggregate (nor window function)
+            group_exprs = [exp.Literal.number(i + 1) for i, (_, a) in enumerate(items)
+                           if isinstance(a, ColumnRef) or not (self._has_aggregate(a) or a.find(exp.Window))]
         aggctx = _AggContext()
-        winctx = _WindowContext()
+        winctx = _WindowContext(sel.args.get("windows"))
 
         has_agg = group is not None or having is not None or any(
             self._has_aggregate(a) for _, a in items if not isinstance(a, ColumnRef))
@@ -630,7 +667,7 @@ class Binder:
 
         groups: list[tuple[ColumnRef, Expr]] = []
         if has_agg:
-            for g in (group.expressions if group is not None else []):
+            for g in group_exprs:
                 if isinstance(g, exp.Literal) and not g.is_string:
                     i = int(g.this)
                     if not 1 <= i <= len(items):
@@ -1132,13 +1169,16 @@ class _ExprBinder:
             raise BindError(f"Window functions are not allowed here{location(node)}")
         f = node.this
         fname, args, argnodes = self._window_func(f)
-        partition = tuple(self._post(self.bind(p), p) for p in node.args.get("partition_by") or [])
+        part_nodes, o, spec = self.win.resolve(node)
+        partition = tuple(self._post(self.bind(p), p) for p in part_nodes)
         order = []
-        o = node.args.get("order")
         for k in (o.expressions if o is not None else []):
             order.append(Binder._sort_key(self._post(self.bind(k.this), k.this), k))
-        spec = node.args.get("spec")
         frame = self._frame(spec, node) if spec is not None else None
+        if frame is not None and frame.mode == "range" and {frame.start, frame.end} - {None, 0}:
+            if len(order) != 1 or not T.is_numeric(order[0].expr.dtype):
+                raise NotSupportedError("A RANGE frame with an offset needs exactly one numeric "
+                                        f"ORDER BY key{location(node)}")
         dtype = self._window_type(fname, args, node)
         call = WindowCall(fname, tuple(args), partition, tuple(order), frame, dtype)
         return self.win.add(call, fname)
@@ -1194,14 +1234,19 @@ class _ExprBinder:
                 return None
             if text == "CURRENT ROW":
                 return 0
-            n = _const_int(v if isinstance(v, exp.Expression) else exp.Literal.number(text), "A frame offset")
+            v = v if isinstance(v, exp.Expression) else exp.Literal.number(text)
+            if kind == "range" and isinstance(v, exp.Literal) and not v.is_string:
+                n = float(v.this)  # a RANGE offset is a distance in ORDER BY values, not a count
+                n = int(n) if n.is_integer() else n
+            else:
+                n = _const_int(v, "A frame offset")
+            if n < 0:
+                raise BindError(f"A frame offset must not be negative{location(node)}")
             return n if (side or default_side).upper() == default_side else -n
 
         start = offset(spec.args.get("start"), spec.args.get("start_side"), "PRECEDING")
         end = 0 if spec.args.get("end") is None else \
             offset(spec.args.get("end"), spec.args.get("end_side"), "FOLLOWING")
-        if kind == "range" and not (start is None and end in (0, None)):
-            raise NotSupportedError(f"RANGE frames with offsets are not supported; use ROWS{location(node)}")
         return Frame(kind, start, end)
 
     # -- aggregates and functions
