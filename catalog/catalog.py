@@ -2,6 +2,7 @@
 
 Names resolve in this order: sources registered on the connection (Arrow tables, pandas frames,
 files: connection-local, like DuckDB's ``register``), tables stored in the database, then views.
+``dawn.<name>`` are the run-log tables (catalog/tracking.py).
 """
 from __future__ import annotations
 
@@ -25,6 +26,10 @@ class Catalog:
 
     def get(self, name: str) -> TableSource | None:
         src = self._tables.get(name.lower())
+        if src is None and self.store is not None and name.lower().startswith("dawn."):
+            from catalog.tracking import TABLES, TrackingSource
+            table = name.lower()[5:]
+            return TrackingSource(self.store.db.tracker(), table) if table in TABLES else None
         if src is None and self.store is not None and "." not in name:
             src = self.store.lookup(name)
             if src is None:
@@ -55,4 +60,6 @@ class Catalog:
             out.update(self.store.table_names())
             out.update(self.store.view_names())
             out.update(self.store.video_names())
+            from catalog.tracking import TABLES
+            out.update(f"dawn.{t}" for t in TABLES)
         return sorted(out)

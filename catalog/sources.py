@@ -49,6 +49,7 @@ def normalize_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
 class ScanStats:
     """What one scan read: shown by EXPLAIN ANALYZE."""
     bytes_read: int = 0
+    rows_read: int = 0
     row_groups_total: int = 0
     row_groups_read: int = 0
     columns_read: list[str] = field(default_factory=list)

@@ -11,7 +11,9 @@ writes are pending):
   ``functions(name, target, created_at)`` (CREATE FUNCTION), ``video_sources(name, path, fps,
   width, height, created_at)`` (CREATE VIDEO), ``video_files(path, size, mtime, frame_count, fps,
   width, height, content_hash)`` (probed metadata), ``udf_stats`` and one
-  ``"udf_cache:<function>:<version>"(key, value)`` table per cached model function.
+  ``"udf_cache:<function>:<version>"(key, value)`` table per cached model function;
+  the run log ``experiments``, ``runs``, ``params``, ``metrics``, ``tags`` and ``artifacts``
+  (catalog/tracking.py; ``dawn.<name>`` in SQL).
 
 ``:memory:`` uses the same layout in an in-memory DuckDB database. All Dawn connections of one
 process that open the same path share one DuckDB database instance (each with its own DuckDB
@@ -77,6 +79,19 @@ class Database:
         self.key: str | None = None
         for ddl in META_DDL:
             self.duck.execute(ddl)
+        from catalog import tracking
+        for ddl in tracking.ddl():
+            self.duck.execute(ddl)
+        self._tracker = None
+
+    def tracker(self):
+        """The run log of this database (catalog/tracking.py), shared by its connections."""
+        if self._tracker is None:
+            with self.lock:
+                if self._tracker is None:
+                    from catalog.tracking import Tracker
+                    self._tracker = Tracker(self.duck.cursor)
+        return self._tracker
 
     @classmethod
     def open(cls, path: str) -> "Database":
@@ -101,6 +116,11 @@ class Database:
                 return
             if self.key is not None:
                 Database._open.pop(self.key, None)
+            if self._tracker is not None:
+                try:
+                    self._tracker.close()
+                except Exception:  # never keep the file locked because the run log failed
+                    pass
             self.duck.close()
 
     def connect(self):

@@ -19,11 +19,12 @@ paramstyle = "qmark"  # also accepted: numeric ($1) and named (:name)
 __version__ = "0.1.0"
 
 
-def connect(database: str = ":memory:", autocommit: bool = False):
+def connect(database: str = ":memory:", autocommit: bool = False, source: str = "dbapi"):
     """Open a connection. ``database`` is ':memory:' (default) or the path of a database file
-    (created if missing, stored with DuckDB; see catalog/store.py for the layout)."""
+    (created if missing, stored with DuckDB; see catalog/store.py for the layout). ``source``
+    names the interface in the run log (``dbapi``, ``shell``, ``flight``)."""
     from engine.connection import Connection
-    return Connection(database, autocommit=autocommit)
+    return Connection(database, autocommit=autocommit, source=source)
 
 
 # PEP 249 type constructors

@@ -29,6 +29,7 @@ class Cursor:
         self._rows: list[tuple] | None = None
         self._pos = 0
         self._closed = False
+        self.run_id: str | None = None  # the tracked run of the last statement (catalog/tracking.py)
 
     # ---- state
     def _check(self) -> None:
@@ -52,7 +53,11 @@ class Cursor:
         self._check()
         if not isinstance(operation, str):
             raise ProgrammingError(f"SQL must be a string, got {type(operation).__name__}")
-        res = self.connection._session.execute(operation, parameters)
+        session = self.connection._session
+        try:
+            res = session.execute(operation, parameters)
+        finally:
+            self.run_id = session.last_run_id
         self._set_result(res)
         return self
 
@@ -63,9 +68,14 @@ class Cursor:
         params = list(seq_of_parameters)
         m = _INSERT_VALUES.match(operation)
         if m and params:
-            n = self.connection._session.insert_many(m.group("table"), m.group("cols"),
-                                                     m.group("vals"), params)
-            self._set_result(None, rowcount=n)
+            from engine.session import Result
+            session = self.connection._session
+            try:
+                res = session.tracked("INSERT", operation, lambda: Result(None, session.insert_many(
+                    m.group("table"), m.group("cols"), m.group("vals"), params)))
+            finally:
+                self.run_id = session.last_run_id
+            self._set_result(None, rowcount=res.rowcount)
             return self
         total = 0
         for p in params:
@@ -173,12 +183,12 @@ class Connection:
     ProgrammingError = _e.ProgrammingError
     NotSupportedError = _e.NotSupportedError
 
-    def __init__(self, database: str = ":memory:", autocommit: bool = False):
+    def __init__(self, database: str = ":memory:", autocommit: bool = False, source: str = "dbapi"):
         from engine.session import Session
         if not isinstance(database, str):
             database = str(database)
         self.database = database
-        self._session = Session(database)
+        self._session = Session(database, source=source)
         self._session.autocommit = autocommit
         self._closed = False
 
@@ -230,7 +240,9 @@ class Connection:
     def append(self, table: str, data: Any) -> int:
         """Append an Arrow table or pandas frame to a stored table (one atomic write)."""
         self._check()
-        return self._session.append(table, data)
+        from engine.session import Result
+        s = self._session
+        return s.tracked("APPEND", f"APPEND INTO {table}", lambda: Result(None, s.append(table, data))).rowcount
 
     def commit(self) -> None:
         self._check()

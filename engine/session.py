@@ -15,6 +15,7 @@ from sqlglot import exp
 
 from collections.abc import Mapping, Sequence
 
+from catalog.tracking import DEFAULT_EXPERIMENT, RunRecord, current_user, new_run_id
 from engine.errors import NotSupportedError, ProgrammingError
 from engine.plan import types as T
 from engine.plan.types import sql_name
@@ -28,6 +29,7 @@ class Result:
     rowcount: int = -1
     plan_text: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
+    run_id: str | None = None       # the tracked run of the statement (catalog/tracking.py)
 
 
 class Session:
@@ -40,7 +42,7 @@ class Session:
     statements that succeeded.
     """
 
-    def __init__(self, database: str = ":memory:"):
+    def __init__(self, database: str = ":memory:", source: str = "dbapi"):
         from catalog import Catalog
         from catalog.store import ConnectionStore, Database, DatabaseLockedError
         from engine.errors import OperationalError
@@ -64,6 +66,14 @@ class Session:
         # SET GLOBAL values persist in dawn_meta.settings and apply to every new connection
         for name, value in self.store.duck.execute("SELECT name, value FROM dawn_meta.settings").fetchall():
             self.settings[name] = value
+        # experiment tracking: every statement becomes a run (catalog/tracking.py)
+        import uuid
+        self.source = source
+        self.session_id = uuid.uuid4().hex[:16]
+        self.last_run_id: str | None = None
+        self._exec = None          # (logical plan, physical operator, ExecContext) of the last query
+        self._untracked = False    # the statement read only dawn.* tables
+        self._update_tracking()
 
     # ---- transactions
     def _ensure_txn(self) -> None:
@@ -139,29 +149,118 @@ class Session:
 
     # ---- entry points
     def execute(self, sql: str, params=None) -> Result:
+        """Run the statements in ``sql``; each one is tracked as a run."""
+        from engine.errors import Error
         from engine.sql.parser import bind_parameters, parse
         m = _EXPLAIN.match(sql)
         if m:
-            self._ensure_txn()
-            return self._explain(m.group(3), params, analyze=bool(m.group(1)), verbose=bool(m.group(2)))
+            def explain():
+                self._ensure_txn()
+                return self._explain(m.group(3), params, analyze=bool(m.group(1)), verbose=bool(m.group(2)))
+            return self.tracked("EXPLAIN ANALYZE" if m.group(1) else "EXPLAIN", sql, explain)
         from engine.sql.dialect import parse_dawn_statement
         dawn = parse_dawn_statement(sql)
         if dawn is not None:
-            if params:
-                raise ProgrammingError(f"{dawn.kind.replace('_', ' ').upper()} takes no parameters")
-            self._ensure_txn()
-            from engine import functions_ddl
-            return functions_ddl.execute(self, dawn)
-        stmts = parse(sql)
-        if not stmts:
-            raise ProgrammingError("Empty statement")
-        if params is not None and len(stmts) > 1:
-            raise ProgrammingError("Parameters can only be bound to a single statement")
+            def run_dawn():
+                if params:
+                    raise ProgrammingError(f"{dawn.kind.replace('_', ' ').upper()} takes no parameters")
+                self._ensure_txn()
+                from engine import functions_ddl
+                return functions_ddl.execute(self, dawn)
+            return self.tracked(dawn.kind.replace("_", " ").upper(), sql, run_dawn)
+        try:
+            stmts = parse(sql)
+            if not stmts:
+                raise ProgrammingError("Empty statement")
+            if params is not None and len(stmts) > 1:
+                raise ProgrammingError("Parameters can only be bound to a single statement")
+        except Error as e:
+            def failed(e=e):
+                raise e
+            return self.tracked("UNKNOWN", sql, failed)
         result = Result(None)
         for stmt in stmts:
-            stmt = bind_parameters(stmt, params)
-            result = self.execute_ast(stmt)
+            text = sql if len(stmts) == 1 else stmt.sql()
+            result = self.tracked(statement_kind(stmt), text,
+                                  lambda stmt=stmt: self.execute_ast(bind_parameters(stmt, params)))
         return result
+
+    # ---- tracking
+    def _update_tracking(self) -> None:
+        off = str(self.settings.get("tracking", "on")).strip().lower() in ("off", "false", "0", "no")
+        self._tracker = None if off else self.db.tracker()
+
+    def tracked(self, kind: str, text: str, fn) -> Result:
+        """Run ``fn()`` (one statement) and record it as a run: FINISHED with its metrics, or
+        FAILED with its error (the error is re-raised, carrying ``run_id``)."""
+        tracker = self._tracker
+        if tracker is None:
+            self.last_run_id = None
+            return fn()
+        self._exec = None
+        self._untracked = False
+        experiment = str(self.settings.get("experiment") or DEFAULT_EXPERIMENT[1])
+        run_id = self.last_run_id = new_run_id()
+        start = time.time()
+        t0 = time.perf_counter()
+        try:
+            res = fn()
+        except BaseException as e:
+            self._submit(tracker, run_id, experiment, kind, text, start, time.perf_counter() - t0, None, e)
+            if isinstance(e, Exception):
+                e.run_id = run_id
+            raise
+        if self._untracked:
+            self.last_run_id = None
+            return res
+        self._submit(tracker, run_id, experiment, kind, text, start, time.perf_counter() - t0, res, None)
+        res.run_id = run_id
+        return res
+
+    def _submit(self, tracker, run_id, exp_name, kind, text, start, dur, res, err) -> None:
+        settings = self.settings
+        rec = RunRecord(run_id=run_id, experiment_id=tracker.experiment_id(exp_name), experiment=exp_name,
+                        status="FAILED" if err is not None else "FINISHED", start_time=int(start * 1000),
+                        end_time=int((start + dur) * 1000), duration_ms=dur * 1000, user=current_user(),
+                        source=self.source, kind=kind, sql=text, session_id=self.session_id)
+        rec.params = dict(settings)
+        rec.tags = {"dawn.statement_kind": kind, "dawn.source": self.source, "dawn.session": self.session_id}
+        metrics = rec.metrics
+        metrics["wall_time_ms"] = dur * 1000
+        if err is not None:
+            rec.error = f"{type(err).__name__}: {err}"
+        if res is not None:
+            if res.table is not None:
+                metrics["rows_out"] = res.table.num_rows
+            elif res.rowcount is not None and res.rowcount >= 0:
+                metrics["rows_affected"] = res.rowcount
+            if kind == "EXPLAIN ANALYZE" and res.plan_text:
+                rec.artifacts["explain_analyze.txt"] = res.plan_text
+        ex = self._exec
+        if ex is not None:
+            plan, op, ctx = ex
+            from engine.plan.explain import render_logical, render_physical
+            rec.plan = lambda: render_logical(plan)
+            if ctx is not None:
+                rows = nbytes = 0
+                for m in ctx.metrics.values():
+                    st = m.extra.get("scan")
+                    if st is not None:
+                        rows += st.rows_read
+                        nbytes += st.bytes_read
+                metrics["rows_scanned"] = rows
+                metrics["bytes_scanned"] = nbytes
+                for name, um in ctx.udf_runtime.metrics.items():
+                    metrics[f"udf.{name}.calls"] = um.batches
+                    metrics[f"udf.{name}.rows"] = um.rows
+                    metrics[f"udf.{name}.cache_hits"] = um.cache_hits
+                    metrics[f"udf.{name}.calls_saved"] = um.cache_hits + um.memo_hits
+                    metrics[f"udf.{name}.seconds"] = um.seconds
+                metrics.update(ctx.run_metrics)
+                rec.params.update(ctx.run_params)
+                if kind != "EXPLAIN ANALYZE":
+                    rec.artifacts["plan.txt"] = lambda: render_physical(op, ctx, True)
+        tracker.submit(rec)
 
     def execute_ast(self, stmt: exp.Expression) -> Result:
         from engine import ddl
@@ -338,6 +437,9 @@ class Session:
         plan = self.plan_query(stmt)
         op, planner = self.physical(plan)
         ctx = self.new_exec_context(planner, analyze)
+        self._exec = (plan, op, ctx)
+        if reads_only_tracking(plan):
+            self._untracked = True
         try:
             table = collect(op, ctx)
         except Exception as e:
@@ -361,8 +463,10 @@ class Session:
         op, planner = self.physical(plan)
         lines = []
         ctx = None
+        self._exec = (plan, op, None)
         if analyze:
             ctx = self.new_exec_context(planner, True)
+            self._exec = (plan, op, ctx)
             t0 = time.perf_counter()
             try:
                 out = collect(op, ctx)
@@ -394,6 +498,8 @@ class Session:
                 value = val.this
             elif isinstance(val, exp.Boolean):
                 value = bool(val.this)
+            elif isinstance(val, exp.Neg) and isinstance(val.this, exp.Literal):
+                value = "-" + val.this.this
             else:
                 value = val.name or val.sql()
             if name == "disabled_rules":
@@ -403,7 +509,20 @@ class Session:
                     if r not in RULE_NAMES:
                         raise ProgrammingError(f'Unknown optimizer rule "{r}".' + did_you_mean(r, RULE_NAMES)
                                                + f" Rules: {', '.join(RULE_NAMES)}")
+            if name == "experiment":
+                value = str(value)
+                if not value.strip():
+                    raise ProgrammingError("SET experiment needs a name")
+                self.db.tracker().experiment_id(value)
+            elif name == "run_retention_days":
+                try:
+                    if float(value) <= 0:
+                        raise ValueError
+                except ValueError:
+                    raise ProgrammingError(f"SET run_retention_days needs a positive number of days, got {value!r}") from None
             self.settings[name] = value
+            if name == "tracking":
+                self._update_tracking()
             if (item.args.get("kind") or "").upper() == "GLOBAL":
                 def op(duck, name=name, value=str(value)):
                     duck.execute("DELETE FROM dawn_meta.settings WHERE name = ?", [name])
@@ -421,10 +540,11 @@ class Session:
     def _describe(self, stmt: exp.Describe) -> Result:
         target = stmt.this
         if isinstance(target, exp.Table):
-            src = self.catalog.get(target.name)
+            name = f"{target.args['db'].name}.{target.name}" if target.args.get("db") else target.name
+            src = self.catalog.get(name)
             if src is None:
                 from engine.errors import BindError, did_you_mean
-                raise BindError(f'Table "{target.name}" does not exist.' + did_you_mean(target.name, self.catalog.names()))
+                raise BindError(f'Table "{name}" does not exist.' + did_you_mean(name, self.catalog.names()))
             schema = src.schema
             return Result(pa.table({
                 "column_name": [f.name for f in schema],
@@ -434,3 +554,23 @@ class Session:
         return Result(pa.table({
             "column_name": [c.name for c in plan.columns],
             "column_type": [sql_name(c.dtype) for c in plan.columns]}), len(plan.columns))
+
+
+def statement_kind(stmt: exp.Expression) -> str:
+    """SELECT, INSERT, CREATE TABLE, ...: the ``statement_kind`` of a run."""
+    if isinstance(stmt, (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Values, exp.Subquery)):
+        return "SELECT"
+    if isinstance(stmt, (exp.Create, exp.Drop)):
+        kind = (stmt.args.get("kind") or "").upper()
+        return f"{type(stmt).__name__.upper()} {kind}".strip()
+    if isinstance(stmt, exp.Command):
+        return stmt.name.upper()
+    names = {exp.Transaction: "BEGIN", exp.Set: "SET", exp.Describe: "DESCRIBE", exp.Show: "SHOW"}
+    return names.get(type(stmt), type(stmt).__name__.upper())
+
+
+def reads_only_tracking(plan) -> bool:
+    """Whether a query reads the dawn.* run-log tables and nothing else (such queries are not
+    tracked, so browsing the history does not grow it)."""
+    kinds = [getattr(n.source, "kind", None) for n in plan.walk() if hasattr(n, "source")]
+    return bool(kinds) and all(k == "tracking" for k in kinds)

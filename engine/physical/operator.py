@@ -36,6 +36,10 @@ class ExecContext:
         self._subqueries: dict[int, pa.Table] = {}
         self.planner = planner
         self.udf_runtime = udf_runtime or UdfRuntime()
+        # what this statement's run records beyond the standard metrics (catalog/tracking.py):
+        # choices the planner or an operator made (thresholds, sample sizes) and their measures
+        self.run_params: dict[str, Any] = {}
+        self.run_metrics: dict[str, float] = {}
 
     def metrics_for(self, op: "Operator") -> Metrics:
         m = self.metrics.get(id(op))

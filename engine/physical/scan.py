@@ -77,6 +77,7 @@ class ScanExec(Operator):
             kwargs["pre_filter"] = pre_filter
         for b in self.source.scan(self.columns, self.prune, self.stats, **kwargs):
             b = pa.RecordBatch.from_arrays(b.columns, schema=self._schema) if b.num_columns else b
+            self.stats.rows_read += b.num_rows
             if b.num_rows:
                 if "pre_filter" not in kwargs:
                     b = apply_conjuncts(b, self.early, counts_early, ctx)

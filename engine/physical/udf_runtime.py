@@ -141,6 +141,7 @@ class UdfRuntime:
             # rows with equal keys in this batch are computed once
             first = pc.index_in(pc.unique(sub_keys), value_set=sub_keys).to_numpy(zero_copy_only=False)
             rows = miss[np.sort(first)]
+            m.memo_hits += len(miss) - len(rows)
             if len(rows) == n:  # every row is new and distinct: no copies of (large) inputs
                 computed = self._compute(expr, arrays, n, m)
                 ckeys, result = keys, computed
