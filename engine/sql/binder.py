@@ -442,6 +442,7 @@ class Binder:
                 using = [exp.to_identifier(n) for n in common]
             cond: Expr | None = None
             merged = scope.entries + rentries
+            merged_using: list[tuple[Entry, Entry]] = []
             if using:
                 parts = []
                 for ident in using:
@@ -453,6 +454,7 @@ class Binder:
                     parts.append(self._compare("eq", lrefs[0].ref, rrefs[0].ref, j))
                     for r in rrefs:
                         r.hidden = True
+                    merged_using.append((lrefs[0], rrefs[0]))
                 cond = and_all(parts)
             elif on is not None:
                 jscope = Scope(merged, parent)
@@ -463,6 +465,17 @@ class Binder:
             if jk in ("semi", "anti"):
                 merged = scope.entries
             plan = Join(plan, rplan, jk, cond)
+            if merged_using and jk in ("right", "full"):
+                # the unqualified USING column is the right side's on a RIGHT join and
+                # COALESCE(left, right) on a FULL join; qualified names still reach each side
+                extra = []
+                for le, re_ in merged_using:
+                    e = re_.ref if jk == "right" else make_call("coalesce", [le.ref, re_.ref], j)
+                    c = new_column(le.name, e.dtype)
+                    extra.append((c, e))
+                    le.hidden = True
+                    merged.insert(merged.index(le), Entry(None, le.name, c))
+                plan = Project(plan, tuple((c, c) for c in plan.columns) + tuple(extra))
             scope.entries = merged
         return plan, scope
 
@@ -626,7 +639,9 @@ class Binder:
         for e in sel.expressions:
             if isinstance(e, exp.Star) or (isinstance(e, exp.Column) and isinstance(e.this, exp.Star)):
                 qual = e.table if isinstance(e, exp.Column) else None
-                ents = [x for x in scope.entries if not x.hidden and (not qual or x.qualifier == qual.lower())]
+                # t.* includes t's USING columns, which only a qualified name reaches
+                ents = [x for x in scope.entries
+                        if (x.qualifier == qual.lower() if qual else not x.hidden)]
                 if qual and not ents:
                     raise BindError(f'Table "{qual}" is not in the FROM clause{location(e)}.'
                                     + did_you_mean(qual, {x.qualifier for x in scope.entries if x.qualifier}))
