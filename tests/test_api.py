@@ -110,3 +110,15 @@ def test_import_engine_is_fast():
     times = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                   check=True).stdout) for _ in range(3)]
     assert min(times) < 0.5, times
+
+
+def test_dawn_demo_runs_every_showcase(tmp_path):
+    """The README's first command: every showcase query runs, video included, and is tracked."""
+    import io
+    from engine.demo import run_demo
+    out = io.StringIO()
+    assert run_demo(0.01, str(tmp_path / "demo"), out=out) == 0
+    text = out.getvalue()
+    assert text.count("== ") >= 6 and "Demo finished" in text
+    assert "UDF people_count: calls=0" in text            # the EXPLAIN ANALYZE rerun hits the cache
+    assert "FAILED" not in text and "EXPLAIN ANALYZE" in text
