@@ -132,7 +132,8 @@ def cast_value(v: Value, t: pa.DataType, safe: bool, e: Expr | None = None) -> V
         return v
     try:
         if pa.types.is_integer(t) and pa.types.is_floating(src):
-            v = pc.round(v, 0, round_mode="half_towards_infinity")
+            # DuckDB rounds DOUBLE -> integer casts to the nearest, ties to even (2.5 -> 2)
+            v = pc.round(v, 0, round_mode="half_to_even")
         if pa.types.is_boolean(t) and T.is_string(src):
             low = pc.utf8_lower(pc.utf8_trim_whitespace(v))
             is_t = pc.is_in(low, value_set=pa.array(["true", "t", "1", "yes", "y"]))

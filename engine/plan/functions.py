@@ -378,6 +378,11 @@ def _length(a, dtype=None):
     return pc.utf8_length(a).cast(pa.int64())
 
 
+@register("strlen", 1, 1, lambda args: _str1(args) and pa.int64())
+def _strlen(a, dtype=None):
+    return pc.binary_length(a).cast(pa.int64())  # bytes, not characters (DuckDB)
+
+
 def _trim(fn_ws, fn_chars):
     def k(a, chars=None, dtype=None):
         if chars is None:
@@ -399,6 +404,11 @@ def _substring(s, start, length=None, dtype=None):
         return pa.scalar(None, pa.string()) if is_scalar(s) else pa.nulls(len(s), pa.string())
     if ln is not None and ln < 0:
         raise DataError("SUBSTRING length must not be negative")
+    if st < 0:
+        # counted from the end: the window [len+st, len+st+ln) clipped to the string, which is
+        # what slicing with negative indices does
+        stop = None if ln is None or st + ln >= 0 else st + ln
+        return pc.utf8_slice_codeunits(s, st, stop)
     begin = st - 1
     stop = None if ln is None else begin + ln
     if begin < 0:
@@ -426,7 +436,9 @@ def _concat_op(a, b, dtype=None):
 
 @register("concat", 1, 64, _string_result)
 def _concat(*args, dtype=None):
-    return pc.binary_join_element_wise(*[_to_str(a) for a in args], "", null_handling="skip")
+    # NULL arguments count as '' (DuckDB); Arrow's null_handling="skip" can drop whole rows
+    # when every argument of a row is NULL, so fill them first
+    return pc.binary_join_element_wise(*[pc.fill_null(_to_str(a), "") for a in args], "")
 
 
 @register("replace", 3, 3, _str1)

@@ -1371,6 +1371,8 @@ class _ExprBinder:
                     argn.extend(v)
                 elif isinstance(v, exp.Expression):
                     argn.append(v)
+            if name == "pad":  # sqlglot parses lpad/rpad as one Pad node
+                name = "lpad" if node.args.get("is_left") else "rpad"
             if name == "date_trunc":
                 unit = node.args.get("unit")
                 argn = [exp.Literal.string(unit.name if hasattr(unit, "name") else str(unit)), node.this]
