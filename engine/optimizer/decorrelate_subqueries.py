@@ -5,7 +5,11 @@
 * ``x [NOT] IN (SELECT y ... WHERE <correlated>)`` becomes a semi (anti) join on
   ``x = y AND <correlated>`` (NOT IN keeps its NULL semantics: a NULL on either side excludes).
 * A correlated scalar aggregate, ``(SELECT agg(v) FROM t WHERE t.k = outer.k)``, becomes an
-  aggregate grouped by ``t.k`` left-joined on ``outer.k`` (COUNT's empty groups become 0).
+  aggregate grouped by ``t.k`` left-joined on ``outer.k`` (COUNT's empty groups become 0); with
+  non-equality correlations it is grouped by the distinct outer values joined to ``t``. A plain
+  correlated scalar subquery is the aggregate ``first(v)``, checked to see at most one row.
+  These are rewritten in filters and in select lists, where a correlated EXISTS becomes
+  ``(SELECT count(*) ...) > 0``.
 
 Example: ``Filter(EXISTS(Filter(l.k = o.k, Scan l)), Scan o)`` becomes
 ``Join(semi, l.k = o.k, Scan o, Scan l)``. Uncorrelated subqueries are left for the executor,
@@ -20,7 +24,7 @@ import pyarrow as pa
 from engine.errors import NotSupportedError
 from engine.plan.expressions import (AggCall, Call, ColumnRef, Expr, Literal, SubqueryExpr,
                                      and_all, conjuncts, new_column)
-from engine.plan.nodes import (Aggregate, Filter, Join, Node, Project, Scan, transform_up)
+from engine.plan.nodes import (Aggregate, Distinct, Filter, Join, Node, Project, Scan, transform_up)
 
 
 class _Unsupported(Exception):
@@ -94,47 +98,120 @@ def _exists_join(child: Node, sq: SubqueryExpr) -> Node | None:
 
 
 def _scalar_join(child: Node, sq: SubqueryExpr) -> tuple[Node, Expr] | None:
-    """Decorrelate a scalar aggregate subquery: returns (new child, replacement expression)."""
+    """Decorrelate a scalar subquery: returns (new child, replacement expression).
+
+    An aggregate ``(SELECT f(agg) FROM t WHERE <corr>)`` is computed per correlation value and
+    left-joined back; a plain ``(SELECT v FROM t WHERE <corr>)`` becomes ``first(v)`` checked to
+    see at most one row. Equality correlations group by the inner keys; other correlations join
+    the distinct outer values (the "domain") to the inner rows first and group by them.
+    """
     outer = {c.cid for c in sq.outer}
+    if not outer <= {c.cid for c in child.columns}:
+        return None  # e.g. it reads a column that a GROUP BY below has replaced
     plan = sq.plan
     top: Project | None = None
     if isinstance(plan, Project):
         top, plan = plan, plan.child
-    if not isinstance(plan, Aggregate) or plan.groups:
+    if isinstance(plan, Aggregate) and not plan.groups:
+        src, aggs = plan.child, plan.aggs
+        exprs = top.exprs if top is not None else tuple((c, c) for c, _ in plan.aggs)
+    elif top is not None and len(top.exprs) == 1 and not (top.exprs[0][1].columns() & outer):
+        src = plan
+        out, e = top.exprs[0]
+        v, n = new_column("value", e.dtype), new_column("rows", pa.int64())
+        aggs = ((v, AggCall("first", (e,), e.dtype)), (n, AggCall("count_star", (), pa.int64())))
+        exprs = ((out, Call("single_row_value", (n, v), e.dtype)),)
+    else:
         return None
-    try:
-        body, corr = _pull(plan.child, outer)
-    except _Unsupported:
-        return None
-    if _reads(body, outer):
-        return None
-    keys_inner, keys_outer = [], []
-    for p in corr:
-        if not (isinstance(p, Call) and p.fn == "eq"):
-            return None
-        a, b = p.args
-        if a.columns() & outer and not (b.columns() & outer):
-            a, b = b, a
-        if not (b.columns() <= outer) or (a.columns() & outer):
-            return None
-        keys_inner.append(a)
-        keys_outer.append(b)
-    if not keys_inner:
-        return None
-    groups = tuple((new_column(f"key{i}", k.dtype), k) for i, k in enumerate(keys_inner))
-    agg = Aggregate(body, groups, plan.aggs)
-    counts = {c.cid for c, a in plan.aggs if a.fn in ("count", "count_star", "count_if")}
-    exprs = top.exprs if top is not None else tuple((c, c) for c, _ in plan.aggs)
     if len(exprs) != 1:
         return None
     out_ref, out_expr = exprs[0]
-    proj = Project(agg, tuple((g, g) for g, _ in groups) + ((out_ref, out_expr),))
-    cond = and_all([Call("eq", (o, g), pa.bool_()) for o, (g, _) in zip(keys_outer, groups)])
-    joined = Join(child, proj, "left", cond)
-    value: Expr = out_ref
-    if isinstance(out_expr, ColumnRef) and out_expr.cid in counts:
-        value = Call("coalesce", (out_ref, Literal(0, out_ref.dtype)), out_ref.dtype)
+    if not out_expr.columns() <= {c.cid for c, _ in aggs} | outer:
+        return None
+    try:
+        body, corr = _pull(src, outer)
+    except _Unsupported:
+        return None
+    if _reads(body, outer) or not corr:
+        return None
+    keys_inner, keys_outer = [], []
+    for p in corr:
+        a, b = p.args if isinstance(p, Call) and p.fn == "eq" else (None, None)
+        if a is not None and a.columns() & outer and not (b.columns() & outer):
+            a, b = b, a
+        if a is None or not a.columns() or not b.columns() or not (b.columns() <= outer) \
+                or (a.columns() & outer):
+            keys_inner = None
+            break
+        keys_inner.append(a)
+        keys_outer.append(b)
+    if keys_inner:
+        groups = tuple((new_column(f"key{i}", k.dtype), k) for i, k in enumerate(keys_inner))
+        agg = Aggregate(body, groups, aggs)
+        cond = and_all([Call("eq", (o, g), pa.bool_()) for o, (g, _) in zip(keys_outer, groups)])
+    else:
+        used = set().union(*(p.columns() for p in corr)) & outer
+        ocols = [c for c in sq.outer if c.cid in used]
+        dcols = [new_column(c.name, c.dtype) for c in ocols]
+        domain = Distinct(Project(child, tuple(zip(dcols, ocols))))
+        to_dom = {c.cid: d for c, d in zip(ocols, dcols)}
+        corr_d = [p.transform(lambda x: to_dom.get(x.cid, x) if isinstance(x, ColumnRef) else x)
+                  for p in corr]
+        groups = tuple((new_column(f"key{i}", d.dtype), d) for i, d in enumerate(dcols))
+        agg = Aggregate(Join(domain, body, "inner", and_all(corr_d)), groups, aggs)
+        cond = and_all([p for o, (g, _) in zip(ocols, groups) for p in _same_value(o, g)])
+    joined = Join(child, agg, "left", cond)
+    counts = {c.cid: c for c, a in aggs if a.fn in ("count", "count_star", "count_if")}
+    # no inner rows: counts are 0, other aggregates NULL; the select expression is computed after
+    value = out_expr.transform(
+        lambda x: Call("coalesce", (x, Literal(0, x.dtype)), x.dtype)
+        if isinstance(x, ColumnRef) and x.cid in counts else x)
     return joined, value
+
+
+_NULL_STANDIN = {"int": 0, "float": 0.0, "string": "", "bool": False}
+
+
+def _same_value(a: Expr, b: Expr) -> list[Expr]:
+    """``a IS NOT DISTINCT FROM b`` as equalities a hash join can use: NULL-ness and the value
+    with NULL replaced by a stand-in (so a NULL outer value finds its own domain row)."""
+    t = a.dtype
+    kind = ("int" if pa.types.is_integer(t) else "float" if pa.types.is_floating(t) else
+            "string" if pa.types.is_string(t) or pa.types.is_large_string(t) else
+            "bool" if pa.types.is_boolean(t) else None)
+    if kind is None:
+        return [Call("eq", (a, b), pa.bool_())]
+    fill = Literal(_NULL_STANDIN[kind], t)
+    return [Call("eq", (Call("is_null", (a,), pa.bool_()), Call("is_null", (b,), pa.bool_())), pa.bool_()),
+            Call("eq", (Call("coalesce", (a, fill), t), Call("coalesce", (b, fill), t)), pa.bool_())]
+
+
+def _as_scalar(sq: SubqueryExpr) -> SubqueryExpr | None:
+    """A correlated [NOT] EXISTS outside a WHERE conjunct, as ``(SELECT count(*) ...) > 0``."""
+    plan = sq.plan.child if isinstance(sq.plan, Project) else sq.plan
+    n = new_column("rows", pa.int64())
+    agg = Aggregate(plan, (), ((n, AggCall("count_star", (), pa.int64())),))
+    out = new_column("exists", pa.bool_())
+    test = Call("eq" if sq.negated else "gt", (n, Literal(0, pa.int64())), pa.bool_())
+    return SubqueryExpr("scalar", Project(agg, ((out, test),)), pa.bool_(), outer=sq.outer)
+
+
+def _decorrelate_values(child: Node, exprs: list[Expr]) -> tuple[Node, list[Expr], bool]:
+    """Replace the correlated scalar subqueries (and EXISTS) inside ``exprs`` by joins on child."""
+    changed = False
+    out = []
+    for e in exprs:
+        subs = [x for x in e.walk() if isinstance(x, SubqueryExpr) and x.outer
+                and (x.kind == "scalar" or x.kind == "exists")]
+        for sq in subs:
+            r = _scalar_join(child, sq if sq.kind == "scalar" else _as_scalar(sq))
+            if r is None:
+                continue
+            child, value = r
+            e = e.transform(lambda x, sq=sq, value=value: value if x is sq else x)
+            changed = True
+        out.append(e)
+    return child, out, changed
 
 
 def _rewrite_filter(node: Filter) -> Node:
@@ -147,14 +224,8 @@ def _rewrite_filter(node: Filter) -> Node:
             if j is not None:
                 child, changed = j, True
                 continue
-        subs = [x for x in p.walk() if isinstance(x, SubqueryExpr) and x.outer and x.kind == "scalar"]
-        for sq in subs:
-            r = _scalar_join(child, sq)
-            if r is None:
-                continue
-            child, value = r
-            p = p.transform(lambda x, sq=sq, value=value: value if x is sq else x)
-            changed = True
+        child, (p,), did = _decorrelate_values(child, [p])
+        changed = changed or did
         keep.append(p)
     if not changed:
         return node
@@ -164,5 +235,18 @@ def _rewrite_filter(node: Filter) -> Node:
     return out
 
 
+def _rewrite_project(node: Project) -> Node:
+    child, exprs, changed = _decorrelate_values(node.child, [e for _, e in node.exprs])
+    if not changed:
+        return node
+    return Project(child, tuple((c, e) for (c, _), e in zip(node.exprs, exprs)))
+
+
 def decorrelate_subqueries(plan: Node, ctx=None) -> Node:
-    return transform_up(plan, lambda n: _rewrite_filter(n) if isinstance(n, Filter) else n)
+    def rewrite(n: Node) -> Node:
+        if isinstance(n, Filter):
+            return _rewrite_filter(n)
+        if isinstance(n, Project):
+            return _rewrite_project(n)
+        return n
+    return transform_up(plan, rewrite)

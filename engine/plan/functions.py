@@ -533,6 +533,15 @@ register("least", 1, 64, _common_all, "common")(lambda *a, dtype=None: pc.min_el
 register("coalesce", 1, 64, _common_all, "common")(lambda *a, dtype=None: pc.coalesce(*a))
 
 
+@register("single_row_value", 2, 2, lambda args: args[1])
+def _single_row_value(rows, value, dtype=None):
+    """A decorrelated scalar subquery's value, given how many rows the subquery returned."""
+    most = rows.as_py() if is_scalar(rows) else pc.max(rows).as_py()
+    if most is not None and most > 1:
+        raise DataError("More than one row returned by a subquery used as an expression")
+    return value
+
+
 @register("nullif", 2, 2, lambda args: _common_all(args) and args[0], "common")
 def _nullif(a, b, dtype=None):
     eq = pc.fill_null(pc.equal(a, b), False)
