@@ -114,6 +114,14 @@ def evaluate_array(e: Expr, batch: pa.RecordBatch, ctx) -> pa.Array:
     return arr
 
 
+def hash_key(arr):
+    """A column as a hashing key: -0.0 becomes 0.0, since SQL groups, joins and compares them as
+    one value while hash kernels see two bit patterns."""
+    if pa.types.is_floating(arr.type):
+        return pc.add(arr, pa.scalar(0.0, arr.type))
+    return arr
+
+
 def evaluate_mask(e: Expr, batch: pa.RecordBatch, ctx) -> Value:
     """A predicate as a filter mask: NULL counts as false."""
     v = evaluate(e, batch, ctx)

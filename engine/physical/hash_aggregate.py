@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.errors import NotSupportedError
-from engine.physical.evaluate import evaluate_array, evaluate_mask
+from engine.physical.evaluate import evaluate_array, evaluate_mask, hash_key
 from engine.physical.operator import Operator, table_batches
 from engine.plan.expressions import AggCall
 
@@ -79,7 +79,7 @@ class HashAggregateExec(Operator):
     def _inputs(self, b: pa.RecordBatch, ctx) -> dict[str, pa.Array]:
         cols: dict[str, pa.Array] = {}
         for i, (_, e) in enumerate(self.groups):
-            cols[f"g{i}"] = evaluate_array(e, b, ctx)
+            cols[f"g{i}"] = hash_key(evaluate_array(e, b, ctx))
         for i, (_, a) in enumerate(self.aggs):
             if not a.args and a.filter is None:
                 continue

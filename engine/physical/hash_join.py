@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from engine.physical.evaluate import evaluate_array, evaluate_mask
+from engine.physical.evaluate import evaluate_array, evaluate_mask, hash_key
 from engine.physical.join_common import finish_join
 from engine.physical.operator import Operator, collect, table_batches
 from engine.physical.sort import as_batch
@@ -36,7 +36,7 @@ class HashJoinExec(Operator):
 
     def _key_table(self, t: pa.Table, keys, prefix: str, ctx) -> pa.Table:
         b = as_batch(t)
-        cols = {f"{prefix}{i}": evaluate_array(k, b, ctx) for i, k in enumerate(keys)}
+        cols = {f"{prefix}{i}": hash_key(evaluate_array(k, b, ctx)) for i, k in enumerate(keys)}
         cols[f"{prefix}_row"] = pa.array(np.arange(t.num_rows, dtype=np.int64))
         return pa.table(cols)
 

@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from engine.physical.evaluate import hash_key
 from engine.physical.operator import Operator, collect, table_batches
 
 
@@ -36,6 +37,8 @@ class SetOpExec(Operator):
         right = collect(self._children[1], ctx)
         right = pa.Table.from_arrays(right.columns, schema=self._schema)
         names = [f"c{i}" for i in range(len(self._schema))]
+        left = pa.Table.from_arrays([hash_key(c) for c in left.columns], schema=self._schema)
+        right = pa.Table.from_arrays([hash_key(c) for c in right.columns], schema=self._schema)
         both = pa.concat_tables([
             left.rename_columns(names).append_column("__l", pa.repeat(pa.scalar(1, pa.int64()), left.num_rows))
             .append_column("__r", pa.repeat(pa.scalar(0, pa.int64()), left.num_rows)),
