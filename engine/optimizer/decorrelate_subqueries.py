@@ -201,9 +201,10 @@ def _decorrelate_values(child: Node, exprs: list[Expr]) -> tuple[Node, list[Expr
     changed = False
     out = []
     for e in exprs:
-        subs = [x for x in e.walk() if isinstance(x, SubqueryExpr) and x.outer
-                and (x.kind == "scalar" or x.kind == "exists")]
-        for sq in subs:
+        # by identity: one subquery may appear twice in the tree (it is joined once)
+        subs = {id(x): x for x in e.walk() if isinstance(x, SubqueryExpr) and x.outer
+                and (x.kind == "scalar" or x.kind == "exists")}
+        for sq in subs.values():
             r = _scalar_join(child, sq if sq.kind == "scalar" else _as_scalar(sq))
             if r is None:
                 continue

@@ -936,6 +936,8 @@ class _ExprBinder:
         m = getattr(self, "_" + type(node).__name__, None)
         if m is not None:
             return m(node)
+        if type(node) in _CMP and isinstance(node.expression, (exp.Any, exp.All)):
+            return self._quantified(_CMP[type(node)], node)
         if type(node) in _CMP:
             return self._binary(_CMP[type(node)], node)
         if type(node) in _ARITH:
@@ -1068,6 +1070,43 @@ class _ExprBinder:
         for v in vals:
             t = T.common_type(t, v.dtype, f'"{node.sql()}"')
         return InList(cast_to(x, t), tuple(cast_to(v, t) for v in vals), negated)
+
+    def _quantified(self, op: str, node) -> Expr:
+        """``x op ANY|ALL (subquery)``: = ANY is IN and <> ALL is NOT IN; the others compare x with
+        the subquery's min or max, and its row counts give SQL's NULL and empty-set answers."""
+        q = node.expression
+        is_all = isinstance(q, exp.All)
+        sub = q.this.this if isinstance(q.this, exp.Subquery) else q.this
+        if (op == "eq" and not is_all) or (op == "neq" and is_all):
+            return self._In(exp.In(this=node.this, query=exp.Subquery(this=sub)), negated=is_all)
+        x = self.bind(node.this)
+        plan, outer = self._subquery(sub)
+        if len(plan.columns) != 1:
+            raise BindError(f"A subquery after ANY/ALL must return one column{location(q)}")
+        t = T.common_type(x.dtype, plan.columns[0].dtype, f'"{node.sql()}"')
+        y = cast_to(plan.columns[0], t)
+
+        def agg(fn: str, dtype: pa.DataType) -> Expr:
+            c = new_column(fn, dtype)
+            call = AggCall(fn, () if fn == "count_star" else (y,), dtype)
+            return SubqueryExpr("scalar", Aggregate(plan, (), ((c, call),)), dtype, None, False, tuple(outer))
+
+        x = cast_to(x, t)
+        n, nvalid = agg("count_star", pa.int64()), agg("count", pa.int64())
+        lo, hi = agg("min", t), agg("max", t)
+        if op == "neq" or op == "eq":
+            differs = make_call("or", [make_call("neq", [x, lo]), make_call("neq", [x, hi])])
+            decided = differs
+        elif is_all:  # some y makes "x op y" false
+            decided = make_call({"gt": "lte", "gte": "lt", "lt": "gte", "lte": "gt"}[op],
+                                [x, hi if op in ("gt", "gte") else lo])
+        else:  # some y makes "x op y" true
+            decided = make_call(op, [x, lo if op in ("gt", "gte") else hi])
+        unknown = make_call("or", [make_call("is_null", [x]), make_call("lt", [nvalid, n])])
+        empty = make_call("eq", [n, Literal(0, pa.int64())])
+        yes, no, null = Literal(True, pa.bool_()), Literal(False, pa.bool_()), Literal(None, pa.bool_())
+        return Case(((empty, yes if is_all else no), (decided, no if is_all else yes), (unknown, null)),
+                    yes if is_all else no, pa.bool_())
 
     def _Exists(self, node, negated: bool = False) -> Expr:
         q = node.this
