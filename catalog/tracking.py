@@ -340,9 +340,11 @@ class Tracker:
 
 @atexit.register
 def _flush_all() -> None:
+    """At exit: store what is buffered and stop the timers, so no flush thread is left inside
+    DuckDB while the interpreter shuts down."""
     for t in list(Tracker._all):
         try:
-            t.flush()
+            t.close()
         except Exception:
             pass
 

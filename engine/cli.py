@@ -33,8 +33,16 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def run_sql(con, sql: str, out=sys.stdout) -> None:
-    cur = con.execute(sql)
+def run_sql(con, sql: str, out=None, err=None) -> None:
+    """Run ``sql`` and print its result; the tracked run's id goes to ``err`` (stderr), so piped
+    output stays the result alone."""
+    out = out or sys.stdout
+    cur = con.cursor()
+    try:
+        cur.execute(sql)
+    finally:
+        if cur.run_id:
+            print(f"run {cur.run_id}", file=err or sys.stderr)
     if cur.description is not None:
         t = cur.fetch_arrow_table()
         if t.column_names == ["explain"]:

@@ -1,6 +1,7 @@
 """The Python entry point, EXPLAIN forms, the optimizer driver, the CLI and import time."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -94,15 +95,17 @@ def test_select_without_from_and_values():
 
 
 def test_cli_runs_sql():
-    out = subprocess.run([sys.executable, "-m", "engine.cli", "-c", "SELECT 40 + 2 AS answer"],
-                         capture_output=True, text=True, check=True).stdout
-    assert "answer" in out and "42" in out and "(1 row)" in out
+    p = subprocess.run([sys.executable, "-m", "engine.cli", "-c", "SELECT 40 + 2 AS answer"],
+                       capture_output=True, text=True, check=True)
+    assert "answer" in p.stdout and "42" in p.stdout and "(1 row)" in p.stdout
+    assert re.fullmatch(r"run [0-9a-f]{32}\n", p.stderr)  # the tracked run's id, after the statement
 
 
 def test_cli_reports_errors():
     p = subprocess.run([sys.executable, "-m", "engine.cli", "-c", "SELECT * FROM nope"],
                        capture_output=True, text=True)
     assert p.returncode == 1 and 'Table "nope" does not exist' in p.stderr
+    assert re.search(r"^run [0-9a-f]{32}$", p.stderr, re.M)  # failed statements are runs too
 
 
 def test_import_engine_is_fast():
