@@ -336,20 +336,41 @@ def _like_type(args):
     return pa.bool_()
 
 
+def _arrow_pattern(pat: str, escape: str | None) -> str:
+    """A SQL LIKE pattern in Arrow's syntax, where backslash escapes: SQL has no escape character
+    unless ESCAPE names one, so a backslash of its own is literal."""
+    out, i = [], 0
+    while i < len(pat):
+        ch = pat[i]
+        if escape and ch == escape:
+            if i + 1 >= len(pat):
+                raise DataError("A LIKE pattern must not end with its escape character")
+            nxt = pat[i + 1]
+            out.append("\\" + nxt if nxt in "%_\\" else nxt)
+            i += 2
+            continue
+        out.append("\\\\" if ch == "\\" else ch)
+        i += 1
+    return "".join(out)
+
+
 def _like(ignore_case: bool, negate: bool):
-    def k(a, p, dtype=None):
+    def k(a, p, escape=None, dtype=None):
         pat = scalar_py(p, "A LIKE pattern")
-        if pat is None:
+        esc = scalar_py(escape, "A LIKE escape character") if escape is not None else None
+        if pat is None or (escape is not None and esc is None):
             return pa.scalar(None, pa.bool_()) if is_scalar(a) else pa.nulls(len(a), pa.bool_())
-        r = pc.match_like(a, pat, ignore_case=ignore_case)
+        if esc is not None and len(esc) > 1:
+            raise DataError("The LIKE escape must be a single character")
+        r = pc.match_like(a, _arrow_pattern(pat, esc), ignore_case=ignore_case)
         return pc.invert(r) if negate else r
     return k
 
 
-register("like", 2, 2, _like_type)(_like(False, False))
-register("ilike", 2, 2, _like_type)(_like(True, False))
-register("not_like", 2, 2, _like_type)(_like(False, True))
-register("not_ilike", 2, 2, _like_type)(_like(True, True))
+register("like", 2, 3, _like_type)(_like(False, False))
+register("ilike", 2, 3, _like_type)(_like(True, False))
+register("not_like", 2, 3, _like_type)(_like(False, True))
+register("not_ilike", 2, 3, _like_type)(_like(True, True))
 
 
 @register("regexp_matches", 2, 2, _like_type)
@@ -652,8 +673,10 @@ def _date_diff(part, a, b, dtype=None):
     p = str(scalar_py(part, "The date part")).lower().rstrip("s")
     if p == "day":
         return pc.days_between(a.cast(T.TIMESTAMP), b.cast(T.TIMESTAMP)).cast(pa.int64())
-    if p == "month":
-        return pc.month_interval_between(a.cast(T.TIMESTAMP), b.cast(T.TIMESTAMP)).cast(pa.int64())
+    if p == "month":  # month boundaries crossed (Arrow's month_interval_between has no Python type)
+        def months(x):
+            return pc.add(pc.multiply(pc.year(x).cast(pa.int64()), 12), pc.month(x).cast(pa.int64()))
+        return pc.subtract(months(b), months(a))
     if p == "year":
         return pc.years_between(a.cast(T.TIMESTAMP), b.cast(T.TIMESTAMP)).cast(pa.int64())
     raise NotSupportedError(f'date_diff does not support the part "{p}"')

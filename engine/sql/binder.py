@@ -106,7 +106,7 @@ _FUNC_KEYS = {"strposition": "strpos", "dpipe": "concat_op", "pow": "power",
               "currenttimestamp": "current_timestamp", "dayofmonth": "dayofmonth",
               "dayofweek": "dayofweek", "dayofyear": "dayofyear", "weekofyear": "week",
               "lower": "lower", "upper": "upper", "arraycontains": "contains",
-              "stringtoarray": "split_part"}
+              "stringtoarray": "split_part", "splitpart": "split_part"}
 _CMP = {exp.EQ: "eq", exp.NEQ: "neq", exp.LT: "lt", exp.LTE: "lte", exp.GT: "gt", exp.GTE: "gte",
         exp.NullSafeEQ: "is_not_distinct", exp.NullSafeNEQ: "is_distinct"}
 _ARITH = {exp.Add: "add", exp.Sub: "subtract", exp.Mul: "multiply", exp.Div: "divide",
@@ -1041,10 +1041,24 @@ class _ExprBinder:
     def _ILike(self, node) -> Expr:
         return self._like(node, "not_ilike" if node.args.get("negate") else "ilike")
 
-    def _like(self, node, op) -> Expr:
-        if isinstance(node.expression, exp.Escape):
-            raise NotSupportedError(f"LIKE ... ESCAPE is not supported{location(node)}")
-        return make_call(op, [self.bind(node.this), self.bind(node.expression)], node)
+    def _like(self, node, op, escape: exp.Expression | None = None) -> Expr:
+        args = [self.bind(node.this), self.bind(node.expression)]
+        if escape is not None:
+            args.append(self.bind(escape))
+        return make_call(op, args, node)
+
+    def _Escape(self, node) -> Expr:
+        """``x [NOT] [I]LIKE pattern ESCAPE c``"""
+        like = node.this
+        if isinstance(like, exp.Not):
+            like, flip = like.this, True
+        else:
+            flip = False
+        if not isinstance(like, (exp.Like, exp.ILike)):
+            raise NotSupportedError(f'Unsupported expression "{node.sql()}"{location(node)}')
+        neg = bool(like.args.get("negate")) != flip
+        op = ("not_" if neg else "") + ("ilike" if isinstance(like, exp.ILike) else "like")
+        return self._like(like, op, node.expression)
 
     def _Between(self, node) -> Expr:
         x = self.bind(node.this)
@@ -1412,6 +1426,11 @@ class _ExprBinder:
                     argn.append(v)
             if name == "pad":  # sqlglot parses lpad/rpad as one Pad node
                 name = "lpad" if node.args.get("is_left") else "rpad"
+            if name == "date_diff" and isinstance(node, exp.DateDiff) and node.args.get("unit") is not None:
+                # sqlglot's DateDiff(this=end, expression=start, unit=Var) -> date_diff(part, start, end)
+                unit = node.args["unit"]
+                argn = [exp.Literal.string(unit.name if hasattr(unit, "name") else str(unit)),
+                        node.expression, node.this]
             if name == "date_trunc":
                 unit = node.args.get("unit")
                 argn = [exp.Literal.string(unit.name if hasattr(unit, "name") else str(unit)), node.this]
