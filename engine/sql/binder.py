@@ -312,7 +312,13 @@ class Binder:
             self._ctes.append(frame)
             pushed = True
             for cte in with_.expressions:
-                frame[cte.alias_or_name.lower()] = (cte.this, cte.args.get("alias"))
+                name = cte.alias_or_name.lower()
+                if with_.args.get("recursive") and any(
+                        t.name.lower() == name for t in cte.this.find_all(exp.Table)):
+                    self._ctes.pop()
+                    raise NotSupportedError(f'Recursive CTEs are not supported ("{cte.alias_or_name}" '
+                                            f"refers to itself){location(cte)}")
+                frame[name] = (cte.this, cte.args.get("alias"))
         try:
             if isinstance(node, exp.Select):
                 return self._bind_select(node, parent)
