@@ -17,12 +17,13 @@ which runs them once per statement.
 """
 from __future__ import annotations
 
+import datetime as _dt
 from dataclasses import replace
 
 import pyarrow as pa
 
 from engine.errors import NotSupportedError
-from engine.plan.expressions import (AggCall, Call, ColumnRef, Expr, Literal, SubqueryExpr,
+from engine.plan.expressions import (AggCall, Call, Case, ColumnRef, Expr, Literal, SubqueryExpr,
                                      and_all, conjuncts, new_column)
 from engine.plan.nodes import (Aggregate, Distinct, Filter, Join, Node, Project, Scan, transform_up)
 
@@ -134,8 +135,11 @@ def _scalar_join(child: Node, sq: SubqueryExpr) -> tuple[Node, Expr] | None:
         return None
     if _reads(body, outer) or not corr:
         return None
-    keys_inner, keys_outer = [], []
-    for p in corr:
+    # aggregates over outer values (x IN (...) as a scalar, see _in_as_scalar) need those values
+    # next to the inner rows: the domain path below provides them
+    agg_outer = set().union(*(a.columns() for _, a in aggs)) & outer
+    keys_inner, keys_outer = ([], []) if not agg_outer else (None, None)
+    for p in (corr if keys_inner is not None else []):
         a, b = p.args if isinstance(p, Call) and p.fn == "eq" else (None, None)
         if a is not None and a.columns() & outer and not (b.columns() & outer):
             a, b = b, a
@@ -150,7 +154,7 @@ def _scalar_join(child: Node, sq: SubqueryExpr) -> tuple[Node, Expr] | None:
         agg = Aggregate(body, groups, aggs)
         cond = and_all([Call("eq", (o, g), pa.bool_()) for o, (g, _) in zip(keys_outer, groups)])
     else:
-        used = set().union(*(p.columns() for p in corr)) & outer
+        used = (set().union(*(p.columns() for p in corr)) & outer) | agg_outer
         ocols = [c for c in sq.outer if c.cid in used]
         dcols = [new_column(c.name, c.dtype) for c in ocols]
         domain = Distinct(Project(child, tuple(zip(dcols, ocols))))
@@ -158,6 +162,9 @@ def _scalar_join(child: Node, sq: SubqueryExpr) -> tuple[Node, Expr] | None:
         corr_d = [p.transform(lambda x: to_dom.get(x.cid, x) if isinstance(x, ColumnRef) else x)
                   for p in corr]
         groups = tuple((new_column(f"key{i}", d.dtype), d) for i, d in enumerate(dcols))
+        if agg_outer:
+            aggs = tuple((c, a.transform(lambda x: to_dom.get(x.cid, x) if isinstance(x, ColumnRef) else x))
+                         for c, a in aggs)
         agg = Aggregate(Join(domain, body, "inner", and_all(corr_d)), groups, aggs)
         cond = and_all([p for o, (g, _) in zip(ocols, groups) for p in _same_value(o, g)])
     joined = Join(child, agg, "left", cond)
@@ -169,7 +176,8 @@ def _scalar_join(child: Node, sq: SubqueryExpr) -> tuple[Node, Expr] | None:
     return joined, value
 
 
-_NULL_STANDIN = {"int": 0, "float": 0.0, "string": "", "bool": False}
+_NULL_STANDIN = {"int": 0, "float": 0.0, "string": "", "bool": False,
+                 "date": _dt.date(1970, 1, 1), "timestamp": _dt.datetime(1970, 1, 1)}
 
 
 def _same_value(a: Expr, b: Expr) -> list[Expr]:
@@ -178,7 +186,8 @@ def _same_value(a: Expr, b: Expr) -> list[Expr]:
     t = a.dtype
     kind = ("int" if pa.types.is_integer(t) else "float" if pa.types.is_floating(t) else
             "string" if pa.types.is_string(t) or pa.types.is_large_string(t) else
-            "bool" if pa.types.is_boolean(t) else None)
+            "bool" if pa.types.is_boolean(t) else "date" if pa.types.is_date32(t) else
+            "timestamp" if pa.types.is_timestamp(t) else None)
     if kind is None:
         return [Call("eq", (a, b), pa.bool_())]
     fill = Literal(_NULL_STANDIN[kind], t)
@@ -196,6 +205,40 @@ def _as_scalar(sq: SubqueryExpr) -> SubqueryExpr | None:
     return SubqueryExpr("scalar", Project(agg, ((out, test),)), pa.bool_(), outer=sq.outer)
 
 
+def _in_as_scalar(sq: SubqueryExpr) -> SubqueryExpr:
+    """A correlated ``x [NOT] IN (SELECT y ...)`` outside a WHERE conjunct, as a scalar subquery
+    over the outer value x: TRUE when some y = x; FALSE when there are no rows; NULL when x is
+    NULL or some y is NULL; else FALSE."""
+    x, y = sq.arg, sq.plan.columns[0]
+    b, i64 = pa.bool_(), pa.int64()
+    n, nn, hit = new_column("rows", i64), new_column("values", i64), new_column("hit", b)
+    agg = Aggregate(sq.plan, (), ((n, AggCall("count_star", (), i64)),
+                                  (nn, AggCall("count", (y,), i64)),
+                                  (hit, AggCall("bool_or", (Call("eq", (x, y), b),), b))))
+    null = Literal(None, b)
+    test = Case(((Call("eq", (n, Literal(0, i64)), b), Literal(False, b)),
+                 (hit, Literal(True, b)),
+                 (Call("or", (Call("is_null", (x,), b), Call("gt", (n, nn), b)), b), null)),
+                Literal(False, b), b)
+    if sq.negated:
+        test = Call("not", (test,), b)
+    out = new_column("in", b)
+    outer = sq.outer + tuple(c for c in _refs(x) if c not in sq.outer)
+    return SubqueryExpr("scalar", Project(agg, ((out, test),)), b, outer=outer)
+
+
+def _refs(e: Expr) -> list[ColumnRef]:
+    out: list[ColumnRef] = []
+    for x in e.walk():
+        if isinstance(x, ColumnRef) and x not in out:
+            out.append(x)
+    return out
+
+
+_AS_SCALAR = {"exists": lambda sq: _as_scalar(sq), "in": lambda sq: _in_as_scalar(sq),
+              "scalar": lambda sq: sq}
+
+
 def _decorrelate_values(child: Node, exprs: list[Expr]) -> tuple[Node, list[Expr], bool]:
     """Replace the correlated scalar subqueries (and EXISTS) inside ``exprs`` by joins on child."""
     changed = False
@@ -203,9 +246,9 @@ def _decorrelate_values(child: Node, exprs: list[Expr]) -> tuple[Node, list[Expr
     for e in exprs:
         # by identity: one subquery may appear twice in the tree (it is joined once)
         subs = {id(x): x for x in e.walk() if isinstance(x, SubqueryExpr) and x.outer
-                and (x.kind == "scalar" or x.kind == "exists")}
+                and x.kind in _AS_SCALAR}
         for sq in subs.values():
-            r = _scalar_join(child, sq if sq.kind == "scalar" else _as_scalar(sq))
+            r = _scalar_join(child, _AS_SCALAR[sq.kind](sq))
             if r is None:
                 continue
             child, value = r
@@ -243,11 +286,52 @@ def _rewrite_project(node: Project) -> Node:
     return Project(child, tuple((c, e) for (c, _), e in zip(node.exprs, exprs)))
 
 
+def _correlated(e: Expr | None) -> bool:
+    return e is not None and any(isinstance(x, SubqueryExpr) and x.outer for x in e.walk())
+
+
+def _rewrite_join(node: Join) -> Node:
+    """Correlated subqueries in a join condition: one that reads a single side is computed on
+    that side (its value is fixed per row of that side, whatever the join kind); one that reads
+    both sides of an inner join moves to a filter above it."""
+    left, (cond,), dl = _decorrelate_values(node.left, [node.condition])
+    right, (cond,), dr = _decorrelate_values(node.right, [cond])
+    kind, above = node.kind, []
+    if node.kind in ("inner", "cross") and _correlated(cond):
+        parts = conjuncts(cond)
+        above = [p for p in parts if _correlated(p)]
+        cond = and_all([p for p in parts if not _correlated(p)])
+        kind = "inner" if cond is not None else "cross"
+    if not (dl or dr or above):
+        return node
+    out: Node = Join(left, right, kind, cond)
+    if above:
+        out = Filter(out, and_all(above))
+    if [c.cid for c in out.columns] != [c.cid for c in node.columns]:
+        out = Project(out, tuple((c, c) for c in node.columns))
+    return out
+
+
+def _rewrite_aggregate(node: Aggregate) -> Node:
+    """Correlated subqueries in grouping keys or aggregate arguments are computed on the
+    aggregate's input rows."""
+    n = len(node.groups)
+    child, exprs, changed = _decorrelate_values(node.child, list(node.expressions()))
+    if not changed:
+        return node
+    return Aggregate(child, tuple((c, e) for (c, _), e in zip(node.groups, exprs[:n])),
+                     tuple((c, a) for (c, _), a in zip(node.aggs, exprs[n:])))
+
+
 def decorrelate_subqueries(plan: Node, ctx=None) -> Node:
     def rewrite(n: Node) -> Node:
+        if isinstance(n, Aggregate) and any(_correlated(e) for e in n.expressions()):
+            return _rewrite_aggregate(n)
         if isinstance(n, Filter):
             return _rewrite_filter(n)
         if isinstance(n, Project):
             return _rewrite_project(n)
+        if isinstance(n, Join) and _correlated(n.condition):
+            return _rewrite_join(n)
         return n
     return transform_up(plan, rewrite)
