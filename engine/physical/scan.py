@@ -53,6 +53,9 @@ class ScanExec(Operator):
 
     def params(self) -> str:
         s = f"table={self.table} columns=[{', '.join(self.columns)}]"
+        spec = getattr(self.source, "spec", None)
+        if spec is not None:
+            s += f" sample={spec.describe()}"
         if self.filters:
             from engine.physical.filter import describe_conjuncts
             s += " filters=" + describe_conjuncts(list(self.filters), self.costs)

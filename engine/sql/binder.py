@@ -429,6 +429,12 @@ class Binder:
         frm = select.args.get("from_") or select.args.get("from")
         if frm is None:
             return Values(((),), ()), Scope([], parent)
+        if select.args.get("sample") is not None:  # USING SAMPLE: the sample of the FROM's table
+            if select.args.get("joins") or not isinstance(frm.this, exp.Table) or frm.this.args.get("sample"):
+                raise NotSupportedError("USING SAMPLE applies to a single table here; sample a joined "
+                                        "table with TABLESAMPLE after its name")
+            frm = frm.copy()
+            frm.this.set("sample", select.args["sample"].copy())
         scope = Scope([], parent)
         plan, entries = self._bind_table(frm.this, scope)
         scope.entries = entries
@@ -486,6 +492,18 @@ class Binder:
         return plan, scope
 
     def _bind_table(self, node: exp.Expression, scope: Scope) -> tuple[Node, list[Entry]]:
+        sample = node.args.get("sample")
+        plan, entries = self._bind_from_item(node, scope)
+        if sample is None:
+            return plan, entries
+        if not isinstance(plan, Scan):
+            raise NotSupportedError(f"TABLESAMPLE applies to a table, a file or video(...), not to a "
+                                    f"view, CTE or subquery{location(node)}")
+        from dataclasses import replace
+        from catalog.sampling import SampledSource
+        return replace(plan, source=SampledSource(plan.source, _sample_spec(sample))), entries
+
+    def _bind_from_item(self, node: exp.Expression, scope: Scope) -> tuple[Node, list[Entry]]:
         alias_node = node.args.get("alias")
         alias = alias_node.name if alias_node is not None and alias_node.name else None
         col_aliases = [_ident(c) for c in alias_node.columns] if alias_node is not None and alias_node.args.get("columns") else []
@@ -1578,3 +1596,37 @@ class _Relay(Scope):
 
 
 Binder.bind_query_in = _bind_query_in
+
+
+def _sample_spec(ts: exp.TableSample):
+    """TABLESAMPLE / USING SAMPLE as a catalog.sampling.SampleSpec, with clear errors."""
+    from catalog.sampling import SampleSpec
+
+    def number(e, what: str) -> float:
+        if isinstance(e, exp.Neg) or not isinstance(e, exp.Literal) or e.is_string:
+            raise BindError(f"TABLESAMPLE {what} must be a non-negative number, got {e.sql()}{location(ts)}")
+        return float(e.this)
+    method = (ts.args.get("method").name if ts.args.get("method") is not None else "").lower()
+    seed = ts.args.get("seed")
+    seed = int(number(seed, "seed")) if seed is not None else None
+    percent, size = ts.args.get("percent"), ts.args.get("size")
+    if ts.args.get("rows") is not None and size is None:
+        size = ts.args.get("rows")
+    if method not in ("", "bernoulli", "system", "reservoir"):
+        raise NotSupportedError(f"TABLESAMPLE method {method.upper()} is not supported (BERNOULLI, "
+                                f"SYSTEM, RESERVOIR){location(ts)}")
+    if percent is not None:
+        p = number(percent, "percentage")
+        if p > 100:
+            raise BindError(f"TABLESAMPLE percentage must be between 0 and 100, got {p:g}{location(ts)}")
+        return SampleSpec(method if method in ("bernoulli", "system") else "system", percent=p, seed=seed)
+    if size is None:
+        raise BindError(f"TABLESAMPLE needs a size: n% or n ROWS{location(ts)}")
+    n = number(size, "size")
+    if method in ("bernoulli", "system"):  # BERNOULLI (5) means five percent
+        if n > 100:
+            raise BindError(f"TABLESAMPLE percentage must be between 0 and 100, got {n:g}{location(ts)}")
+        return SampleSpec(method, percent=n, seed=seed)
+    if n != int(n):
+        raise BindError(f"TABLESAMPLE row count must be a whole number, got {n:g}{location(ts)}")
+    return SampleSpec("reservoir", rows=int(n), seed=seed)
