@@ -35,8 +35,18 @@ def values_equal(a, b) -> bool:
 
 
 def _key(row):
-    return tuple((v is None, repr(_norm(v)) if not isinstance(_norm(v), float) else round(_norm(v), 4))
-                 for v in row)
+    """Sort key of a row: numbers by value whatever their Python type (one engine may give an
+    INTEGER where the other gives a DOUBLE), everything else by its text."""
+    out = []
+    for v in row:
+        v = _norm(v)
+        if v is None:
+            out.append((True, 0, 0))
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            out.append((False, 0, round(float(v), 4)))
+        else:
+            out.append((False, 1, repr(v)))
+    return tuple(out)
 
 
 def compare_results(got: list[tuple], expected: list[tuple], ordered: bool) -> str | None:

@@ -67,6 +67,10 @@ def evaluate(e: Expr, batch: pa.RecordBatch, ctx) -> Value:
         except pa.ArrowInvalid as err:
             raise DataError(f'Cannot evaluate "{e.sql()}": {err}') from None
         except pa.ArrowNotImplementedError as err:
+            if any(pa.types.is_null(a.type) for a in args):
+                # no kernel takes an untyped NULL (a bare NULL literal): the function's value is NULL
+                n = next((len(a) for a in args if not isinstance(a, pa.Scalar)), None)
+                return pa.scalar(None, e.dtype) if n is None else pa.nulls(n, e.dtype)
             raise NotSupportedError(f'Cannot evaluate "{e.sql()}": {err}') from None
     if isinstance(e, Cast):
         return cast_value(evaluate(e.arg, batch, ctx), e.dtype, e.safe, e)

@@ -191,7 +191,7 @@ class HashAggregateExec(Operator):
             res = table.group_by(keys, use_threads=False).aggregate(uniq)
         out = []
         for i, (c, _) in enumerate(self.groups):
-            out.append(res.column(f"g{i}"))
+            out.append(_as_type(res.column(f"g{i}"), c.dtype))
         for i, ((fin, a), name, (c, _)) in enumerate(zip(finish, out_names, self.aggs)):
             arr = res.column(name).combine_chunks()
             if padded and name == "count_all":
@@ -211,12 +211,17 @@ class HashAggregateExec(Operator):
                 arr = _call_aggregate_udf(dict(a.options)["udf"], arr, c.dtype, ctx)
             elif fin is not None:
                 arr = _reduce_lists(arr, fin, c.dtype)
-            if arr.type != c.dtype:
-                arr = arr.cast(c.dtype)
-            out.append(arr)
+            out.append(_as_type(arr, c.dtype))
         result = pa.Table.from_arrays(out, schema=self._schema) if out else \
             pa.table({"__n": pa.nulls(res.num_rows)}).select([])
         yield from table_batches(result)
+
+
+def _as_type(arr, t: pa.DataType):
+    """An output column as its planned type; untyped NULL columns were aggregated as INTEGER."""
+    if arr.type == t:
+        return arr
+    return pa.nulls(len(arr), t) if pa.types.is_null(t) else arr.cast(t)
 
 
 def _call_aggregate_udf(u, lists: pa.Array, dtype: pa.DataType, ctx) -> pa.Array:

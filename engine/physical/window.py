@@ -22,7 +22,7 @@ def _changes(arr: pa.Array) -> np.ndarray:
     """changes[i] is True where arr[i] differs from arr[i-1] (NULLs equal each other)."""
     n = len(arr)
     out = np.zeros(n, dtype=bool)
-    if n <= 1:
+    if n <= 1 or pa.types.is_null(arr.type):  # an untyped NULL key: one peer group
         out[:1] = True
         return out
     a, b = arr.slice(1), arr.slice(0, n - 1)

@@ -237,7 +237,7 @@ def _divide(a, b, dtype=None):
 @register("intdiv", 2, 2, _arith_type("intdiv"))
 def _intdiv(a, b, dtype=None):
     if pa.types.is_floating(dtype):
-        return pc.floor(pc.divide(a.cast(dtype), b.cast(dtype)))
+        return pc.divide(a.cast(dtype), b.cast(dtype))  # DuckDB: // on DOUBLE does not floor
     try:
         return pc.divide_checked(a.cast(dtype), b.cast(dtype))
     except pa.ArrowInvalid as e:

@@ -936,6 +936,11 @@ def make_call(name: str, args: list[Expr], node: exp.Expression | None = None) -
             types = [t] * len(args)
         rt = f.rtype(types)
     except TypeMismatchError as e:
+        typed = [t for t in types if not pa.types.is_null(t)]
+        if typed and len(typed) < len(types):
+            # an untyped NULL takes its typed sibling's type (DuckDB: NULL - DATE is DATE - DATE)
+            return make_call(name, [cast_to(a, typed[0]) if pa.types.is_null(a.dtype) else a
+                                    for a in args], node)
         msg = str(e)
         if not msg.startswith("Cannot"):
             msg = f"{f.name} {msg}"
