@@ -24,8 +24,9 @@ import pyarrow as pa
 
 from engine.errors import NotSupportedError
 from engine.plan.expressions import (AggCall, Call, Case, ColumnRef, Expr, Literal, SubqueryExpr,
-                                     and_all, conjuncts, new_column)
-from engine.plan.nodes import (Aggregate, Distinct, Filter, Join, Node, Project, Scan, transform_up)
+                                     WindowCall, and_all, conjuncts, new_column)
+from engine.plan.nodes import (Aggregate, Distinct, Filter, Join, Node, Project, Scan, SetOp, Window,
+                               transform_up)
 
 
 class _Unsupported(Exception):
@@ -302,6 +303,8 @@ def _rewrite_join(node: Join) -> Node:
         above = [p for p in parts if _correlated(p)]
         cond = and_all([p for p in parts if not _correlated(p)])
         kind = "inner" if cond is not None else "cross"
+    if kind in ("left", "right", "full") and _correlated(cond):
+        return _outer_join_on_pairs(node, left, right, kind, cond)
     if not (dl or dr or above):
         return node
     out: Node = Join(left, right, kind, cond)
@@ -310,6 +313,69 @@ def _rewrite_join(node: Join) -> Node:
     if [c.cid for c in out.columns] != [c.cid for c in node.columns]:
         out = Project(out, tuple((c, c) for c in node.columns))
     return out
+
+
+def _outer_join_on_pairs(node: Join, left: Node, right: Node, kind: str, cond: Expr) -> Node:
+    """An outer join whose condition has a subquery reading both sides.
+
+    The subquery's value depends on the pair, so it is computed on the pairs: number the rows of
+    each preserved side, outer-join the sides on the plain conjuncts, decorrelate the subquery
+    over that pair relation (a ``hit`` per pair), then keep the hits and, per preserved row
+    without one, a single row NULL-extended (found with window functions over its row number).
+    A FULL join takes the right side's unmatched rows in a second branch of a UNION ALL.
+    """
+    b, i64 = pa.bool_(), pa.int64()
+    parts = conjuncts(cond)
+    plain = and_all([p for p in parts if not _correlated(p)]) or Literal(True, b)
+    corr = and_all([p for p in parts if _correlated(p)])
+
+    def numbered(side: Node, name: str) -> tuple[Node, ColumnRef, ColumnRef]:
+        rid, mark = new_column(f"{name}_row", i64), new_column(f"{name}_present", b)
+        w = Window(side, ((rid, WindowCall("row_number", (), (), (), None, i64)),))
+        return Project(w, tuple((c, c) for c in w.columns) + ((mark, Literal(True, b)),)), rid, mark
+
+    left, lrid, lmark = numbered(left, "left")
+    right, rrid, rmark = numbered(right, "right")
+    pairs: Node = Join(left, right, kind, plain)
+    test = Call("and", (Call("and", (lmark, rmark), b), corr), b)
+    pairs, (test,), _ = _decorrelate_values(pairs, [test])
+    if _correlated(test):
+        return node  # the executor will say it cannot be decorrelated
+    hit = new_column("hit", i64)
+    pairs = Project(pairs, tuple((c, c) for c in pairs.columns) +
+                    ((hit, Case(((Call("coalesce", (test, Literal(False, b)), b), Literal(1, i64)),),
+                                Literal(0, i64), i64)),))
+    funcs = []
+    reps = {}
+    for rid in ((lrid,) if kind in ("left", "full") else ()) + ((rrid,) if kind in ("right", "full") else ()):
+        hits, rn = new_column("hits", i64), new_column("rn", i64)
+        funcs += [(hits, WindowCall("sum", (hit,), (rid,), (), None, i64)),
+                  (rn, WindowCall("row_number", (), (rid,), (), None, i64))]
+        reps[rid.cid] = and_all([Call("is_not_null", (rid,), b),
+                                 Call("eq", (hits, Literal(0, i64)), b),
+                                 Call("eq", (rn, Literal(1, i64)), b)])
+    pairs = Window(pairs, tuple(funcs))
+    is_hit = Call("eq", (hit, Literal(1, i64)), b)
+
+    def nulled(cols, keep: Expr) -> tuple:
+        return tuple((c, Case(((keep, c),), Literal(None, c.dtype), c.dtype)) for c in cols)
+
+    lcols, rcols = node.left.columns, node.right.columns
+    if kind == "right":
+        keep = Filter(pairs, Call("or", (is_hit, reps[rrid.cid]), b))
+        return Project(keep, nulled(lcols, is_hit) + tuple((c, c) for c in rcols))
+    first = Filter(pairs, Call("or", (is_hit, reps[lrid.cid]), b))
+    first = Project(first, tuple((c, c) for c in lcols) + nulled(rcols, is_hit))
+    if kind == "left":
+        return first
+    # FULL: the right rows without a hit come from a second pass over the pairs
+    lnew = [new_column(c.name, c.dtype) for c in lcols + rcols]
+    rnew = [new_column(c.name, c.dtype) for c in lcols + rcols]
+    a = Project(first, tuple((n, c) for n, c in zip(lnew, lcols + rcols)))
+    only_right = Filter(pairs, reps[rrid.cid])
+    bb = Project(only_right, tuple((n, Literal(None, c.dtype)) for n, c in zip(rnew, lcols)) +
+                 tuple((n, c) for n, c in zip(rnew[len(lcols):], rcols)))
+    return SetOp("union", True, a, bb, tuple(lcols + rcols))
 
 
 def _rewrite_aggregate(node: Aggregate) -> Node:

@@ -98,6 +98,8 @@ class HashAggregateExec(Operator):
                                                        or pa.types.is_nested(arg.type)):
                 # counting needs validity only: do not push tensors through the hash aggregation
                 arg = pc.if_else(pc.is_valid(arg), pa.scalar(1, pa.int8()), pa.scalar(None, pa.int8()))
+            if a.distinct:
+                arg = hash_key(arg)  # DISTINCT sees -0.0 and 0.0 as one value
             if a.fn == "count_if":
                 arg = pc.if_else(pc.fill_null(arg, False), 1, 0).cast(pa.int64())
             if pa.types.is_boolean(arg.type) and a.fn in ("sum", "product"):

@@ -41,11 +41,60 @@ ALIASES = {"char_length": "length", "len": "length", "character_length": "length
            "string_split": "split_part", "mod": "mod_fn", "day": "dayofmonth"}
 
 
-def register(name: str, min_args: int, max_args: int, rtype, coerce: str = "none"):
+def register(name: str, min_args: int, max_args: int, rtype, coerce: str = "none",
+             constant: tuple[int, ...] = ()):
+    """``constant``: positions of arguments the kernel reads as one value (a LIKE pattern, a pad
+    width); when a column is passed there instead, the kernel runs once per distinct value."""
     def deco(kernel):
-        FUNCTIONS[name] = Function(name, min_args, max_args, rtype, kernel, coerce)
+        k = _per_distinct(kernel, constant) if constant else kernel
+        FUNCTIONS[name] = Function(name, min_args, max_args, rtype, k, coerce)
         return kernel
     return deco
+
+
+def _per_distinct(kernel, positions: tuple[int, ...]):
+    """Wrap a kernel whose arguments at ``positions`` must be scalars so that it also takes
+    columns there: rows are grouped by the distinct values of those columns (one hash pass), the
+    kernel runs once per group on that group's rows, and the results are put back in row order.
+    Every such function is NULL when one of those arguments is NULL, as in DuckDB."""
+    def k(*args, dtype=None):
+        varying = [i for i in positions if i < len(args) and not is_scalar(args[i])]
+        if not varying:
+            return kernel(*args, dtype=dtype)
+        arrays = [a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a for a in args]
+        n = len(arrays[varying[0]])
+        if n == 0:
+            return pa.nulls(0, dtype if dtype is not None else pa.null())
+        names = [f"k{j}" for j in range(len(varying))]
+        keys = pa.table({nm: arrays[i] for nm, i in zip(names, varying)})
+        keys = keys.append_column("__row", pa.array(np.arange(n, dtype=np.int64)))
+        groups = keys.group_by(names, use_threads=False).aggregate([("__row", "list")])
+        rows_of = groups.column("__row_list").combine_chunks()
+        results, order, null_rows = [], [], []
+        for g in range(groups.num_rows):
+            rows = rows_of[g].values
+            vals = {i: groups.column(nm)[g] for nm, i in zip(names, varying)}
+            if not all(v.is_valid for v in vals.values()):
+                null_rows.append(rows)
+                continue
+            sub = [vals[i] if i in vals else a if is_scalar(a) else a.take(rows)
+                   for i, a in enumerate(arrays)]
+            r = kernel(*sub, dtype=dtype)
+            results.append(pa.repeat(r, len(rows)) if is_scalar(r) else
+                           r.combine_chunks() if isinstance(r, pa.ChunkedArray) else r)
+            order.append(rows)
+        t = results[0].type if results else (dtype or pa.null())
+        results = [r.cast(t) if r.type != t else r for r in results]
+        if null_rows:
+            nulls = np.concatenate([r.to_numpy() for r in null_rows])
+            results.append(pa.nulls(len(nulls), t))
+            order.append(pa.array(nulls))
+        where = np.concatenate([o.to_numpy() if isinstance(o, pa.Array) else o for o in order])
+        inverse = np.empty(n, dtype=np.int64)
+        inverse[where] = np.arange(n, dtype=np.int64)
+        return pa.concat_arrays(results).take(pa.array(inverse))
+    k.__doc__ = kernel.__doc__
+    return k
 
 
 def lookup(name: str) -> Function | None:
@@ -367,13 +416,13 @@ def _like(ignore_case: bool, negate: bool):
     return k
 
 
-register("like", 2, 3, _like_type)(_like(False, False))
-register("ilike", 2, 3, _like_type)(_like(True, False))
-register("not_like", 2, 3, _like_type)(_like(False, True))
-register("not_ilike", 2, 3, _like_type)(_like(True, True))
+register("like", 2, 3, _like_type, constant=(1, 2))(_like(False, False))
+register("ilike", 2, 3, _like_type, constant=(1, 2))(_like(True, False))
+register("not_like", 2, 3, _like_type, constant=(1, 2))(_like(False, True))
+register("not_ilike", 2, 3, _like_type, constant=(1, 2))(_like(True, True))
 
 
-@register("regexp_matches", 2, 2, _like_type)
+@register("regexp_matches", 2, 2, _like_type, constant=(1,))
 def _regexp_matches(a, p, dtype=None):
     return pc.match_substring_regex(a, scalar_py(p, "A regular expression"))
 
@@ -412,12 +461,12 @@ def _trim(fn_ws, fn_chars):
     return k
 
 
-register("trim", 1, 2, _str1)(_trim(pc.utf8_trim_whitespace, pc.utf8_trim))
-register("ltrim", 1, 2, _str1)(_trim(pc.utf8_ltrim_whitespace, pc.utf8_ltrim))
-register("rtrim", 1, 2, _str1)(_trim(pc.utf8_rtrim_whitespace, pc.utf8_rtrim))
+register("trim", 1, 2, _str1, constant=(1,))(_trim(pc.utf8_trim_whitespace, pc.utf8_trim))
+register("ltrim", 1, 2, _str1, constant=(1,))(_trim(pc.utf8_ltrim_whitespace, pc.utf8_ltrim))
+register("rtrim", 1, 2, _str1, constant=(1,))(_trim(pc.utf8_rtrim_whitespace, pc.utf8_rtrim))
 
 
-@register("substring", 2, 3, _str1)
+@register("substring", 2, 3, _str1, constant=(1, 2))
 def _substring(s, start, length=None, dtype=None):
     st = scalar_py(start, "SUBSTRING's start")
     ln = None if length is None else scalar_py(length, "SUBSTRING's length")
@@ -439,12 +488,12 @@ def _substring(s, start, length=None, dtype=None):
     return pc.utf8_slice_codeunits(s, begin, stop) if stop is not None else pc.utf8_slice_codeunits(s, begin)
 
 
-@register("left", 2, 2, _str1)
+@register("left", 2, 2, _str1, constant=(1,))
 def _left(s, n, dtype=None):
     return pc.utf8_slice_codeunits(s, 0, max(0, scalar_py(n, "LEFT's length")))
 
 
-@register("right", 2, 2, _str1)
+@register("right", 2, 2, _str1, constant=(1,))
 def _right(s, n, dtype=None):
     k = scalar_py(n, "RIGHT's length")
     return pc.utf8_slice_codeunits(s, -k, None) if k > 0 else pc.utf8_slice_codeunits(s, 0, 0)
@@ -462,28 +511,28 @@ def _concat(*args, dtype=None):
     return pc.binary_join_element_wise(*[pc.fill_null(_to_str(a), "") for a in args], "")
 
 
-@register("replace", 3, 3, _str1)
+@register("replace", 3, 3, _str1, constant=(1, 2))
 def _replace(s, old, new, dtype=None):
     return pc.replace_substring(s, scalar_py(old, "REPLACE's pattern"), scalar_py(new, "REPLACE's replacement"))
 
 
-@register("strpos", 2, 2, lambda args: _str1(args) and pa.int64())
+@register("strpos", 2, 2, lambda args: _str1(args) and pa.int64(), constant=(1,))
 def _strpos(s, sub, dtype=None):
     return pc.add(pc.find_substring(s, scalar_py(sub, "The searched string")), 1).cast(pa.int64())
 
 
-register("starts_with", 2, 2, _like_type)(lambda s, p, dtype=None: pc.starts_with(s, scalar_py(p, "The prefix")))
-register("ends_with", 2, 2, _like_type)(lambda s, p, dtype=None: pc.ends_with(s, scalar_py(p, "The suffix")))
-register("contains", 2, 2, _like_type)(lambda s, p, dtype=None: pc.match_substring(s, scalar_py(p, "The searched string")))
+register("starts_with", 2, 2, _like_type, constant=(1,))(lambda s, p, dtype=None: pc.starts_with(s, scalar_py(p, "The prefix")))
+register("ends_with", 2, 2, _like_type, constant=(1,))(lambda s, p, dtype=None: pc.ends_with(s, scalar_py(p, "The suffix")))
+register("contains", 2, 2, _like_type, constant=(1,))(lambda s, p, dtype=None: pc.match_substring(s, scalar_py(p, "The searched string")))
 
 
-@register("lpad", 3, 3, _str1)
+@register("lpad", 3, 3, _str1, constant=(1, 2))
 def _lpad(s, n, c, dtype=None):
     w = scalar_py(n, "LPAD's width")
     return pc.utf8_slice_codeunits(pc.utf8_lpad(s, w, scalar_py(c, "LPAD's fill")), 0, w)
 
 
-@register("rpad", 3, 3, _str1)
+@register("rpad", 3, 3, _str1, constant=(1, 2))
 def _rpad(s, n, c, dtype=None):
     w = scalar_py(n, "RPAD's width")
     return pc.utf8_slice_codeunits(pc.utf8_rpad(s, w, scalar_py(c, "RPAD's fill")), 0, w)
@@ -494,7 +543,7 @@ def _repeat(s, n, dtype=None):
     return pc.binary_repeat(s, n)
 
 
-@register("split_part", 3, 3, _str1)
+@register("split_part", 3, 3, _str1, constant=(1, 2))
 def _split_part(s, sep, idx, dtype=None):
     parts = pc.split_pattern(s, scalar_py(sep, "SPLIT_PART's separator"))
     i = scalar_py(idx, "SPLIT_PART's index")
@@ -529,7 +578,7 @@ def _round_type(args):
     return args[0] if not pa.types.is_null(args[0]) else pa.float64()
 
 
-@register("round", 1, 2, _round_type)
+@register("round", 1, 2, _round_type, constant=(1,))
 def _round(a, nd=None, dtype=None):
     if T.is_integer(a.type):
         return a
@@ -624,7 +673,7 @@ def date_part(part: str, x: Value) -> Value:
     return r.cast(pa.int64())
 
 
-@register("date_part", 2, 2, _part_type)
+@register("date_part", 2, 2, _part_type, constant=(0,))
 def _date_part(part, x, dtype=None):
     return date_part(scalar_py(part, "The date part"), x)
 
@@ -639,7 +688,7 @@ _TRUNC = {"year": "year", "quarter": "quarter", "month": "month", "week": "week"
           "microsecond": "microsecond", "decade": None, "century": None}
 
 
-@register("date_trunc", 2, 2, lambda args: _part_type(args) and T.TIMESTAMP)
+@register("date_trunc", 2, 2, lambda args: _part_type(args) and T.TIMESTAMP, constant=(0,))
 def _date_trunc(part, x, dtype=None):
     p = str(scalar_py(part, "The date part")).lower()
     if _TRUNC.get(p) is None:
@@ -652,7 +701,7 @@ def _strftime_type(args):
     return pa.string()
 
 
-@register("strftime", 2, 2, _strftime_type)
+@register("strftime", 2, 2, _strftime_type, constant=(1,))
 def _strftime(x, fmt, dtype=None):
     return pc.strftime(x.cast(T.TIMESTAMP), format=scalar_py(fmt, "The format string"))
 
@@ -668,7 +717,7 @@ def _make_date(y, m, d, dtype=None):
     return res[0] if all(is_scalar(v) for v in (y, m, d)) else res
 
 
-@register("date_diff", 3, 3, lambda args: pa.int64())
+@register("date_diff", 3, 3, lambda args: pa.int64(), constant=(0,))
 def _date_diff(part, a, b, dtype=None):
     p = str(scalar_py(part, "The date part")).lower().rstrip("s")
     if p == "day":
