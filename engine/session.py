@@ -411,7 +411,7 @@ class Session:
         from engine.physical.udf_runtime import UdfRuntime
         use = str(self.settings.get("use_model_cache", True)).lower() not in ("false", "off", "0", "no")
         runtime = UdfRuntime(caches=lambda u, dtype: ResultCache(self.store, u.name, u.version, dtype),
-                             use_cache=use)
+                             use_cache=use, cost=self.udf_cost)
         return ExecContext(self.settings, analyze, planner=planner.plan, udf_runtime=runtime)
 
     def finish(self, ctx) -> None:

@@ -161,6 +161,37 @@ def test_second_run_calls_the_model_zero_times():
     assert counter.rows == 50
 
 
+def test_plain_udf_is_cached_once_measured_expensive():
+    """A user's own detector, declared as a plain scalar UDF with no cost hint and no cache flag,
+    is cached after its first run measures it expensive; a cheap UDF is never cached."""
+    from udfs.model import to_numpy
+    from udfs.vision import detect_people
+    seen = {"detector": 0, "cheap": 0}
+
+    @udf.scalar(returns="BIGINT", batch_size=4)
+    def my_people(frame):
+        frames = to_numpy(frame)
+        seen["detector"] += len(frames)
+        return np.array([len(detect_people(f)[0]) for f in frames])
+
+    @udf.scalar(returns="BIGINT")
+    def plus_one(x):
+        seen["cheap"] += len(x)
+        return pc.add(x, 1)
+
+    con = engine.connect()
+    con.register_function(my_people)
+    con.register_function(plus_one)
+    sql = f"SELECT frame_id, my_people(frame), plus_one(frame_id) FROM video('{BIKES}') WHERE frame_id < 8"
+    first = rows(con, sql)
+    assert seen == {"detector": 8, "cheap": 8}
+    assert rows(con, sql) == first
+    assert seen == {"detector": 8, "cheap": 16}  # the detector was answered from the cache
+    plan = explain(con, "EXPLAIN ANALYZE " + sql)
+    assert "UDF my_people: calls=0 rows_computed=0 cache_hits=8" in plan
+    assert "UDF plus_one: calls=1 rows_computed=8 cache_hits=0" in plan
+
+
 def test_cache_survives_reopen(tmp_path):
     counter = Counter()
     path = str(tmp_path / "c.dawn")

@@ -16,8 +16,12 @@ that cannot be vectorized. An aggregate UDF receives, per argument, a list array
 group's values and returns one value per group. A table UDF receives Python values and returns
 an Arrow table (or record batches) with the declared columns.
 
-``deterministic`` (default True) lets the engine reuse results; ``cache=True`` (the default for
-model UDFs) stores results in the catalog so a repeated query does not call the function again;
+``deterministic`` (default True) lets the engine reuse results. ``cache=True`` stores results in
+the catalog so a repeated query does not call the function again; ``cache=False`` never does; the
+default, ``cache=None``, caches a deterministic function once it is known to be expensive (its
+measured cost per row, or its ``cost`` hint before any measurement, is at least
+``AUTO_CACHE_SECONDS``): a user's own detector is cached without asking, a cheap arithmetic UDF
+is not (a lookup would cost more than the call). Model UDFs default to ``cache=True``.
 ``cost`` is a hint in seconds per row for the optimizer until measured statistics exist.
 """
 from __future__ import annotations
@@ -32,6 +36,9 @@ import pyarrow as pa
 from catalog.types import parse_type
 
 
+AUTO_CACHE_SECONDS = 1e-3  # per row: above this a cache lookup (a few microseconds) always pays
+
+
 @dataclass(eq=False)
 class UDF:
     name: str
@@ -43,7 +50,7 @@ class UDF:
     batch_size: int | None = None
     cost: float | None = None                   # seconds per row (hint)
     version: str = "1"
-    cache: bool = False
+    cache: bool | None = None                   # None: cache when expensive (AUTO_CACHE_SECONDS)
     row: bool = False                            # row-at-a-time calling convention
     model: bool = False
     source: str = "python"                      # "builtin", "python", or 'module:attr'
@@ -99,7 +106,7 @@ def _returns(kind: str, returns) -> pa.DataType | pa.Schema:
 
 
 def _decorator(kind: str, returns, *, name=None, args=None, deterministic=True, batch_size=None,
-               cost=None, version="1", cache=False, row=False, model=False):
+               cost=None, version="1", cache=None, row=False, model=False):
     def wrap(fn: Callable) -> UDF:
         u = UDF(name=(name or fn.__name__).lower(), fn=fn, kind=kind, returns=_returns(kind, returns),
                 args=_types(args), deterministic=deterministic, batch_size=batch_size, cost=cost,

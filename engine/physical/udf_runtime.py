@@ -83,9 +83,11 @@ def _identity_keys(identity: list, n: int) -> pa.Array:
 class UdfRuntime:
     """Per-statement state for every UDF call: memo, result caches, metrics."""
 
-    def __init__(self, caches=None, use_cache: bool = True):
+    def __init__(self, caches=None, use_cache: bool = True, cost=None):
         self.caches = caches            # callable (udf) -> catalog.udf_cache.ResultCache | None
         self.use_cache = use_cache
+        self.cost = cost                # callable (udf) -> (seconds per row, selectivity)
+        self._reuse: dict[tuple, bool] = {}
         self.metrics: dict[str, UdfMetrics] = {}
         self._memo: dict[tuple, tuple[pa.Array, pa.Array]] = {}
         self._stores: dict[tuple, object] = {}
@@ -96,8 +98,25 @@ class UdfRuntime:
             m = self.metrics[name] = UdfMetrics()
         return m
 
+    def reusable(self, u) -> bool:
+        """Whether results of ``u`` are worth keeping (memo and stored cache): a deterministic
+        model UDF or one declared ``cache=True``; with ``cache=None``, one whose cost per row
+        (measured, else its hint) reaches AUTO_CACHE_SECONDS."""
+        key = (u.name, u.version)
+        got = self._reuse.get(key)
+        if got is None:
+            if not u.deterministic or u.cache is False:
+                got = False
+            elif u.cache or u.model:
+                got = True
+            else:
+                per_row = self.cost(u)[0] if self.cost is not None else (u.cost or 0.0)
+                got = per_row >= self._auto_seconds()
+            self._reuse[key] = got
+        return got
+
     def _cache(self, u, dtype):
-        if not (self.use_cache and u.cache and u.deterministic and self.caches is not None):
+        if not (self.use_cache and self.caches is not None and self.reusable(u)):
             return None
         key = (u.name, u.version)
         if key not in self._stores:
@@ -112,8 +131,15 @@ class UdfRuntime:
         m = self.metric(u.name)
         if n == 0:
             return pa.array([], expr.dtype)
-        if not (u.deterministic and (u.cache or u.model)):
-            return self._compute(expr, arrays, n, m)  # cheap or order-dependent: just call it
+        if not self.reusable(u):
+            out = self._compute(expr, arrays, n, m)  # cheap or order-dependent: just call it
+            if u.cache is None and u.deterministic and m.rows and \
+                    m.seconds / m.rows >= self._auto_seconds():
+                # measured expensive on its first use: keep what was computed, reuse from now on
+                self._reuse[(u.name, u.version)] = True
+                keys = _identity_keys(identity, n) if identity else _content_keys(arrays, n)
+                self._remember(u, expr.dtype, keys, out)
+            return out
         keys = _identity_keys(identity, n) if identity else _content_keys(arrays, n)
         result = pa.nulls(n, expr.dtype)
         have = np.zeros(n, dtype=bool)
@@ -154,14 +180,26 @@ class UdfRuntime:
                 scatter[miss] = np.arange(len(miss))
                 full = filled.take(pa.array(np.where(scatter >= 0, scatter, 0)))
                 result = pc.if_else(pa.array(~have), full, result)
-            if memo is None:
-                self._memo[memo_key] = (ckeys, computed)
-            else:
-                self._memo[memo_key] = (pa.concat_arrays([memo[0], ckeys]),
-                                        pa.concat_arrays([memo[1], computed]))
-            if cache is not None:
-                cache.add(ckeys, computed)
+            self._remember(u, expr.dtype, ckeys, computed)
         return result
+
+    @staticmethod
+    def _auto_seconds() -> float:
+        from udfs.core import AUTO_CACHE_SECONDS
+        return AUTO_CACHE_SECONDS
+
+    def _remember(self, u, dtype, keys: pa.Array, values: pa.Array) -> None:
+        """Keep computed results for the rest of the statement and in the stored cache."""
+        memo_key = (u.name, u.version)
+        memo = self._memo.get(memo_key)
+        if memo is None:
+            self._memo[memo_key] = (keys, values)
+        else:
+            self._memo[memo_key] = (pa.concat_arrays([memo[0], keys]),
+                                    pa.concat_arrays([memo[1], values]))
+        cache = self._cache(u, dtype)
+        if cache is not None:
+            cache.add(keys, values)
 
     def _compute(self, expr, arrays: list[pa.Array], n: int, m: UdfMetrics) -> pa.Array:
         u = expr.udf
