@@ -23,6 +23,9 @@ Dawn documents a deliberate difference:
 - DECIMAL: Dawn computes DECIMAL as DOUBLE (engine/plan/types.py), so decimal expressions are
   never cast to INTEGER or VARCHAR (DuckDB rounds/prints exact decimals there); data and literals
   are multiples of 0.25, so double arithmetic on them is exact;
+- round(x, 1) (0.25 rounds to 0.3, which a double cannot hold: sums of such values then differ
+  in the last bit by summation order, and a cast to BIGINT can round either way); round(x, 2)
+  keeps the quarter values exact;
 - casts that fail on the data (VARCHAR -> INTEGER of letters), order-dependent aggregates
   (string_agg, list) and floating-point functions whose results differ in the last bits.
 """
@@ -258,7 +261,7 @@ class Gen:
             op = self.pick(["%", "//"])  # DuckDB's // on DOUBLE divides without flooring
             return f"({self.expr('f', ctx, d)} {op} NULLIF({self.leaf('f', ctx)}, 0))"
         if r < 0.62:
-            return f"round({self.expr('f', ctx, d)}{self.pick(['', ', 0', ', 1'])})"
+            return f"round({self.expr('f', ctx, d)}{self.pick(['', ', 0', ', 2'])})"
         if r < 0.7:
             return f"{self.pick(['abs', 'floor', 'ceil'])}({self.expr('f', ctx, d)})"
         if r < 0.75:
