@@ -164,6 +164,49 @@ def test_killed_mid_transaction_keeps_earlier_commits(path):
     con.close()
 
 
+@pytest.mark.parametrize("fraction", [0.3, 0.7, 1.1])
+def test_killed_while_writing_and_committing_is_all_or_nothing(path, fraction):
+    """SIGKILL at a point inside the writes of a 1M-row transaction, or inside its COMMIT: the
+    database opens and holds none or all of those rows, and every earlier commit."""
+    con = engine.connect(path)
+    con.execute("CREATE TABLE big (id BIGINT, v DOUBLE)")
+    con.execute("INSERT INTO big VALUES (1, 1.0), (2, 2.0)")
+    con.commit()
+    con.close()
+    code = textwrap.dedent(f"""
+        import sys, time, engine, pyarrow as pa, numpy as np
+        con = engine.connect({path!r})
+        print("open", flush=True)
+        t0 = time.perf_counter()
+        for b in range(10):   # 1M rows in ten appends of one transaction
+            ids = np.arange(10 + b * 100_000, 10 + (b + 1) * 100_000)
+            con.append("big", pa.table({{"id": ids, "v": np.ones(len(ids))}}))
+        con.commit()
+        print("committed", time.perf_counter() - t0, flush=True)
+        sys.stdin.read()
+    """)
+    # first a run to completion in a copy, to time the writes on this machine
+    import shutil
+    probe = path + ".probe"
+    shutil.copy(path, probe)
+    p = subprocess.run([sys.executable, "-c", code.replace(repr(path), repr(probe))], input="",
+                       capture_output=True, text=True, timeout=120)
+    took = float(p.stdout.split("committed")[1])
+    p = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         text=True)
+    assert p.stdout.readline().strip() == "open"
+    time.sleep(took * fraction)   # 0.3, 0.7: mid-writes; 1.1: around or after the commit
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    con = engine.connect(path)
+    n, lo, hi = rows(con, "SELECT count(*), min(id), max(id) FROM big")[0]
+    assert n in (2, 1_000_002), n
+    assert rows(con, "SELECT id FROM big WHERE id < 10 ORDER BY id") == [(1,), (2,)]
+    if n == 1_000_002:
+        assert (lo, hi) == (1, 1_000_009)
+    con.close()
+
+
 # ---- DDL / DML surface
 
 def test_ddl_dml_surface(con, tmp_path):
