@@ -138,12 +138,27 @@ def test_second_process_gets_clear_error(path, tmp_path):
     con.close()
 
 
-def test_killed_mid_transaction_keeps_earlier_commits(path):
+def _two_committed_rows(path) -> None:
     con = engine.connect(path)
     con.execute("CREATE TABLE big (id BIGINT, v DOUBLE)")
     con.execute("INSERT INTO big SELECT * FROM (VALUES (1, 1.0), (2, 2.0)) v(id, v)")
     con.commit()
     con.close()
+
+
+def _rows_after_kill(path) -> int:
+    """Reopen after the kill: the earlier commit is whole; returns the row count."""
+    con = engine.connect(path)
+    n = rows(con, "SELECT count(*) FROM big")[0][0]
+    assert rows(con, "SELECT id FROM big WHERE id < 10 ORDER BY id") == [(1,), (2,)]
+    if n == 1_000_002:
+        assert rows(con, "SELECT min(id), max(id) FROM big") == [(1, 1_000_009)]
+    con.close()
+    return n
+
+
+def test_killed_mid_transaction_keeps_earlier_commits(path):
+    _two_committed_rows(path)
     code = textwrap.dedent(f"""
         import sys, engine, pyarrow as pa, numpy as np
         con = engine.connect({path!r})
@@ -157,22 +172,14 @@ def test_killed_mid_transaction_keeps_earlier_commits(path):
     assert p.stdout.readline().strip() == "inserted"
     os.kill(p.pid, signal.SIGKILL)
     p.wait()
-    con = engine.connect(path)
-    n = rows(con, "SELECT count(*) FROM big")[0][0]
-    assert n in (2, 1_000_002)
-    assert rows(con, "SELECT id FROM big WHERE id < 10 ORDER BY id") == [(1,), (2,)]
-    con.close()
+    assert _rows_after_kill(path) in (2, 1_000_002)
 
 
 @pytest.mark.parametrize("fraction", [0.3, 0.7, 1.1])
 def test_killed_while_writing_and_committing_is_all_or_nothing(path, fraction):
     """SIGKILL at a point inside the writes of a 1M-row transaction, or inside its COMMIT: the
     database opens and holds none or all of those rows, and every earlier commit."""
-    con = engine.connect(path)
-    con.execute("CREATE TABLE big (id BIGINT, v DOUBLE)")
-    con.execute("INSERT INTO big VALUES (1, 1.0), (2, 2.0)")
-    con.commit()
-    con.close()
+    _two_committed_rows(path)
     code = textwrap.dedent(f"""
         import sys, time, engine, pyarrow as pa, numpy as np
         con = engine.connect({path!r})
@@ -198,13 +205,7 @@ def test_killed_while_writing_and_committing_is_all_or_nothing(path, fraction):
     time.sleep(took * fraction)   # 0.3, 0.7: mid-writes; 1.1: around or after the commit
     os.kill(p.pid, signal.SIGKILL)
     p.wait()
-    con = engine.connect(path)
-    n, lo, hi = rows(con, "SELECT count(*), min(id), max(id) FROM big")[0]
-    assert n in (2, 1_000_002), n
-    assert rows(con, "SELECT id FROM big WHERE id < 10 ORDER BY id") == [(1,), (2,)]
-    if n == 1_000_002:
-        assert (lo, hi) == (1, 1_000_009)
-    con.close()
+    assert _rows_after_kill(path) in (2, 1_000_002)
 
 
 # ---- DDL / DML surface
