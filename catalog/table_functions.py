@@ -1,6 +1,8 @@
-"""Table UDFs as table sources: ``SELECT * FROM my_table_function(1, 'x')``."""
+"""Table functions as table sources: table UDFs (``SELECT * FROM my_table_function(1, 'x')``)
+and the built-in integer series ``range(...)`` / ``generate_series(...)``."""
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 
 from catalog.sources import TableSource, normalize_batch, normalize_schema
@@ -52,3 +54,33 @@ class TableUdfSource(TableSource):
             yield pa.RecordBatch.from_arrays([b.column(c) for c in columns], schema=schema)
         if not emitted:
             yield pa.RecordBatch.from_arrays([pa.array([], f.type) for f in schema], schema=schema)
+
+
+class SeriesSource(TableSource):
+    """``range(start, stop, step)`` (stop excluded) and ``generate_series`` (stop included) as
+    DuckDB has them: one BIGINT column named after the function, produced in batches."""
+    kind = "series"
+    BATCH = 1 << 17
+
+    def __init__(self, name: str, start: int, stop: int, step: int, inclusive: bool):
+        if step == 0:
+            raise ValueError(f"{name}() step must not be 0")
+        self.name = name
+        self.start, self.step = start, step
+        end = stop + ((1 if step > 0 else -1) if inclusive else 0)
+        self.n = len(range(start, end, step))
+        self.schema = pa.schema([pa.field(name, pa.int64())])
+
+    def describe(self) -> str:
+        return f"{self.name}({self.start}, step {self.step}, {self.n} values)"
+
+    def row_count(self) -> int:
+        return self.n
+
+    def scan(self, columns, prune=None, stats=None):
+        schema = pa.schema([self.schema.field(c) for c in columns])
+        for lo in range(0, self.n, self.BATCH) if self.n else [0]:
+            k = min(self.BATCH, self.n - lo)
+            vals = self.start + self.step * np.arange(lo, lo + k, dtype=np.int64)
+            yield pa.RecordBatch.from_arrays([pa.array(vals) for _ in columns], schema=schema) \
+                if columns else pa.record_batch({"__n": pa.nulls(k)}).select([])

@@ -199,7 +199,7 @@ def compute_window(batch: pa.RecordBatch, call: WindowCall, ctx) -> pa.Array:
     else:
         lo, hi = _frame_bounds(call, pos, pstart, pend, peer_start, peer_end,
                                orders[0].take(pa_perm) if orders else None)
-        result = _frame_aggregate(fn, args, lo, hi, call.dtype)
+        result = _frame_aggregate(fn, args, lo, hi, call.dtype, pstart, pend)
     inverse = np.empty(n, dtype=np.int64)
     inverse[perm] = pos
     return result.take(pa.array(inverse))
@@ -259,7 +259,34 @@ def _range_bounds(f, call: WindowCall, pstart, pend, peer_start, peer_end, key: 
     return lo, hi
 
 
-def _frame_aggregate(fn: str, args, lo: np.ndarray, hi: np.ndarray, dtype: pa.DataType) -> pa.Array:
+def _segmented_cumsum(v: np.ndarray, pstart: np.ndarray, reverse: bool = False) -> np.ndarray:
+    """Running sums that restart at each partition (forward, or from the partition's end), added
+    in order with no subtraction: the sum of a frame that starts (or ends) at its partition's
+    edge is then as exact as a plain sum, whatever came before it in other partitions."""
+    import pandas as pd  # its grouped cumsum restarts per group in C; numpy's cannot
+    if reverse:
+        return pd.Series(v[::-1]).groupby(pstart[::-1], sort=False).cumsum().to_numpy()[::-1]
+    return pd.Series(v).groupby(pstart, sort=False).cumsum().to_numpy()
+
+
+def _frame_sums(v: np.ndarray, lo, hi, lo_c, hi_c, pstart, pend) -> np.ndarray:
+    """sum(v[lo..hi]) per row. Integers: prefix-sum differences (exact). Floats: a running sum
+    per partition when frames start or end at the partition's edge (the common frames), else
+    differences of extended-precision prefix sums, so that a frame's sum does not carry the
+    rounding error of everything summed before it."""
+    if v.dtype.kind != "f":
+        pre = np.concatenate([[0], np.cumsum(v)])
+        return pre[hi_c + 1] - pre[lo_c]
+    if np.array_equal(lo, pstart):
+        return _segmented_cumsum(v, pstart)[hi_c]
+    if np.array_equal(hi, pend - 1):
+        return _segmented_cumsum(v, pstart, reverse=True)[lo_c]
+    pre = np.concatenate([[0.0], np.cumsum(v.astype(np.longdouble))])
+    return (pre[hi_c + 1] - pre[lo_c]).astype(np.float64)
+
+
+def _frame_aggregate(fn: str, args, lo: np.ndarray, hi: np.ndarray, dtype: pa.DataType,
+                     pstart: np.ndarray, pend: np.ndarray) -> pa.Array:
     n = len(lo)
     empty = hi < lo
     lo_c = np.clip(lo, 0, max(n - 1, 0))
@@ -292,18 +319,21 @@ def _frame_aggregate(fn: str, args, lo: np.ndarray, hi: np.ndarray, dtype: pa.Da
         raise NotSupportedError(f"{fn} over dates in a window is not supported")
     v = np.where(valid, vals, 0)
     if fn == "sum":
-        pre = np.concatenate([[0], np.cumsum(v)])
-        s = pre[hi_c + 1] - pre[lo_c]
+        s = _frame_sums(v, lo, hi, lo_c, hi_c, pstart, pend)
         return _back(s, cnt == 0, "float" if pa.types.is_floating(dtype) else "int", dtype)
     vf = v.astype(np.float64)
-    pre = np.concatenate([[0.0], np.cumsum(vf)])
-    s = pre[hi_c + 1] - pre[lo_c]
     if fn in ("avg", "mean"):
+        s = _frame_sums(vf, lo, hi, lo_c, hi_c, pstart, pend)
         with np.errstate(all="ignore"):
             return pa.array(s / np.maximum(cnt, 1), pa.float64(), mask=cnt == 0)
     if fn in ("stddev", "variance", "stddev_pop", "var_pop", "stddev_samp", "var_samp"):
-        pre2 = np.concatenate([[0.0], np.cumsum(vf * vf)])
-        s2 = pre2[hi_c + 1] - pre2[lo_c]
+        # variance is shift-invariant: centring each partition on one of its values keeps the
+        # sums small, so equal values give exactly 0 instead of a cancellation residue
+        first_valid = np.maximum.accumulate(np.where(valid, np.arange(n), -1))
+        ref = np.where(first_valid[pend - 1] >= pstart, vf[np.maximum(first_valid[pend - 1], 0)], 0.0)
+        vf = np.where(valid, vf - ref, 0.0)
+        s = _frame_sums(vf, lo, hi, lo_c, hi_c, pstart, pend)
+        s2 = _frame_sums(vf * vf, lo, hi, lo_c, hi_c, pstart, pend)
         ddof = 0 if fn.endswith("_pop") else 1
         with np.errstate(all="ignore"):
             var = (s2 - s * s / np.maximum(cnt, 1)) / np.maximum(cnt - ddof, 1)

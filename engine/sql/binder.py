@@ -593,6 +593,8 @@ class Binder:
         else:
             name = {"readparquet": "read_parquet", "readcsv": "read_csv"}.get(type(fn).key, type(fn).key)
             args = ([fn.this] if isinstance(fn.this, exp.Expression) else []) + list(fn.expressions)
+        if isinstance(fn, exp.GenerateSeries):
+            return self._series(fn, alias, col_aliases)
         if name == "video":
             if not args or not isinstance(args[0], exp.Literal) or not args[0].is_string:
                 raise BindError(f"video() needs a file path string{location(fn)}")
@@ -625,6 +627,29 @@ class Binder:
             return self._scan(src, os.path.basename(path), alias or base, col_aliases)
         raise BindError(f'Table function "{name}" does not exist{location(fn)}.'
                         + did_you_mean(name, ["read_parquet", "read_csv"]))
+
+    def _series(self, fn: exp.GenerateSeries, alias: str | None, col_aliases: list[str]):
+        """range(start, stop[, step]) and generate_series(start, stop[, step]) of integers."""
+        from catalog.table_functions import SeriesSource
+        name = "range" if fn.args.get("is_end_exclusive") else "generate_series"
+        vals = []
+        for key in ("start", "end", "step"):
+            a = fn.args.get(key)
+            if a is None:
+                vals.append(1 if key == "step" else 0)
+                continue
+            v = self.bind_expr(a, Scope([], None))
+            if isinstance(v, Call) and v.fn == "negate" and isinstance(v.args[0], Literal):
+                v = Literal(-v.args[0].value, v.dtype)
+            if not isinstance(v, Literal) or not isinstance(v.value, int) or isinstance(v.value, bool):
+                raise BindError(f"Arguments of {name}() must be integer constants, got "
+                                f"{a.sql(dialect='duckdb')}{location(a)}")
+            vals.append(v.value)
+        try:
+            src = SeriesSource(name, vals[0], vals[1], vals[2], inclusive=name == "generate_series")
+        except ValueError as e:
+            raise BindError(f"{e}{location(fn)}") from None
+        return self._scan(src, name, alias or name, col_aliases)
 
     def _scan(self, source, table: str, qual: str, col_aliases: list[str]):
         names = [f.name for f in source.schema]
