@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 
-QUERIES = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "tpch-queries")
+QUERIES = os.path.join(os.path.dirname(__file__), "..", "tests", "tpch_queries")
 TABLES = ["customer", "lineitem", "nation", "orders", "part", "partsupp", "region", "supplier"]
 
 
