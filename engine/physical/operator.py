@@ -34,6 +34,7 @@ class ExecContext:
         self.analyze = analyze
         self.metrics: dict[int, Metrics] = {}
         self._subqueries: dict[int, pa.Table] = {}
+        self.work_tables: dict[int, pa.Table] = {}  # WITH RECURSIVE: token -> this iteration's rows
         self.planner = planner
         self.udf_runtime = udf_runtime or UdfRuntime()
         # what this statement's run records beyond the standard metrics (catalog/tracking.py):

@@ -16,14 +16,15 @@ from engine.physical.limit import LimitExec
 from engine.physical.nested_loop_join import NestedLoopJoinExec
 from engine.physical.operator import Operator
 from engine.physical.project import ProjectExec
+from engine.physical.recursive_union import RecursiveUnionExec, WorkTableExec
 from engine.physical.scan import ScanExec
 from engine.physical.set_op import SetOpExec
 from engine.physical.sort import SortExec
 from engine.physical.values import ValuesExec
 from engine.physical.window import WindowExec
 from engine.plan.expressions import Call, and_all, conjuncts
-from engine.plan.nodes import (Aggregate, Distinct, Filter, Join, Limit, Node, Project, Scan,
-                               SetOp, Sort, Values, Window)
+from engine.plan.nodes import (Aggregate, Distinct, Filter, Join, Limit, Node, Project,
+                               RecursiveUnion, Scan, SetOp, Sort, Values, Window, WorkTable)
 
 
 def split_join_condition(node: Join):
@@ -91,4 +92,9 @@ class Planner:
             if lk:
                 return HashJoinExec(left, right, node.kind, lk, rk, rest, schema, **kw)
             return NestedLoopJoinExec(left, right, node.kind, node.condition, schema, **kw)
+        if isinstance(node, RecursiveUnion):
+            return RecursiveUnionExec(self.plan(node.anchor), self.plan(node.step), node.token,
+                                      node.all, schema, **kw)
+        if isinstance(node, WorkTable):
+            return WorkTableExec(node.token, schema, **kw)
         raise InternalError(f"No physical operator for {type(node).__name__}")

@@ -305,6 +305,46 @@ class Window(Node):
         return "Window: " + ", ".join(f"{f.sql()} AS {c.sql()}" for c, f in self.funcs)
 
 
+@dataclass(frozen=True, eq=False)
+class WorkTable(Node):
+    """Inside a recursive CTE's step: the rows that the previous iteration added."""
+    token: int
+    out: tuple[ColumnRef, ...]
+
+    @property
+    def columns(self):
+        return self.out
+
+    def describe(self) -> str:
+        return f"WorkTable: #{self.token} columns=[{_cols(self.out)}]"
+
+
+@dataclass(frozen=True, eq=False)
+class RecursiveUnion(Node):
+    """WITH RECURSIVE: the anchor's rows, then the step run over the rows the previous iteration
+    added (its WorkTable ``token``) until an iteration adds none. Without ALL, rows seen before
+    are dropped (which also ends cycles). Both inputs are projected to the output types."""
+    anchor: Node
+    step: Node
+    token: int
+    all: bool
+    out: tuple[ColumnRef, ...]
+
+    @property
+    def columns(self):
+        return self.out
+
+    @property
+    def children(self):
+        return (self.anchor, self.step)
+
+    def with_children(self, children):
+        return replace(self, anchor=children[0], step=children[1])
+
+    def describe(self) -> str:
+        return f"RecursiveUnion: #{self.token}{' ALL' if self.all else ''}"
+
+
 def transform_up(node: Node, fn) -> Node:
     """Rewrite a plan bottom-up: ``fn`` receives each node with its children already rewritten."""
     kids = node.children

@@ -22,9 +22,9 @@ from engine.plan import functions as F
 from engine.plan import types as T
 from engine.plan.expressions import (AggCall, Call, Case, Cast, ColumnRef, Expr, Frame, InList,
                                      Literal, SortKey, SubqueryExpr, WindowCall, and_all,
-                                     new_column)
-from engine.plan.nodes import (Aggregate, Distinct, Filter, Join, Limit, Node, Project, Scan,
-                               SetOp, Sort, Values, Window)
+                                     new_column, next_id)
+from engine.plan.nodes import (Aggregate, Distinct, Filter, Join, Limit, Node, Project,
+                               RecursiveUnion, Scan, SetOp, Sort, Values, Window, WorkTable)
 from engine.sql.parser import location
 
 # ---------------------------------------------------------------- scopes
@@ -251,7 +251,8 @@ class Binder:
         self.catalog = catalog
         self.resolve_table = resolve_table
         self.functions = functions  # catalog.functions.FunctionRegistry
-        self._ctes: list[dict[str, tuple[exp.Expression, list[dict]]]] = []
+        self._ctes: list[dict[str, tuple[exp.Expression, exp.Expression | None, bool]]] = []
+        self._recursing: dict[tuple, tuple[int, list]] = {}  # recursive CTEs whose step is bound
         # frame column id -> (video identity, frame_id column): keys for cached model results
         self.frame_lineage: dict[int, tuple[str, ColumnRef]] = {}
 
@@ -313,12 +314,9 @@ class Binder:
             pushed = True
             for cte in with_.expressions:
                 name = cte.alias_or_name.lower()
-                if with_.args.get("recursive") and any(
-                        t.name.lower() == name for t in cte.this.find_all(exp.Table)):
-                    self._ctes.pop()
-                    raise NotSupportedError(f'Recursive CTEs are not supported ("{cte.alias_or_name}" '
-                                            f"refers to itself){location(cte)}")
-                frame[name] = (cte.this, cte.args.get("alias"))
+                recursive = bool(with_.args.get("recursive")) and any(
+                    t.name.lower() == name for t in cte.this.find_all(exp.Table))
+                frame[name] = (cte.this, cte.args.get("alias"), recursive)
         try:
             if isinstance(node, exp.Select):
                 return self._bind_select(node, parent)
@@ -393,6 +391,37 @@ class Binder:
         distinct = node.args.get("distinct")
         plan: Node = SetOp(kind, not bool(distinct) if distinct is not None else False, left, right, out)
         return self._wrap_order_limit(plan, node)
+
+    def _bind_recursive(self, body: exp.Expression, name: str, names: list[str], key: tuple,
+                        node: exp.Expression) -> Node:
+        """``WITH RECURSIVE name AS (anchor UNION [ALL] step)``: the anchor fixes the column
+        types; inside the step, ``name`` reads the rows the previous iteration added."""
+        if not isinstance(body, exp.Union) or body.args.get("order") or body.args.get("limit"):
+            raise NotSupportedError(f'Recursive CTE "{name}" must be <anchor> UNION [ALL] <step> '
+                                    f"(without ORDER BY or LIMIT){location(node)}")
+        if any(t.name.lower() == name for t in body.this.find_all(exp.Table)):
+            raise NotSupportedError(f'The anchor (first part) of recursive CTE "{name}" must not '
+                                    f"refer to it{location(node)}")
+        anchor = self.bind_query(body.this, None)
+        cols = anchor.columns
+        if len(names) > len(cols):
+            raise BindError(f'Recursive CTE "{name}" names {len(names)} columns but its anchor has '
+                            f"{len(cols)}{location(node)}")
+        names = names + [c.name for c in cols[len(names):]]
+        types = [pa.int32() if pa.types.is_null(c.dtype) else c.dtype for c in cols]
+        token = next_id()
+        self._recursing[key] = (token, list(zip(names, types)))
+        try:
+            step = self.bind_query(body.expression, None)
+        finally:
+            del self._recursing[key]
+        if len(step.columns) != len(cols):
+            raise BindError(f'Recursive CTE "{name}": the step has {len(step.columns)} columns, the '
+                            f"anchor {len(cols)}{location(node)}")
+        distinct = body.args.get("distinct")
+        out = tuple(new_column(n, t) for n, t in zip(names, types))
+        return RecursiveUnion(self._project_to(anchor, types), self._project_to(step, types), token,
+                              not bool(distinct) if distinct is not None else False, out)
 
     @staticmethod
     def _project_to(plan: Node, types: list[pa.DataType]) -> Node:
@@ -526,17 +555,23 @@ class Binder:
             # CTEs shadow catalog tables; each reference binds the CTE anew (fresh column ids)
             for frame in reversed(self._ctes):
                 if name.lower() in frame:
-                    body, calias = frame[name.lower()]
+                    body, calias, recursive = frame[name.lower()]
+                    cte_names = ([_ident(c) for c in calias.columns]
+                                 if calias is not None and calias.args.get("columns") else [])
+                    key = (id(frame), name.lower())
+                    if key in self._recursing:  # inside its own step: the previous iteration's rows
+                        token, spec = self._recursing[key]
+                        work = WorkTable(token, tuple(new_column(n, t) for n, t in spec))
+                        return self._entries_for(work, qual, col_aliases)
                     saved = self._ctes
                     idx = self._ctes.index(frame)
                     self._ctes = self._ctes[:idx + 1]
                     try:
-                        plan = self.bind_query(body, None)
+                        plan = (self._bind_recursive(body, name, cte_names, key, node) if recursive
+                                else self.bind_query(body, None))
                     finally:
                         self._ctes = saved
-                    names = col_aliases or ([_ident(c) for c in calias.columns]
-                                            if calias is not None and calias.args.get("columns") else [])
-                    return self._entries_for(plan, qual, names)
+                    return self._entries_for(plan, qual, col_aliases or cte_names)
             view_sql = self.catalog.view(name) if hasattr(self.catalog, "view") else None
             if view_sql is not None:
                 from engine.sql.parser import parse
@@ -1660,3 +1695,4 @@ def _sample_spec(ts: exp.TableSample):
     if n != int(n):
         raise BindError(f"TABLESAMPLE row count must be a whole number, got {n:g}{location(ts)}")
     return SampleSpec("reservoir", rows=int(n), seed=seed)
+
