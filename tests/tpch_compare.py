@@ -36,17 +36,23 @@ def values_equal(a, b) -> bool:
 
 def _key(row):
     """Sort key of a row: numbers by value whatever their Python type (one engine may give an
-    INTEGER where the other gives a DOUBLE), everything else by its text."""
-    out = []
+    INTEGER where the other gives a DOUBLE), everything else by its text. Numbers count first
+    rounded (so last-bit differences between the engines do not reorder rows), then exactly (so
+    rows whose values round alike, -16.24291 and -16.24286, still pair up in order)."""
+    coarse, exact = [], []
     for v in row:
         v = _norm(v)
         if v is None:
-            out.append((True, 0, 0))
+            coarse.append((True, 0, 0))
+            exact.append(0.0)
         elif isinstance(v, (int, float)) and not isinstance(v, bool):
-            out.append((False, 0, round(float(v), 4)))
+            f = float(v)
+            coarse.append((False, 0, round(f, 4) if f == f else math.inf))
+            exact.append(f if f == f else math.inf)
         else:
-            out.append((False, 1, repr(v)))
-    return tuple(out)
+            coarse.append((False, 1, repr(v)))
+            exact.append(0.0)
+    return tuple(coarse) + tuple(exact)
 
 
 def compare_results(got: list[tuple], expected: list[tuple], ordered: bool) -> str | None:

@@ -583,7 +583,30 @@ def _round(a, nd=None, dtype=None):
     if T.is_integer(a.type):
         return a
     d = 0 if nd is None else scalar_py(nd, "ROUND's digits")
-    return pc.round(a, d, round_mode="half_towards_infinity")
+    if d is None:
+        return pa.scalar(None, a.type) if is_scalar(a) else pa.nulls(len(a), a.type)
+    if is_scalar(a):
+        return _round_away(pa.array([a.as_py()], a.type), d)[0]
+    return _round_away(a, d)
+
+
+def _round_away(a: pa.Array, d: int) -> pa.Array:
+    """Round half away from zero on the double's exact value, as DuckDB does: 0.975 is stored as
+    0.97499999..., so round(0.975, 2) is 0.97. Arrow's kernel scales in double precision, where
+    0.975 * 100 rounds up to exactly 97.5, and answers 0.98. Scaling in extended precision keeps
+    the product exact for the usual digit counts."""
+    x, mask = _to_numpy(a, 0.0)
+    x = x.astype(np.float64)
+    with np.errstate(all="ignore"):
+        if d >= 0:
+            y = x.astype(np.longdouble) * (np.longdouble(10) ** d)
+        else:
+            y = x.astype(np.longdouble) / (np.longdouble(10) ** -d)
+        t = np.trunc(y)
+        r = (t + np.where(np.abs(y - t) >= 0.5, np.sign(y), 0)).astype(np.float64)
+        out = r / 10.0 ** d if d >= 0 else r * 10.0 ** -d
+        out = np.where(np.isfinite(out), np.copysign(out, x), x)  # -0.0 stays, huge values stay
+    return pa.array(out, a.type if pa.types.is_floating(a.type) else pa.float64(), mask=mask)
 
 
 register("floor", 1, 1, _round_type)(lambda a, dtype=None: a if T.is_integer(a.type) else pc.floor(a))
