@@ -252,19 +252,19 @@ def _case(e: Case, batch: pa.RecordBatch, ctx) -> Value:
 def in_set(x: Value, values: pa.Array, negated: bool) -> Value:
     """SQL ``x [NOT] IN (values)`` with three-valued logic."""
     has_null = values.null_count > 0
-    vals = values.drop_null() if has_null else values
+    vals = hash_key(values.drop_null() if has_null else values)  # the set is hashed: -0.0 = 0.0
     if isinstance(x, pa.Scalar):
         if not x.is_valid:
             r = None if len(values) else False
         else:
-            found = pc.is_in(pa.array([x.as_py()], x.type), value_set=vals)[0].as_py()
+            found = pc.is_in(hash_key(pa.array([x.as_py()], x.type)), value_set=vals)[0].as_py()
             r = True if found else (None if has_null else False)
         if negated and r is not None:
             r = not r
         return pa.scalar(r, pa.bool_())
     if len(values) == 0:
         return pa.repeat(pa.scalar(negated, pa.bool_()), len(x))
-    found = pc.is_in(x, value_set=vals)
+    found = pc.is_in(hash_key(x), value_set=vals)
     if has_null:
         found = pc.if_else(found, True, pa.scalar(None, pa.bool_()))
     found = pc.if_else(pc.is_valid(x), found, pa.scalar(None, pa.bool_()))
