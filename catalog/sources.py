@@ -151,6 +151,38 @@ class ParquetSource(TableSource):
         self.schema = normalize_schema(self.raw_schema)
         self.meta = self.file.metadata
         self._col_index = {self.meta.schema.column(i).path: i for i in range(self.meta.num_columns)}
+        self.dictionary_columns = self._low_cardinality_strings()
+        if self.dictionary_columns:
+            # decoding a dictionary-encoded string column as dictionary indices and then taking
+            # the strings costs a tenth of decoding every value (TPC-H's flags and modes)
+            self.file = pq.ParquetFile(path, read_dictionary=self.dictionary_columns)
+
+    def _low_cardinality_strings(self) -> list[str]:
+        """String columns stored dictionary-encoded, whose data pages hold only short indices and
+        whose dictionary is small next to the rows: flags, modes, brands, not comments or keys."""
+        out = []
+        if self.meta.num_row_groups == 0:
+            return out
+        for f in self.raw_schema:
+            if not (pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+                    or pa.types.is_string_view(f.type)):
+                continue
+            idx = self._col_index.get(f.name)
+            if idx is None:
+                continue
+            values = size = dictionary = 0
+            for rg in range(self.meta.num_row_groups):
+                c = self.meta.row_group(rg).column(idx)
+                if not c.has_dictionary_page or c.dictionary_page_offset is None:
+                    break
+                values += c.num_values
+                dictionary += c.data_page_offset - c.dictionary_page_offset
+                size += c.total_uncompressed_size
+            else:
+                # pages of indices (<= 2 bytes a value) and a dictionary far smaller than the rows
+                if values and (size - dictionary) / values <= 2.0 and dictionary / values <= 1.0:
+                    out.append(f.name)
+        return out
 
     def row_count(self) -> int:
         return self.meta.num_rows
