@@ -18,6 +18,19 @@ from engine.physical.sort import as_batch
 
 _ARROW_KIND = {"inner": "inner", "left": "left outer", "right": "right outer",
                "full": "full outer", "semi": "left semi", "anti": "left anti"}
+# the same join with its inputs swapped (Arrow builds its hash table on the right input)
+_SWAPPED = {"inner": "inner", "left outer": "right outer", "right outer": "left outer",
+            "full outer": "full outer", "left semi": "right semi", "left anti": "right anti"}
+
+
+def arrow_join(lk: pa.Table, rk: pa.Table, lnames, rnames, join_type: str) -> pa.Table:
+    """Arrow's hash join, building on the smaller input: a semi join of 57k orders against 3.8M
+    lineitems takes 17 ms built on the orders and 210 ms built on the lineitems."""
+    if rk.num_rows > lk.num_rows:
+        return rk.join(lk, keys=rnames, right_keys=lnames, join_type=_SWAPPED[join_type],
+                       use_threads=False, coalesce_keys=False)
+    return lk.join(rk, keys=lnames, right_keys=rnames, join_type=join_type, use_threads=False,
+                   coalesce_keys=False)
 
 
 class HashJoinExec(Operator):
@@ -51,21 +64,18 @@ class HashJoinExec(Operator):
         lnames = [f"l{i}" for i in range(len(self.left_keys))]
         rnames = [f"r{i}" for i in range(len(self.right_keys))]
         if self.residual is None and self.kind in ("semi", "anti"):
-            j = lk.join(rk, keys=lnames, right_keys=rnames, join_type=_ARROW_KIND[self.kind],
-                        use_threads=False)
+            j = arrow_join(lk, rk, lnames, rnames, _ARROW_KIND[self.kind])
             rows = np.sort(j.column("l_row").to_numpy())
             out = left.take(pa.array(rows))
             yield from table_batches(pa.Table.from_arrays(out.columns, schema=self._schema))
             return
         if self.residual is None:
-            j = lk.join(rk, keys=lnames, right_keys=rnames, join_type=_ARROW_KIND[self.kind],
-                        use_threads=False, coalesce_keys=False)
+            j = arrow_join(lk, rk, lnames, rnames, _ARROW_KIND[self.kind])
             li, ri = j.column("l_row"), j.column("r_row")
             cols = [c.take(li) for c in left.columns] + [c.take(ri) for c in right.columns]
             yield from table_batches(pa.Table.from_arrays(cols, schema=self._schema))
             return
-        j = lk.join(rk, keys=lnames, right_keys=rnames, join_type="inner", use_threads=False,
-                    coalesce_keys=False)
+        j = arrow_join(lk, rk, lnames, rnames, "inner")
         li = j.column("l_row").to_numpy()
         ri = j.column("r_row").to_numpy()
         li, ri = filter_pairs(self.residual, left, right, li, ri, self._pair_schema(left, right), ctx)
