@@ -23,7 +23,11 @@ def _ids(node: Node) -> set[int]:
 
 
 def _movable(e: Expr) -> bool:
-    return not contains(e, (SubqueryExpr, WindowCall)) and _deterministic(e)
+    """A predicate may move down unless it holds a window call or a correlated subquery (left
+    for decorrelation); an uncorrelated subquery's value is one per statement wherever it runs,
+    so ``o_orderkey IN (SELECT ...)`` can filter the orders scan before a join (TPC-H Q18)."""
+    return (not contains(e, (WindowCall,)) and _deterministic(e)
+            and not any(isinstance(x, SubqueryExpr) and x.outer for x in e.walk()))
 
 
 def _deterministic(e: Expr) -> bool:
