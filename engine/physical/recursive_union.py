@@ -12,8 +12,8 @@ import numpy as np
 import pyarrow as pa
 
 from engine.errors import DataError
-from engine.physical.evaluate import hash_key
 from engine.physical.operator import Operator, collect, table_batches
+from engine.physical.set_op import distinct_with_counts
 
 DEFAULT_MAX_RECURSION = 10_000
 
@@ -33,16 +33,11 @@ class WorkTableExec(Operator):
 
 def _new_rows(seen: pa.Table | None, rows: pa.Table) -> pa.Table:
     """The distinct rows of ``rows`` that are not in ``seen`` (NULLs equal, -0.0 = 0.0)."""
-    names = [f"c{i}" for i in range(rows.num_columns)]
-    parts = [pa.Table.from_arrays([hash_key(c) for c in rows.columns], names=names)
-             .append_column("__old", pa.repeat(pa.scalar(0, pa.int64()), rows.num_rows))]
-    if seen is not None and seen.num_rows:
-        parts.append(pa.Table.from_arrays([hash_key(c) for c in seen.columns], names=names)
-                     .append_column("__old", pa.repeat(pa.scalar(1, pa.int64()), seen.num_rows)))
-    g = pa.concat_tables(parts).group_by(names, use_threads=False).aggregate([("__old", "max")])
-    keep = np.nonzero(g.column("__old_max").to_numpy() == 0)[0]
-    return pa.Table.from_arrays(g.select(names).take(pa.array(keep, pa.int64())).columns,
-                                schema=rows.schema)
+    parts = [rows] if seen is None else [rows, seen]
+    distinct, counts = distinct_with_counts(parts, rows.schema)
+    if seen is None:
+        return distinct
+    return distinct.take(pa.array(np.nonzero(counts[1] == 0)[0], pa.int64()))
 
 
 class RecursiveUnionExec(Operator):

@@ -33,20 +33,8 @@ class SetOpExec(Operator):
                     yield pa.RecordBatch.from_arrays(b.columns, schema=self._schema)
             return
         left = collect(self._children[0], ctx)
-        left = pa.Table.from_arrays(left.columns, schema=self._schema)
         right = collect(self._children[1], ctx)
-        right = pa.Table.from_arrays(right.columns, schema=self._schema)
-        names = [f"c{i}" for i in range(len(self._schema))]
-        left = pa.Table.from_arrays([hash_key(c) for c in left.columns], schema=self._schema)
-        right = pa.Table.from_arrays([hash_key(c) for c in right.columns], schema=self._schema)
-        both = pa.concat_tables([
-            left.rename_columns(names).append_column("__l", pa.repeat(pa.scalar(1, pa.int64()), left.num_rows))
-            .append_column("__r", pa.repeat(pa.scalar(0, pa.int64()), left.num_rows)),
-            right.rename_columns(names).append_column("__l", pa.repeat(pa.scalar(0, pa.int64()), right.num_rows))
-            .append_column("__r", pa.repeat(pa.scalar(1, pa.int64()), right.num_rows))])
-        g = both.group_by(names, use_threads=False).aggregate([("__l", "sum"), ("__r", "sum")])
-        nl = g.column("__l_sum").to_numpy()
-        nr = g.column("__r_sum").to_numpy()
+        rows, (nl, nr) = distinct_with_counts([left, right], self._schema)
         if self.kind == "union":
             reps = np.ones(len(nl), dtype=np.int64)
         elif self.kind == "intersect":
@@ -54,5 +42,20 @@ class SetOpExec(Operator):
         else:
             reps = np.maximum(nl - nr, 0) if self.all else ((nl > 0) & (nr == 0)).astype(np.int64)
         idx = np.repeat(np.arange(len(reps)), reps)
-        out = g.select(names).take(pa.array(idx, pa.int64()))
-        yield from table_batches(pa.Table.from_arrays(out.columns, schema=self._schema))
+        yield from table_batches(rows.take(pa.array(idx, pa.int64())))
+
+
+def distinct_with_counts(parts: list[pa.Table], schema: pa.Schema) -> tuple[pa.Table, list[np.ndarray]]:
+    """The distinct rows of ``parts`` (NULLs equal, -0.0 = 0.0), and for each part how many times
+    each distinct row occurs in it: one grouped pass over the tagged, concatenated parts."""
+    names = [f"c{i}" for i in range(len(schema))]
+    tagged = []
+    for i, t in enumerate(parts):
+        cols = [hash_key(c) for c in t.columns]
+        for j in range(len(parts)):
+            cols.append(pa.repeat(pa.scalar(int(i == j), pa.int64()), t.num_rows))
+        tagged.append(pa.Table.from_arrays(cols, names=names + [f"__n{j}" for j in range(len(parts))]))
+    g = pa.concat_tables(tagged).group_by(names, use_threads=False).aggregate(
+        [(f"__n{j}", "sum") for j in range(len(parts))])
+    counts = [g.column(f"__n{j}_sum").to_numpy() for j in range(len(parts))]
+    return pa.Table.from_arrays(g.select(names).columns, schema=schema), counts

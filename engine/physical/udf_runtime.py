@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from engine.errors import DataError
 from engine.plan import types as T
+from udfs.core import AUTO_CACHE_SECONDS
 
 _MULT = None
 
@@ -114,7 +115,7 @@ class UdfRuntime:
                 got = True
             else:
                 per_row = self.cost(u)[0] if self.cost is not None else (u.cost or 0.0)
-                got = per_row >= self._auto_seconds()
+                got = per_row >= AUTO_CACHE_SECONDS
             self._reuse[key] = got
         return got
 
@@ -137,7 +138,7 @@ class UdfRuntime:
         if not self.reusable(u):
             out = self._compute(expr, arrays, n, m)  # cheap or order-dependent: just call it
             if u.cache is None and u.deterministic and m.rows and \
-                    m.seconds / m.rows >= self._auto_seconds():
+                    m.seconds / m.rows >= AUTO_CACHE_SECONDS:
                 # measured expensive on its first use: keep what was computed, reuse from now on
                 self._reuse[(u.name, u.version)] = True
                 keys = _identity_keys(identity, n) if identity else _content_keys(arrays, n)
@@ -185,11 +186,6 @@ class UdfRuntime:
                 result = pc.if_else(pa.array(~have), full, result)
             self._remember(u, expr.dtype, ckeys, computed)
         return result
-
-    @staticmethod
-    def _auto_seconds() -> float:
-        from udfs.core import AUTO_CACHE_SECONDS
-        return AUTO_CACHE_SECONDS
 
     def _remember(self, u, dtype, keys: pa.Array, values: pa.Array) -> None:
         """Keep computed results for the rest of the statement and in the stored cache."""

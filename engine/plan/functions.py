@@ -85,11 +85,8 @@ def _per_distinct(kernel, positions: tuple[int, ...]):
             order.append(rows)
         t = results[0].type if results else (dtype or pa.null())
         results = [r.cast(t) if r.type != t else r for r in results]
-        if null_rows:
-            nulls = np.concatenate([r.to_numpy() for r in null_rows])
-            results.append(pa.nulls(len(nulls), t))
-            order.append(pa.array(nulls))
-        where = np.concatenate([o.to_numpy() if isinstance(o, pa.Array) else o for o in order])
+        results.append(pa.nulls(sum(len(r) for r in null_rows), t))
+        where = pa.concat_arrays(order + null_rows).to_numpy()
         inverse = np.empty(n, dtype=np.int64)
         inverse[where] = np.arange(n, dtype=np.int64)
         return pa.concat_arrays(results).take(pa.array(inverse))
