@@ -201,14 +201,17 @@ class ConnectionStore:
             "ORDER BY table_name").fetchall()
         return [r[0] for r in rows]
 
-    def lookup(self, name: str) -> StoredTable | None:
-        key = ("lookup", name.lower())
+    def cached(self, key: tuple, read):
+        """``read()``'s answer, kept until the next write this connection sees."""
         hit = self._meta_cache.get(key)
         if hit is not None and hit[0] == self._key():
             return hit[1]
-        found = self._lookup(name)
+        found = read()
         self._meta_cache[key] = (self._key(), found)
         return found
+
+    def lookup(self, name: str) -> StoredTable | None:
+        return self.cached(("lookup", name.lower()), lambda: self._lookup(name))
 
     def _lookup(self, name: str) -> StoredTable | None:
         rows = self.duck.execute(

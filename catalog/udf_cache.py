@@ -108,6 +108,12 @@ def record_stats_op(rows: list[tuple]):
 
 
 def read_stats(store) -> dict[tuple[str, str], dict]:
+    """Measured statistics of every UDF, read once per write version of the store (the optimizer
+    and the UDF runtime ask for them in every statement that calls a UDF)."""
+    return store.cached(("udf_stats",), lambda: _read_stats(store))
+
+
+def _read_stats(store) -> dict[tuple[str, str], dict]:
     store.duck.execute(STATS_DDL)
     out = {}
     for name, version, calls, rows, seconds, tested, passed in store.duck.execute(
