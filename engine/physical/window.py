@@ -329,8 +329,8 @@ def _frame_aggregate(fn: str, args, lo: np.ndarray, hi: np.ndarray, dtype: pa.Da
     if fn in ("stddev", "variance", "stddev_pop", "var_pop", "stddev_samp", "var_samp"):
         # variance is shift-invariant: centring each partition on one of its values keeps the
         # sums small, so equal values give exactly 0 instead of a cancellation residue
-        first_valid = np.maximum.accumulate(np.where(valid, np.arange(n), -1))
-        ref = np.where(first_valid[pend - 1] >= pstart, vf[np.maximum(first_valid[pend - 1], 0)], 0.0)
+        last_valid = np.maximum.accumulate(np.where(valid, np.arange(n), -1))[pend - 1]
+        ref = np.where(last_valid >= pstart, vf[np.maximum(last_valid, 0)], 0.0)  # per partition
         vf = np.where(valid, vf - ref, 0.0)
         s = _frame_sums(vf, lo, hi, lo_c, hi_c, pstart, pend)
         s2 = _frame_sums(vf * vf, lo, hi, lo_c, hi_c, pstart, pend)
