@@ -379,7 +379,7 @@ class Session:
     # ---- queries
     def plan_query(self, stmt: exp.Expression, fired: list[str] | None = None):
         from engine.optimizer import OptimizerContext, optimize
-        from engine.sql.binder import Binder
+        from engine.sql.bind import Binder
         plan = Binder(self.catalog, functions=self.functions).bind_query(stmt)
         disabled = {s.strip() for s in str(self.settings.get("disabled_rules", "")).split(",") if s.strip()}
         octx = OptimizerContext(disabled=disabled, udf_cost=self.udf_cost)

@@ -1,0 +1,343 @@
+"""Binding expressions: sqlglot expression nodes to typed ``engine.plan.expressions`` trees.
+
+``ExprBinder.bind`` dispatches on the node's class (``_Column``, ``_Case``, ...); aggregates, window
+functions and function calls are bound by the mixins of their own modules.
+"""
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+from sqlglot import exp
+
+from engine.errors import (
+    BindError,
+    NotSupportedError,
+    ProgrammingError,
+    TypeMismatchError,
+)
+from engine.plan import types as T
+from engine.plan.expressions import (
+    AggCall,
+    Case,
+    Cast,
+    ColumnRef,
+    Expr,
+    InList,
+    Literal,
+    SubqueryExpr,
+    new_column,
+)
+from engine.plan.nodes import Aggregate, Node, Project
+from engine.sql.parser import location
+
+if TYPE_CHECKING:
+    from engine.sql.bind.binder import Binder
+from engine.sql.bind.aggregates import _AGG_CLASS, AggregateBinding
+from engine.sql.bind.functions import FunctionBinding
+from engine.sql.bind.rows import _row_in
+from engine.sql.bind.scope import Scope
+from engine.sql.bind.util import (
+    _ARITH,
+    _CMP,
+    _cast_literal,
+    cast_to,
+    make_call,
+    parse_interval,
+)
+from engine.sql.bind.windows import WindowBinding
+
+
+class ExprBinder(AggregateBinding, WindowBinding, FunctionBinding):
+    """Binds one expression tree against a scope (and, in a SELECT, its aggregates and windows)."""
+
+    def __init__(self, binder: Binder, scope: Scope, agg, win, post, aliases):
+        self.b = binder
+        self.scope = scope
+        self.agg = agg
+        self.win = win
+        self.post = post
+        self.aliases = aliases
+        self.in_agg = False
+        self.pending_filter: Expr | None = None
+
+    def bind(self, node: exp.Expression) -> Expr:
+        m = getattr(self, "_" + type(node).__name__, None)
+        if m is not None:
+            return m(node)
+        if type(node) in _CMP and isinstance(node.expression, (exp.Any, exp.All)):
+            return self._quantified(_CMP[type(node)], node)
+        if type(node) in _CMP:
+            return self._binary(_CMP[type(node)], node)
+        if type(node) in _ARITH:
+            return self._binary(_ARITH[type(node)], node)
+        if type(node) in _AGG_CLASS:
+            return self._aggregate(_AGG_CLASS[type(node)], node)
+        if isinstance(node, exp.Func):
+            return self._function(node)
+        raise NotSupportedError(f'Unsupported expression "{node.sql()}" ({type(node).__name__})'
+                                f"{location(node)}")
+
+    # -- leaves
+    def _Column(self, node: exp.Column) -> Expr:
+        if isinstance(node.this, exp.Star):
+            raise BindError(f"* is not allowed here{location(node)}")
+        qual = node.table or None
+        if qual is None and self.aliases and node.name.lower() in self.aliases \
+                and not self.scope.lookup(node.name, None):
+            return self.aliases[node.name.lower()]
+        return self.scope.resolve(node.name, qual, node)
+
+    def _Identifier(self, node) -> Expr:
+        return self.scope.resolve(node.name, None, node)
+
+    def _Literal(self, node: exp.Literal) -> Expr:
+        if node.is_string:
+            return Literal(node.this, pa.string())
+        text = node.this
+        try:
+            v = int(text)
+            if -(2 ** 31) <= v < 2 ** 31:
+                return Literal(v, pa.int32())
+            if -(2 ** 63) <= v < 2 ** 63:
+                return Literal(v, pa.int64())
+            return Literal(float(v), pa.float64())
+        except ValueError:
+            return Literal(float(text), pa.float64())
+
+    def _Boolean(self, node) -> Expr:
+        return Literal(bool(node.this), pa.bool_())
+
+    def _Null(self, node) -> Expr:
+        return Literal(None, pa.null())
+
+    def _Paren(self, node) -> Expr:
+        return self.bind(node.this)
+
+    def _Neg(self, node) -> Expr:
+        inner = self.bind(node.this)
+        if isinstance(inner, Literal) and isinstance(inner.value, (int, float)) and not isinstance(inner.value, bool):
+            v = -inner.value
+            t = inner.dtype
+            if isinstance(v, int) and t == pa.int32() and v == -(2 ** 31):
+                t = pa.int32()
+            return Literal(v, t)
+        return make_call("negate", [inner], node)
+
+    def _Not(self, node) -> Expr:
+        inner = node.this
+        if isinstance(inner, exp.In):
+            return self._In(inner, negated=True)
+        if isinstance(inner, exp.Exists):
+            return self._Exists(inner, negated=True)
+        if isinstance(inner, exp.Like) and not inner.args.get("negate"):
+            return self._like(inner, "not_like")
+        if isinstance(inner, exp.ILike) and not inner.args.get("negate"):
+            return self._like(inner, "not_ilike")
+        if isinstance(inner, exp.Is) and isinstance(inner.expression, exp.Null):
+            return make_call("is_not_null", [self.bind(inner.this)], node)
+        e = self.bind(inner)
+        return make_call("not", [e], node)
+
+    def _And(self, node) -> Expr:
+        return self._binary("and", node)
+
+    def _Or(self, node) -> Expr:
+        return self._binary("or", node)
+
+    def _binary(self, op: str, node) -> Expr:
+        a, b = self.bind(node.this), self.bind(node.expression)
+        if op in ("and", "or"):
+            a = cast_to(a, pa.bool_()) if pa.types.is_null(a.dtype) else a
+            b = cast_to(b, pa.bool_()) if pa.types.is_null(b.dtype) else b
+        if op == "concat_op":
+            if pa.types.is_null(a.dtype) or pa.types.is_null(b.dtype):
+                return Literal(None, pa.string())
+        return make_call(op, [a, b], node)
+
+    def _Is(self, node) -> Expr:
+        a = self.bind(node.this)
+        rhs = node.expression
+        if isinstance(rhs, exp.Null):
+            return make_call("is_null", [a], node)
+        if isinstance(rhs, exp.Boolean):
+            return make_call("is_true" if rhs.this else "is_false", [cast_to(a, pa.bool_())], node)
+        return make_call("is_not_distinct", [a, self.bind(rhs)], node)
+
+    def _Like(self, node) -> Expr:
+        return self._like(node, "not_like" if node.args.get("negate") else "like")
+
+    def _ILike(self, node) -> Expr:
+        return self._like(node, "not_ilike" if node.args.get("negate") else "ilike")
+
+    def _like(self, node, op, escape: exp.Expression | None = None) -> Expr:
+        args = [self.bind(node.this), self.bind(node.expression)]
+        if escape is not None:
+            args.append(self.bind(escape))
+        return make_call(op, args, node)
+
+    def _Escape(self, node) -> Expr:
+        """``x [NOT] [I]LIKE pattern ESCAPE c``"""
+        like = node.this
+        if isinstance(like, exp.Not):
+            like, flip = like.this, True
+        else:
+            flip = False
+        if not isinstance(like, (exp.Like, exp.ILike)):
+            raise NotSupportedError(f'Unsupported expression "{node.sql()}"{location(node)}')
+        neg = bool(like.args.get("negate")) != flip
+        op = ("not_" if neg else "") + ("ilike" if isinstance(like, exp.ILike) else "like")
+        return self._like(like, op, node.expression)
+
+    def _Between(self, node) -> Expr:
+        x = self.bind(node.this)
+        lo, hi = self.bind(node.args["low"]), self.bind(node.args["high"])
+        return make_call("and", [make_call("gte", [x, lo], node), make_call("lte", [x, hi], node)], node)
+
+    def _In(self, node, negated: bool = False) -> Expr:
+        if isinstance(node.this, exp.Tuple):
+            return self.bind(_row_in(node, negated))
+        x = self.bind(node.this)
+        q = node.args.get("query")
+        if q is not None:
+            plan, outer = self._subquery(q.this if isinstance(q, exp.Subquery) else q)
+            if len(plan.columns) != 1:
+                raise BindError(f"IN subquery must return one column, got {len(plan.columns)}{location(q)}")
+            t = T.common_type(x.dtype, plan.columns[0].dtype, f'"{node.sql()}"')
+            if plan.columns[0].dtype != t:
+                c = plan.columns[0]
+                plan = Project(plan, ((new_column(c.name, t), cast_to(c, t)),))
+            return SubqueryExpr("in", plan, pa.bool_(), cast_to(x, t), negated, tuple(outer))
+        if node.args.get("unnest") is not None:
+            raise NotSupportedError(f"IN UNNEST is not supported{location(node)}")
+        vals = [self.bind(v) for v in node.expressions]
+        t = x.dtype
+        for v in vals:
+            t = T.common_type(t, v.dtype, f'"{node.sql()}"')
+        return InList(cast_to(x, t), tuple(cast_to(v, t) for v in vals), negated)
+
+    def _quantified(self, op: str, node) -> Expr:
+        """``x op ANY|ALL (subquery)``: = ANY is IN and <> ALL is NOT IN; the others compare x with
+        the subquery's min or max, and its row counts give SQL's NULL and empty-set answers."""
+        q = node.expression
+        is_all = isinstance(q, exp.All)
+        sub = q.this.this if isinstance(q.this, exp.Subquery) else q.this
+        if (op == "eq" and not is_all) or (op == "neq" and is_all):
+            return self._In(exp.In(this=node.this, query=exp.Subquery(this=sub)), negated=is_all)
+        x = self.bind(node.this)
+        plan, outer = self._subquery(sub)
+        if len(plan.columns) != 1:
+            raise BindError(f"A subquery after ANY/ALL must return one column{location(q)}")
+        t = T.common_type(x.dtype, plan.columns[0].dtype, f'"{node.sql()}"')
+        y = cast_to(plan.columns[0], t)
+
+        def agg(fn: str, dtype: pa.DataType) -> Expr:
+            c = new_column(fn, dtype)
+            call = AggCall(fn, () if fn == "count_star" else (y,), dtype)
+            return SubqueryExpr("scalar", Aggregate(plan, (), ((c, call),)), dtype, None, False, tuple(outer))
+
+        x = cast_to(x, t)
+        n, nvalid = agg("count_star", pa.int64()), agg("count", pa.int64())
+        lo, hi = agg("min", t), agg("max", t)
+        if op == "neq" or op == "eq":
+            differs = make_call("or", [make_call("neq", [x, lo]), make_call("neq", [x, hi])])
+            decided = differs
+        elif is_all:  # some y makes "x op y" false
+            decided = make_call({"gt": "lte", "gte": "lt", "lt": "gte", "lte": "gt"}[op],
+                                [x, hi if op in ("gt", "gte") else lo])
+        else:  # some y makes "x op y" true
+            decided = make_call(op, [x, lo if op in ("gt", "gte") else hi])
+        unknown = make_call("or", [make_call("is_null", [x]), make_call("lt", [nvalid, n])])
+        empty = make_call("eq", [n, Literal(0, pa.int64())])
+        yes, no, null = Literal(True, pa.bool_()), Literal(False, pa.bool_()), Literal(None, pa.bool_())
+        return Case(((empty, yes if is_all else no), (decided, no if is_all else yes), (unknown, null)),
+                    yes if is_all else no, pa.bool_())
+
+    def _Exists(self, node, negated: bool = False) -> Expr:
+        q = node.this
+        plan, outer = self._subquery(q.this if isinstance(q, exp.Subquery) else q)
+        return SubqueryExpr("exists", plan, pa.bool_(), None, negated, tuple(outer))
+
+    def _Subquery(self, node) -> Expr:
+        plan, outer = self._subquery(node.this)
+        if len(plan.columns) != 1:
+            raise BindError(f"A scalar subquery must return one column, got {len(plan.columns)}"
+                            f"{location(node)}")
+        return SubqueryExpr("scalar", plan, plan.columns[0].dtype, None, False, tuple(outer))
+
+    def _Select(self, node) -> Expr:
+        return self._Subquery(exp.Subquery(this=node))
+
+    def _subquery(self, q: exp.Expression) -> tuple[Node, list[ColumnRef]]:
+        inner = Scope([], self.scope)
+        plan = self.b.bind_query_in(q, inner)
+        outer = [r for r in inner.outer_refs]
+        return plan, outer
+
+    def _Case(self, node) -> Expr:
+        operand = node.args.get("this")
+        op = self.bind(operand) if operand is not None else None
+        whens = []
+        for w in node.args.get("ifs") or []:
+            cond = self.bind(w.this)
+            if op is not None:
+                cond = make_call("eq", [op, cond], w)
+            elif not (pa.types.is_boolean(cond.dtype) or pa.types.is_null(cond.dtype)):
+                raise TypeMismatchError(f'CASE WHEN condition "{w.this.sql()}" must be BOOLEAN'
+                                        f"{location(w)}")
+            whens.append((cast_to(cond, pa.bool_()), self.bind(w.args["true"])))
+        default = self.bind(node.args["default"]) if node.args.get("default") is not None else Literal(None, pa.null())
+        t = default.dtype
+        for _, v in whens:
+            t = T.common_type(t, v.dtype, "CASE")
+        if pa.types.is_null(t):
+            t = pa.int32()
+        return Case(tuple((c, cast_to(v, t)) for c, v in whens), cast_to(default, t), t)
+
+    def _If(self, node) -> Expr:
+        cond = self.bind(node.this)
+        a = self.bind(node.args["true"])
+        bnode = node.args.get("false")
+        b = self.bind(bnode) if bnode is not None else Literal(None, pa.null())
+        t = T.common_type(a.dtype, b.dtype, "IF")
+        if pa.types.is_null(t):
+            t = pa.int32()
+        return Case(((cast_to(cond, pa.bool_()), cast_to(a, t)),), cast_to(b, t), t)
+
+    def _Cast(self, node, safe: bool = False) -> Expr:
+        to = node.args["to"]
+        t = self._type(to)
+        inner = self.bind(node.this)
+        if isinstance(inner, Literal) and inner.value is not None and pa.types.is_string(inner.dtype):
+            folded = _cast_literal(inner.value, t, node, safe)
+            if folded is not None:
+                return folded
+        if pa.types.is_null(inner.dtype):
+            return Literal(None, t)
+        return Cast(inner, t, safe)
+
+    def _TryCast(self, node) -> Expr:
+        return self._Cast(node, safe=True)
+
+    def _type(self, to: exp.DataType) -> pa.DataType:
+        name = to.this.name if hasattr(to.this, "name") else str(to.this)
+        text = to.sql(dialect="duckdb").upper()
+        base = re.sub(r"\(.*\)", "", text).strip()
+        if base in T.SQL_NAMES:
+            return T.SQL_NAMES[base]
+        return T.parse_sql_type(name)
+
+    def _Interval(self, node) -> Expr:
+        unit = node.args.get("unit")
+        val = node.this
+        text = val.this if isinstance(val, exp.Literal) else val.sql()
+        u = unit.name if unit is not None else None
+        try:
+            m, d, n = parse_interval(str(text), u)
+        except (ValueError, ProgrammingError):
+            raise ProgrammingError(f"Invalid interval '{text}'{location(node)}") from None
+        return Literal(pa.MonthDayNano([m, d, n]), T.INTERVAL)
+
+    def _post(self, e: Expr, node) -> Expr:
+        return self.post(e, node) if self.post is not None else e

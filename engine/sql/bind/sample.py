@@ -1,0 +1,42 @@
+"""TABLESAMPLE / USING SAMPLE clauses as catalog.sampling.SampleSpec values.
+"""
+from __future__ import annotations
+
+from sqlglot import exp
+
+from engine.errors import BindError, NotSupportedError
+from engine.sql.parser import location
+
+
+def _sample_spec(ts: exp.TableSample):
+    """TABLESAMPLE / USING SAMPLE as a catalog.sampling.SampleSpec, with clear errors."""
+    from catalog.sampling import SampleSpec
+
+    def number(e, what: str) -> float:
+        if isinstance(e, exp.Neg) or not isinstance(e, exp.Literal) or e.is_string:
+            raise BindError(f"TABLESAMPLE {what} must be a non-negative number, got {e.sql()}{location(ts)}")
+        return float(e.this)
+    method = (ts.args.get("method").name if ts.args.get("method") is not None else "").lower()
+    seed = ts.args.get("seed")
+    seed = int(number(seed, "seed")) if seed is not None else None
+    percent, size = ts.args.get("percent"), ts.args.get("size")
+    if ts.args.get("rows") is not None and size is None:
+        size = ts.args.get("rows")
+    if method not in ("", "bernoulli", "system", "reservoir"):
+        raise NotSupportedError(f"TABLESAMPLE method {method.upper()} is not supported (BERNOULLI, "
+                                f"SYSTEM, RESERVOIR){location(ts)}")
+    if percent is not None:
+        p = number(percent, "percentage")
+        if p > 100:
+            raise BindError(f"TABLESAMPLE percentage must be between 0 and 100, got {p:g}{location(ts)}")
+        return SampleSpec(method if method in ("bernoulli", "system") else "system", percent=p, seed=seed)
+    if size is None:
+        raise BindError(f"TABLESAMPLE needs a size: n% or n ROWS{location(ts)}")
+    n = number(size, "size")
+    if method in ("bernoulli", "system"):  # BERNOULLI (5) means five percent
+        if n > 100:
+            raise BindError(f"TABLESAMPLE percentage must be between 0 and 100, got {n:g}{location(ts)}")
+        return SampleSpec(method, percent=n, seed=seed)
+    if n != int(n):
+        raise BindError(f"TABLESAMPLE row count must be a whole number, got {n:g}{location(ts)}")
+    return SampleSpec("reservoir", rows=int(n), seed=seed)

@@ -1,0 +1,183 @@
+"""What every binding module shares: operator tables, constant folding of literals and intervals,
+casts, sort keys, and ``make_call`` (type-check a built-in call and coerce its arguments).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any
+
+import pyarrow as pa
+from sqlglot import exp
+
+from engine.errors import BindError, ProgrammingError, TypeMismatchError, did_you_mean
+from engine.plan import functions as F
+from engine.plan import types as T
+from engine.plan.expressions import Call, Cast, Expr, Literal, SortKey
+from engine.sql.parser import location
+
+_CMP = {exp.EQ: "eq", exp.NEQ: "neq", exp.LT: "lt", exp.LTE: "lte", exp.GT: "gt", exp.GTE: "gte",
+        exp.NullSafeEQ: "is_not_distinct", exp.NullSafeNEQ: "is_distinct"}
+_ARITH = {exp.Add: "add", exp.Sub: "subtract", exp.Mul: "multiply", exp.Div: "divide",
+          exp.IntDiv: "intdiv", exp.Mod: "mod", exp.DPipe: "concat_op"}
+
+
+def _lit(v: Any, t: pa.DataType) -> Literal:
+    return Literal(v, t)
+
+
+def _ident(node) -> str:
+    if node is None:
+        return ""
+    if isinstance(node, str):
+        return node
+    return node.name if hasattr(node, "name") else str(node)
+
+
+def _is_all(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Var) and node.name.upper() == "ALL"
+
+
+def _const_int(node: exp.Expression | None, what: str) -> int | None:
+    if node is None:
+        return None
+    if isinstance(node, (exp.Limit, exp.Offset)):
+        node = node.expression
+    neg = False
+    if isinstance(node, exp.Neg):
+        neg, node = True, node.this
+    if isinstance(node, exp.Literal) and not node.is_string:
+        try:
+            v = int(node.this)
+        except ValueError:
+            v = None
+        if v is not None:
+            return -v if neg else v
+    if isinstance(node, exp.Null):
+        return None
+    raise ProgrammingError(f"{what} must be an integer constant{location(node)}, got {node.sql()}")
+
+
+def parse_interval(text: str, unit: str | None) -> tuple[int, int, int]:
+    """'3 months' / ('90', 'DAY') -> (months, days, nanoseconds)."""
+    parts = text.strip().split()
+    pairs: list[tuple[float, str]] = []
+    if unit:
+        pairs.append((float(text), unit))
+    else:
+        if len(parts) % 2:
+            raise ProgrammingError(f"Cannot parse interval '{text}'")
+        for i in range(0, len(parts), 2):
+            pairs.append((float(parts[i]), parts[i + 1]))
+    months = days = nanos = 0
+    for n, u in pairs:
+        u = u.lower().rstrip("s")
+        if u in ("year", "y", "yr"):
+            months += int(n * 12)
+        elif u in ("quarter",):
+            months += int(n * 3)
+        elif u in ("month", "mon"):
+            months += int(n)
+        elif u in ("week", "w"):
+            days += int(n * 7)
+        elif u in ("day", "d"):
+            days += int(n)
+        elif u in ("hour", "h", "hr"):
+            nanos += int(n * 3600e9)
+        elif u in ("minute", "min", "m"):
+            nanos += int(n * 60e9)
+        elif u in ("second", "sec", "s"):
+            nanos += int(n * 1e9)
+        elif u in ("millisecond", "m"):
+            nanos += int(n * 1e6)
+        else:
+            raise ProgrammingError(f"Unknown interval unit '{u}'")
+    return months, days, nanos
+
+
+def cast_to(e: Expr, t: pa.DataType) -> Expr:
+    if e.dtype == t:
+        return e
+    if isinstance(e, Literal) and e.value is None:
+        return Literal(None, t)
+    return Cast(e, t)
+
+
+
+
+def sort_key(e: Expr, o: exp.Ordered) -> SortKey:
+    desc = bool(o.args.get("desc"))
+    # the Dawn dialect parses with DuckDB's null ordering (NULLS LAST in both directions), so
+    # sqlglot's flag already holds the effective placement, explicit or default; o.sql() would
+    # print with the default dialect's ordering and drop an explicit ASC NULLS FIRST
+    return SortKey(e, not desc, bool(o.args.get("nulls_first")))
+
+
+def make_call(name: str, args: list[Expr], node: exp.Expression | None = None) -> Expr:
+    """Type-check a built-in function call, coerce its arguments, and build the Call."""
+    f = F.lookup(name)
+    if f is None:
+        raise BindError(f'Function "{name}" does not exist{location(node)}.'
+                        + did_you_mean(name, list(F.FUNCTIONS) + list(F.ALIASES)))
+    if not f.min_args <= len(args) <= f.max_args:
+        want = str(f.min_args) if f.min_args == f.max_args else f"{f.min_args} to {f.max_args}"
+        raise TypeMismatchError(f'Function "{name}" takes {want} argument(s), got {len(args)}'
+                                f"{location(node)}")
+    types = [a.dtype for a in args]
+    what = node.sql(dialect="duckdb") if node is not None else name
+    try:
+        if f.coerce == "common" and args:
+            t = types[0]
+            for x in types[1:]:
+                t = T.common_type(t, x, f'"{what}"')
+            args = [cast_to(a, t) for a in args]
+            types = [t] * len(args)
+        rt = f.rtype(types)
+    except TypeMismatchError as e:
+        typed = [t for t in types if not pa.types.is_null(t)]
+        if typed and len(typed) < len(types):
+            # an untyped NULL takes its typed sibling's type (DuckDB: NULL - DATE is DATE - DATE)
+            return make_call(name, [cast_to(a, typed[0]) if pa.types.is_null(a.dtype) else a
+                                    for a in args], node)
+        msg = str(e)
+        if not msg.startswith("Cannot"):
+            msg = f"{f.name} {msg}"
+        raise TypeMismatchError(f'Type error in "{what}"{location(node)}: {msg}') from None
+    if rt is None:
+        rt = types[0] if types else pa.null()
+    return Call(f.name, tuple(args), rt)
+
+
+
+def _cast_literal(value: str, t: pa.DataType, node, safe: bool) -> Literal | None:
+    """Fold CAST('text' AS type) at bind time, so typed literals (DATE '...') cost nothing."""
+    try:
+        if pa.types.is_date(t):
+            return Literal(_dt.date.fromisoformat(value.strip()), t)
+        if pa.types.is_timestamp(t):
+            v = value.strip()
+            d = _dt.datetime.fromisoformat(v) if len(v) > 10 else _dt.datetime.fromisoformat(v + " 00:00:00")
+            return Literal(d, t)
+        if pa.types.is_integer(t):
+            return Literal(int(value.strip()), t)
+        if pa.types.is_floating(t):
+            return Literal(float(value.strip()), t)
+        if pa.types.is_string(t):
+            return Literal(value, t)
+        if pa.types.is_boolean(t):
+            v = value.strip().lower()
+            if v in ("true", "t", "1", "yes", "y"):
+                return Literal(True, t)
+            if v in ("false", "f", "0", "no", "n"):
+                return Literal(False, t)
+            raise ValueError(value)
+        if pa.types.is_binary(t):
+            return Literal(bytes.fromhex(value), t)
+        if pa.types.is_interval(t):
+            m, d, n = parse_interval(value, None)
+            return Literal(pa.MonthDayNano([m, d, n]), t)
+    except ValueError:
+        if safe:
+            return Literal(None, t)
+        from engine.errors import DataError
+        raise DataError(f"Cannot cast '{value}' to {T.sql_name(t)}{location(node)}") from None
+    return None

@@ -1,0 +1,138 @@
+"""Binding window functions: OVER clauses (with named windows), frames and result types.
+"""
+from __future__ import annotations
+
+import pyarrow as pa
+from sqlglot import exp
+
+from engine.errors import BindError, NotSupportedError
+from engine.plan import types as T
+from engine.plan.expressions import ColumnRef, Expr, Frame, WindowCall, new_column
+from engine.sql.bind.aggregates import _AGG_CLASS, _AGGS
+from engine.sql.bind.util import _const_int, sort_key
+from engine.sql.parser import location
+
+_WINDOW_ONLY = {"row_number", "rank", "dense_rank", "lag", "lead", "first_value", "last_value",
+                "nth_value", "ntile", "percent_rank", "cume_dist"}
+
+
+class _WindowContext:
+    def __init__(self, named: list[exp.Window] | None = None) -> None:
+        self.funcs: list[tuple[ColumnRef, WindowCall]] = []
+        # WINDOW w AS (...) clauses of the SELECT, by name
+        self.named = {w.name.lower(): w for w in named or []}
+
+    def resolve(self, node: exp.Window) -> tuple[list, exp.Order | None, exp.Expression | None]:
+        """PARTITION BY, ORDER BY and frame of an OVER clause, filling in a named window's parts
+        that the clause leaves out (``OVER w``, ``OVER (w ORDER BY x)``)."""
+        parts, order, spec = node.args.get("partition_by") or [], node.args.get("order"), node.args.get("spec")
+        alias = node.args.get("alias")
+        seen = set()
+        while alias is not None:
+            name = alias.name.lower()
+            base = self.named.get(name)
+            if base is None or name in seen:
+                raise BindError(f'Window "{alias.name}" is not defined{location(alias)}')
+            seen.add(name)
+            parts = parts or base.args.get("partition_by") or []
+            order = order if order is not None else base.args.get("order")
+            spec = spec if spec is not None else base.args.get("spec")
+            alias = base.args.get("alias")
+        return parts, order, spec
+
+    def add(self, call: WindowCall, name: str) -> ColumnRef:
+        for ref, w in self.funcs:
+            if w == call:
+                return ref
+        ref = new_column(name, call.dtype)
+        self.funcs.append((ref, call))
+        return ref
+
+
+
+class WindowBinding:
+    """Window function calls (mixed into the expression binder)."""
+
+    def _Window(self, node) -> Expr:
+        if self.win is None:
+            raise BindError(f"Window functions are not allowed here{location(node)}")
+        f = node.this
+        fname, args, argnodes = self._window_func(f)
+        part_nodes, o, spec = self.win.resolve(node)
+        partition = tuple(self._post(self.bind(p), p) for p in part_nodes)
+        order = []
+        for k in (o.expressions if o is not None else []):
+            order.append(sort_key(self._post(self.bind(k.this), k.this), k))
+        frame = self._frame(spec, node) if spec is not None else None
+        if frame is not None and frame.mode == "range" and {frame.start, frame.end} - {None, 0}:
+            if len(order) != 1 or not T.is_numeric(order[0].expr.dtype):
+                raise NotSupportedError("A RANGE frame with an offset needs exactly one numeric "
+                                        f"ORDER BY key{location(node)}")
+        dtype = self._window_type(fname, args, node)
+        call = WindowCall(fname, tuple(args), partition, tuple(order), frame, dtype)
+        return self.win.add(call, fname)
+
+    def _window_func(self, f: exp.Expression):
+        cls = type(f)
+        if cls in _AGG_CLASS:
+            name = _AGG_CLASS[cls]
+            inner = f.this
+            if isinstance(inner, exp.Distinct):
+                raise NotSupportedError(f"DISTINCT aggregates over windows are not supported{location(f)}")
+            if name == "count" and (inner is None or isinstance(inner, exp.Star)):
+                return "count_star", [], []
+            args = [self._post(self.bind(inner), inner)] if inner is not None else []
+            return name, args, [inner]
+        name = (f.name if isinstance(f, exp.Anonymous) else f.key).lower()
+        name = {"rownumber": "row_number", "denserank": "dense_rank", "firstvalue": "first_value",
+                "lastvalue": "last_value", "nthvalue": "nth_value", "percentrank": "percent_rank",
+                "cumedist": "cume_dist"}.get(name, name)
+        if name not in _WINDOW_ONLY and name not in _AGGS:
+            raise BindError(f'"{name}" is not a window function{location(f)}')
+        raw = [a for a in ([f.this] if f.args.get("this") is not None else [])]
+        for k in ("offset", "default", "expression"):
+            if f.args.get(k) is not None:
+                raw.append(f.args[k])
+        raw += list(f.expressions or [])
+        return name, [self._post(self.bind(a), a) for a in raw], raw
+
+    def _window_type(self, fname, args, node) -> pa.DataType:
+        if fname in ("row_number", "rank", "dense_rank", "ntile", "count", "count_star"):
+            return pa.int64()
+        if fname in ("percent_rank", "cume_dist", "avg", "stddev", "variance", "stddev_pop", "var_pop"):
+            return pa.float64()
+        if fname in ("lag", "lead", "first_value", "last_value", "nth_value", "min", "max"):
+            if not args:
+                raise BindError(f"{fname}() needs an argument{location(node)}")
+            return args[0].dtype
+        if fname == "sum":
+            return pa.int64() if T.is_integer(args[0].dtype) else pa.float64()
+        raise NotSupportedError(f"Window function {fname} is not supported{location(node)}")
+
+    def _frame(self, spec, node) -> Frame:
+        """ROWS/RANGE frame: start = rows before the current row, end = rows after it (None =
+        unbounded; a negative count means the other direction)."""
+        kind = (spec.args.get("kind") or "ROWS").lower()
+
+        def offset(v, side: str | None, default_side: str) -> int | None:
+            text = v.upper() if isinstance(v, str) else (v.sql().upper() if v is not None else "")
+            if text == "UNBOUNDED":
+                return None
+            if text == "CURRENT ROW":
+                return 0
+            v = v if isinstance(v, exp.Expression) else exp.Literal.number(text)
+            if kind == "range" and isinstance(v, exp.Literal) and not v.is_string:
+                n = float(v.this)  # a RANGE offset is a distance in ORDER BY values, not a count
+                n = int(n) if n.is_integer() else n
+            else:
+                n = _const_int(v, "A frame offset")
+            if n < 0:
+                raise BindError(f"A frame offset must not be negative{location(node)}")
+            return n if (side or default_side).upper() == default_side else -n
+
+        start = offset(spec.args.get("start"), spec.args.get("start_side"), "PRECEDING")
+        end = 0 if spec.args.get("end") is None else \
+            offset(spec.args.get("end"), spec.args.get("end_side"), "FOLLOWING")
+        return Frame(kind, start, end)
+
+    # -- aggregates and functions
