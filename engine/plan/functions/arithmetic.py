@@ -1,0 +1,172 @@
+"""Arithmetic operators: + - * / // % and negation, with DuckDB's overflow errors, and date and
+interval arithmetic."""
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from engine.errors import DataError, NotSupportedError
+from engine.plan import types as T
+from engine.plan.functions.registry import (
+    Value,
+    _float_result,
+    _int_widen,
+    _need,
+    _to_numpy,
+    is_scalar,
+    register,
+    scalar_py,
+)
+
+# ---------------------------------------------------------------- arithmetic
+
+def _arith_type(op: str):
+    def rule(args):
+        a, b = args
+        if op in ("add", "subtract"):
+            if pa.types.is_date(a) and T.is_integer(b):
+                return pa.date32()
+            if op == "add" and T.is_integer(a) and pa.types.is_date(b):
+                return pa.date32()
+            if T.is_temporal(a) and pa.types.is_interval(b):
+                return T.TIMESTAMP
+            if op == "add" and pa.types.is_interval(a) and T.is_temporal(b):
+                return T.TIMESTAMP
+            if pa.types.is_interval(a) and pa.types.is_interval(b):
+                return T.INTERVAL
+            if op == "subtract" and pa.types.is_date(a) and pa.types.is_date(b):
+                return pa.int64()
+            if op == "subtract" and T.is_temporal(a) and T.is_temporal(b):
+                return T.INTERVAL
+        if op == "divide":
+            return _float_result(args)
+        if op == "intdiv":
+            return _int_widen(args) if all(T.is_integer(x) or pa.types.is_null(x) for x in args) \
+                else pa.float64()
+        return _int_widen(args)
+    return rule
+
+
+def _months_add(ts: Value, months: int) -> Value:
+    """Add calendar months to timestamps, clamping the day to the target month's length."""
+    arr = ts if not is_scalar(ts) else pa.array([ts.as_py()], T.TIMESTAMP)
+    vals, mask = _to_numpy(arr.cast(pa.int64()), 0)
+    t64 = vals.astype("datetime64[us]")
+    month = t64.astype("datetime64[M]")
+    day_start = t64.astype("datetime64[D]")
+    dom = (day_start - month.astype("datetime64[D]")).astype(np.int64)
+    tod = (t64 - day_start.astype("datetime64[us]")).astype(np.int64)
+    new_month = month + np.timedelta64(months, "M")
+    dim = ((new_month + np.timedelta64(1, "M")).astype("datetime64[D]")
+           - new_month.astype("datetime64[D]")).astype(np.int64)
+    new = (new_month.astype("datetime64[D]") + np.minimum(dom, dim - 1)).astype("datetime64[us]")
+    out = new.astype(np.int64) + tod
+    res = pa.array(out, pa.int64(), mask=mask).cast(T.TIMESTAMP)
+    return res[0] if is_scalar(ts) else res
+
+
+def _add_interval(x: Value, iv: Value, sign: int) -> Value:
+    ivv = scalar_py(iv, "An interval operand")
+    if ivv is None:
+        return pa.scalar(None, T.TIMESTAMP) if is_scalar(x) else pa.nulls(len(x), T.TIMESTAMP)
+    months, days, nanos = ivv.months, ivv.days, ivv.nanoseconds
+    ts = x.cast(T.TIMESTAMP)
+    if months:
+        ts = _months_add(ts, sign * months)
+    micros = sign * (days * 86_400_000_000 + nanos // 1000)
+    if micros:
+        ts = pc.add(ts, pa.scalar(micros, pa.duration("us")))
+    return ts
+
+
+def _check_int(fn):
+    def k(a, b, dtype=None):
+        if pa.types.is_floating(dtype):
+            return getattr(pc, fn)(a, b)
+        return getattr(pc, fn + "_checked")(a, b)
+    return k
+
+
+@register("add", 2, 2, _arith_type("add"))
+def _add(a, b, dtype=None):
+    if pa.types.is_interval(b.type):
+        return _add_interval(a, b, 1)
+    if pa.types.is_interval(a.type):
+        return _add_interval(b, a, 1)
+    if pa.types.is_date(a.type) or pa.types.is_date(b.type):
+        d, n = (a, b) if pa.types.is_date(a.type) else (b, a)
+        return pc.add(d.cast(pa.int32()), n.cast(pa.int32())).cast(pa.date32())
+    return _arith(a, b, dtype, "add")
+
+
+@register("subtract", 2, 2, _arith_type("subtract"))
+def _subtract(a, b, dtype=None):
+    if pa.types.is_interval(b.type):
+        return _add_interval(a, b, -1)
+    if pa.types.is_date(a.type) and pa.types.is_date(b.type):
+        return pc.subtract(a.cast(pa.int32()).cast(pa.int64()), b.cast(pa.int32()).cast(pa.int64()))
+    if pa.types.is_date(a.type):
+        return pc.subtract(a.cast(pa.int32()), b.cast(pa.int32())).cast(pa.date32())
+    if T.is_temporal(a.type) and T.is_temporal(b.type):
+
+        raise NotSupportedError("Subtracting timestamps yields an INTERVAL, which is not supported")
+    return _arith(a, b, dtype, "subtract")
+
+
+def _arith(a, b, dtype, op):
+    a, b = a.cast(dtype), b.cast(dtype)
+    try:
+        return (getattr(pc, op) if pa.types.is_floating(dtype) else getattr(pc, op + "_checked"))(a, b)
+    except pa.ArrowInvalid as e:
+        raise DataError(f"Overflow in {op} of {T.sql_name(dtype)} values: {e}") from None
+
+
+@register("multiply", 2, 2, _arith_type("multiply"))
+def _multiply(a, b, dtype=None):
+    return _arith(a, b, dtype, "multiply")
+
+
+@register("divide", 2, 2, _arith_type("divide"))
+def _divide(a, b, dtype=None):
+    return pc.divide(a.cast(pa.float64()), b.cast(pa.float64()))
+
+
+@register("intdiv", 2, 2, _arith_type("intdiv"))
+def _intdiv(a, b, dtype=None):
+    if pa.types.is_floating(dtype):
+        return pc.divide(a.cast(dtype), b.cast(dtype))  # DuckDB: // on DOUBLE does not floor
+    try:
+        return pc.divide_checked(a.cast(dtype), b.cast(dtype))
+    except pa.ArrowInvalid as e:
+        raise DataError(f"Division by zero in integer division ({e})") from None
+
+
+def _mod(a, b, dtype=None):
+    a, b = a.cast(dtype), b.cast(dtype)
+    if pa.types.is_floating(dtype):
+        fa, ma = (np.asarray(a.as_py(), dtype=float), None) if is_scalar(a) else _to_numpy(a, 0.0)
+        fb, mb = (np.asarray(b.as_py(), dtype=float), None) if is_scalar(b) else _to_numpy(b, 1.0)
+        if (is_scalar(a) and not a.is_valid) or (is_scalar(b) and not b.is_valid):
+            return pa.scalar(None, dtype) if is_scalar(a) and is_scalar(b) else \
+                pa.nulls(len(a) if not is_scalar(a) else len(b), dtype)
+        with np.errstate(all="ignore"):
+            r = np.fmod(fa, fb)
+        if is_scalar(a) and is_scalar(b):
+            return pa.scalar(float(r), dtype)
+        mask = ma if mb is None else (mb if ma is None else (ma | mb))
+        return pa.array(np.broadcast_to(r, (len(a) if not is_scalar(a) else len(b),)), dtype, mask=mask)
+    try:
+        q = pc.divide_checked(a, b)
+    except pa.ArrowInvalid:
+        raise DataError("Division by zero in modulo") from None
+    return pc.subtract(a, pc.multiply(q, b))
+
+
+register("mod", 2, 2, _arith_type("mod"))(_mod)
+register("mod_fn", 2, 2, _arith_type("mod"))(_mod)
+
+
+@register("negate", 1, 1, lambda args: _need(lambda t: T.is_numeric(t) or pa.types.is_interval(t), "numeric")(args) or args[0])
+def _negate(a, dtype=None):
+    return pc.negate_checked(a) if T.is_integer(a.type) else pc.negate(a)
