@@ -1,6 +1,7 @@
 """Table sources: the one interface through which the engine reads data.
 
-A source has a normalized Arrow ``schema`` (decimals as float64, strings as ``string``; see
+A source has a normalized Arrow ``schema`` (decimals as float64 except decimal128(38, 0), which is
+HUGEINT; strings as ``string``; see
 engine.plan.types for why), a row count when it is cheap to know, and ``scan(columns, prune)``
 which yields record batches of just the requested columns. ``prune`` is a list of simple
 ``(column, op, value)`` conjuncts a source may use to skip data (Parquet row groups by their
@@ -16,11 +17,15 @@ from typing import Any
 
 import pyarrow as pa
 
+from catalog.types import HUGEINT
+
 BATCH_ROWS = 1 << 17
 _PRUNE_OPS = {"eq", "lt", "lte", "gt", "gte"}
 
 
 def _norm_type(t: pa.DataType) -> pa.DataType:
+    if t == HUGEINT:  # exact 128-bit integers (DuckDB's HUGEINT); other decimals are DOUBLE
+        return t
     if pa.types.is_decimal(t) or pa.types.is_float16(t):
         return pa.float64()
     if pa.types.is_large_string(t) or pa.types.is_string_view(t):

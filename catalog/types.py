@@ -13,11 +13,14 @@ import pyarrow as pa
 
 TIMESTAMP = pa.timestamp("us")
 INTERVAL = pa.month_day_nano_interval()
+# DuckDB's 128-bit integer (the type of sum over integers), held as Arrow decimal128(38, 0): the
+# type DuckDB itself exports HUGEINT as
+HUGEINT = pa.decimal128(38, 0)
 
 SQL_NAMES: dict[str, pa.DataType] = {
     "TINYINT": pa.int8(), "INT1": pa.int8(), "SMALLINT": pa.int16(), "INT2": pa.int16(),
     "INT": pa.int32(), "INTEGER": pa.int32(), "INT4": pa.int32(), "SIGNED": pa.int32(),
-    "BIGINT": pa.int64(), "INT8": pa.int64(), "LONG": pa.int64(), "HUGEINT": pa.int64(),
+    "BIGINT": pa.int64(), "INT8": pa.int64(), "LONG": pa.int64(), "HUGEINT": HUGEINT, "INT128": HUGEINT,
     "UTINYINT": pa.uint8(), "USMALLINT": pa.uint16(), "UINTEGER": pa.uint32(), "UBIGINT": pa.uint64(),
     "FLOAT": pa.float32(), "REAL": pa.float32(), "FLOAT4": pa.float32(),
     "DOUBLE": pa.float64(), "FLOAT8": pa.float64(), "DOUBLE PRECISION": pa.float64(),

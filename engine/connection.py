@@ -16,6 +16,15 @@ _INSERT_VALUES = re.compile(
     re.IGNORECASE | re.DOTALL)
 
 
+def _pylist(col) -> list:
+    """A column as Python values; HUGEINT (decimal128(38, 0)) as ints, as DuckDB's cursor gives."""
+    from engine.plan.types import HUGEINT
+    values = col.to_pylist()
+    if col.type == HUGEINT:
+        return [None if v is None else int(v) for v in values]
+    return values
+
+
 class Cursor:
     """A cursor: executes statements and fetches their results."""
 
@@ -128,7 +137,7 @@ class Cursor:
     def _materialize(self) -> list[tuple]:
         if self._rows is None:
             t = self._result()
-            cols = [c.to_pylist() for c in t.columns]
+            cols = [_pylist(c) for c in t.columns]
             self._rows = list(zip(*cols)) if cols else [() for _ in range(t.num_rows)]
         self._check()
         return self._rows

@@ -214,7 +214,7 @@ def _cast_column(col, t: pa.DataType):
     if pa.types.is_integer(t) and pa.types.is_floating(col.type):
         col = pc.round(col, 0, round_mode="half_towards_infinity")
     if pa.types.is_string(col.type) and not pa.types.is_string(t):
-        from engine.physical.evaluate import cast_value
+        from engine.physical.casts import cast_value
         from engine.errors import DataError as _DE
         try:
             return cast_value(col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col, t, False)

@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 
 from engine.errors import DataError, InternalError, NotSupportedError
 from engine.plan import functions as F
-from engine.plan import types as T
+from engine.physical.casts import cast_value
 from engine.plan.expressions import (AggCall, Call, Case, Cast, ColumnRef, Expr, InList, Literal,
                                      SubqueryExpr, UdfCall, WindowCall)
 
@@ -134,67 +134,6 @@ def evaluate_mask(e: Expr, batch: pa.RecordBatch, ctx) -> Value:
     if v.type == pa.null():
         return False
     return v
-
-
-# ---------------------------------------------------------------- casts
-
-def cast_value(v: Value, t: pa.DataType, safe: bool, e: Expr | None = None) -> Value:
-    src = v.type
-    if src == t:
-        return v
-    try:
-        if pa.types.is_integer(t) and pa.types.is_floating(src):
-            # DuckDB rounds DOUBLE -> integer casts to the nearest, ties to even (2.5 -> 2)
-            v = pc.round(v, 0, round_mode="half_to_even")
-        if pa.types.is_boolean(t) and T.is_string(src):
-            low = pc.utf8_lower(pc.utf8_trim_whitespace(v))
-            is_t = pc.is_in(low, value_set=pa.array(["true", "t", "1", "yes", "y"]))
-            is_f = pc.is_in(low, value_set=pa.array(["false", "f", "0", "no", "n"]))
-            bad = pc.and_(pc.invert(pc.or_(is_t, is_f)), pc.is_valid(v))
-            if not safe and pc.any(bad).as_py():
-                raise pa.ArrowInvalid("invalid boolean text")
-            return pc.if_else(is_t, True, pc.if_else(is_f, False, pa.scalar(None, pa.bool_())))
-        if T.is_string(t) and pa.types.is_floating(src):
-            return _float_to_string(v)
-        if T.is_string(src) and (pa.types.is_integer(t) or pa.types.is_floating(t)):
-            v = pc.utf8_trim_whitespace(v)
-        if T.is_string(src) and pa.types.is_timestamp(t):
-            v = pc.utf8_trim_whitespace(v)
-            return pc.strptime(v, format="%Y-%m-%d %H:%M:%S", unit="us", error_is_null=safe) \
-                if not isinstance(v, pa.Scalar) or len(v.as_py() or "") > 10 else \
-                pc.cast(pc.cast(v, pa.date32()), t)
-        return pc.cast(v, t, safe=True)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
-        if safe:
-            return _cast_each(v, t)
-        what = f' in "{e.sql()}"' if e is not None else ""
-        raise DataError(f"Cannot cast {T.sql_name(src)} to {T.sql_name(t)}{what}: {err}") from None
-
-
-def _float_to_string(v: Value) -> Value:
-    """DOUBLE -> VARCHAR as DuckDB writes it: integral values keep a trailing '.0'."""
-    s = pc.cast(v, pa.string())
-    needs = pc.and_(pc.invert(pc.match_substring_regex(s, r"[.eEni]")), pc.is_valid(s))
-    return pc.if_else(needs, pc.binary_join_element_wise(s, ".0", ""), s)
-
-
-def _cast_each(v: Value, t: pa.DataType) -> Value:
-    """TRY_CAST's slow path: cast distinct values one by one, failures become NULL."""
-    if isinstance(v, pa.Scalar):
-        try:
-            return cast_value(v, t, False)
-        except DataError:
-            return pa.scalar(None, t)
-    arr = to_array(v, len(v))
-    uniq = pc.unique(arr)
-    out = []
-    for u in uniq:
-        try:
-            out.append(cast_value(u, t, False).as_py())
-        except DataError:
-            out.append(None)
-    casted = pa.array(out, t)
-    return casted.take(pc.index_in(arr, value_set=uniq))
 
 
 # ---------------------------------------------------------------- CASE and IN

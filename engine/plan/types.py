@@ -12,7 +12,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from catalog.sources import normalize_batch, normalize_schema  # noqa: F401 (re-exported)
-from catalog.types import INTERVAL, SQL_NAMES, TIMESTAMP, parse_type  # noqa: F401 (re-exported)
+from catalog.types import HUGEINT, INTERVAL, SQL_NAMES, TIMESTAMP, parse_type  # noqa: F401 (re-exported)
 from engine.errors import NotSupportedError, TypeMismatchError
 
 INT_RANK = {pa.int8(): 1, pa.int16(): 2, pa.int32(): 3, pa.int64(): 4,
@@ -29,7 +29,8 @@ def sql_name(t: pa.DataType) -> str:
              pa.int64(): "BIGINT", pa.uint8(): "UTINYINT", pa.uint16(): "USMALLINT",
              pa.uint32(): "UINTEGER", pa.uint64(): "UBIGINT", pa.float32(): "FLOAT",
              pa.float64(): "DOUBLE", pa.string(): "VARCHAR", pa.binary(): "BLOB",
-             pa.date32(): "DATE", TIMESTAMP: "TIMESTAMP", INTERVAL: "INTERVAL", pa.null(): "NULL"}
+             pa.date32(): "DATE", TIMESTAMP: "TIMESTAMP", INTERVAL: "INTERVAL", pa.null(): "NULL",
+             HUGEINT: "HUGEINT"}
     if t in names:
         return names[t]
     if pa.types.is_timestamp(t):
