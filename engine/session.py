@@ -5,7 +5,6 @@ runs each statement, and handles the utility statements (EXPLAIN, SET, SHOW, DES
 """
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,9 +18,6 @@ from catalog.tracking import DEFAULT_EXPERIMENT, RunRecord, current_user, new_ru
 from engine.errors import NotSupportedError, ProgrammingError
 from engine.plan import types as T
 from engine.plan.types import sql_name
-
-_EXPLAIN = re.compile(r"^\s*EXPLAIN(\s+ANALYZE)?(\s+VERBOSE)?\s+(.*)$", re.IGNORECASE | re.DOTALL)
-
 
 @dataclass
 class Result:
@@ -149,27 +145,19 @@ class Session:
 
     # ---- entry points
     def execute(self, sql: str, params=None) -> Result:
-        """Run the statements in ``sql``; each one is tracked as a run."""
+        """Run the statements in ``sql``; each one is tracked as a run. Returns the last result."""
+        result = Result(None)
+        for result in self.execute_each(sql, params):
+            pass
+        return result
+
+    def execute_each(self, sql: str, params=None):
+        """Run the statements in ``sql`` one by one, yielding each one's Result as it finishes
+        (a failing statement raises there: the ones after it do not run)."""
         from engine.errors import Error
-        from engine.sql.parser import bind_parameters, parse
-        m = _EXPLAIN.match(sql)
-        if m:
-            def explain():
-                self._ensure_txn()
-                return self._explain(m.group(3), params, analyze=bool(m.group(1)), verbose=bool(m.group(2)))
-            return self.tracked("EXPLAIN ANALYZE" if m.group(1) else "EXPLAIN", sql, explain)
-        from engine.sql.dialect import parse_dawn_statement
-        dawn = parse_dawn_statement(sql)
-        if dawn is not None:
-            def run_dawn():
-                if params:
-                    raise ProgrammingError(f"{dawn.kind.replace('_', ' ').upper()} takes no parameters")
-                self._ensure_txn()
-                from engine import functions_ddl
-                return functions_ddl.execute(self, dawn)
-            return self.tracked(dawn.kind.replace("_", " ").upper(), sql, run_dawn)
+        from engine.sql.parser import bind_parameters, parse_with_text
         try:
-            stmts = parse(sql)
+            stmts = parse_with_text(sql)
             if not stmts:
                 raise ProgrammingError("Empty statement")
             if params is not None and len(stmts) > 1:
@@ -177,13 +165,11 @@ class Session:
         except Error as e:
             def failed(e=e):
                 raise e
-            return self.tracked("UNKNOWN", sql, failed)
-        result = Result(None)
-        for stmt in stmts:
-            text = sql if len(stmts) == 1 else stmt.sql()
-            result = self.tracked(statement_kind(stmt), text,
-                                  lambda stmt=stmt: self.execute_ast(bind_parameters(stmt, params)))
-        return result
+            yield self.tracked("UNKNOWN", sql, failed)
+            return
+        for stmt, text in stmts:
+            yield self.tracked(statement_kind(stmt), sql if len(stmts) == 1 else text,
+                               lambda stmt=stmt: self.execute_ast(bind_parameters(stmt, params)))
 
     # ---- tracking
     def _update_tracking(self) -> None:
@@ -264,6 +250,15 @@ class Session:
 
     def execute_ast(self, stmt: exp.Expression) -> Result:
         from engine import ddl
+        from engine.sql import dialect as D
+        if isinstance(stmt, D.Explain):
+            self._ensure_txn()
+            return self._explain(stmt.this, analyze=bool(stmt.args.get("analyze")),
+                                 verbose=bool(stmt.args.get("verbose")))
+        if isinstance(stmt, D.DAWN_STATEMENTS):
+            from engine import functions_ddl
+            self._ensure_txn()
+            return functions_ddl.execute(self, D.dawn_statement(stmt))
         if isinstance(stmt, exp.Transaction):
             self.begin()
             return Result(None)
@@ -274,7 +269,7 @@ class Session:
             self.rollback()
             return Result(None)
         self._ensure_txn()
-        if isinstance(stmt, (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Values, exp.Subquery)):
+        if isinstance(stmt, QUERY_NODES):
             return self.run_query(stmt)
         kind = (stmt.args.get("kind") or "").upper() if isinstance(stmt, (exp.Create, exp.Drop)) else ""
         if isinstance(stmt, exp.Create) and kind == "TABLE":
@@ -304,7 +299,7 @@ class Session:
             return self._describe(stmt)
         if isinstance(stmt, exp.Show) or (isinstance(stmt, exp.Command) and stmt.name.upper() == "SHOW"):
             return self._show(stmt)
-        raise NotSupportedError(f"Unsupported statement: {stmt.sql()[:80]}")
+        raise NotSupportedError(f"{statement_kind(stmt)} statements are not supported by Dawn")
 
     # ---- bulk writes
     def insert_many(self, table: str, cols_text: str | None, vals_text: str, params: list) -> int:
@@ -380,7 +375,7 @@ class Session:
     def plan_query(self, stmt: exp.Expression, fired: list[str] | None = None):
         from engine.optimizer import OptimizerContext, optimize
         from engine.sql.bind import Binder
-        plan = Binder(self.catalog, functions=self.functions).bind_query(stmt)
+        plan = Binder(self.catalog, functions=self.functions).bind_statement(stmt)
         disabled = {s.strip() for s in str(self.settings.get("disabled_rules", "")).split(",") if s.strip()}
         octx = OptimizerContext(disabled=disabled, udf_cost=self.udf_cost)
         plan = optimize(plan, octx)
@@ -472,14 +467,12 @@ class Session:
         table = pa.Table.from_arrays(table.columns, names=names) if names else table
         return Result(table, table.num_rows)
 
-    def _explain(self, sql: str, params, analyze: bool, verbose: bool) -> Result:
-        from engine.physical.operator import ExecContext, collect
+    def _explain(self, stmt: exp.Expression, analyze: bool, verbose: bool) -> Result:
+        from engine.physical.operator import collect
         from engine.plan.explain import render_physical
-        from engine.sql.parser import bind_parameters, parse
-        stmts = parse(sql)
-        if len(stmts) != 1:
-            raise ProgrammingError("EXPLAIN takes exactly one statement")
-        stmt = bind_parameters(stmts[0], params)
+        if not isinstance(stmt, QUERY_NODES):
+            raise NotSupportedError(f"EXPLAIN of a {statement_kind(stmt)} statement is not supported; "
+                                    "EXPLAIN takes a query")
         fired: list[str] = []
         plan = self.plan_query(stmt, fired)
         op, planner = self.physical(plan)
@@ -578,10 +571,18 @@ class Session:
             "column_type": [sql_name(c.dtype) for c in plan.columns]}), len(plan.columns))
 
 
+QUERY_NODES = (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Values, exp.Subquery)
+
+
 def statement_kind(stmt: exp.Expression) -> str:
     """SELECT, INSERT, CREATE TABLE, ...: the ``statement_kind`` of a run."""
-    if isinstance(stmt, (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Values, exp.Subquery)):
+    from engine.sql import dialect as D
+    if isinstance(stmt, QUERY_NODES):
         return "SELECT"
+    if isinstance(stmt, D.Explain):
+        return "EXPLAIN ANALYZE" if stmt.args.get("analyze") else "EXPLAIN"
+    if isinstance(stmt, D.DAWN_STATEMENTS):
+        return D.dawn_statement(stmt).kind.replace("_", " ").upper()
     if isinstance(stmt, (exp.Create, exp.Drop)):
         kind = (stmt.args.get("kind") or "").upper()
         return f"{type(stmt).__name__.upper()} {kind}".strip()

@@ -38,7 +38,15 @@ def prune(node: Node, required: set[int]) -> Node:
         return replace(node, child=prune(node.child, required | node.predicate.columns()))
     if isinstance(node, Join):
         need = required | (node.condition.columns() if node.condition is not None else set())
-        return replace(node, left=prune(node.left, need), right=prune(node.right, need))
+        left, right = prune(node.left, need), prune(node.right, need)
+        if node.kind in ("inner", "cross"):
+            # a side nobody reads still multiplies the rows: keep only its row count, so a
+            # count(*) over a cross join pairs no values at all
+            if not need & {c.cid for c in left.columns} and left.columns:
+                left = Project(left, ())
+            if not need & {c.cid for c in right.columns} and right.columns:
+                right = Project(right, ())
+        return replace(node, left=left, right=right)
     if isinstance(node, Aggregate):
         aggs = tuple((c, a) for c, a in node.aggs if c.cid in required)
         if not aggs and not node.groups and node.aggs:

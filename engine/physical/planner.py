@@ -15,6 +15,7 @@ from engine.physical.hash_join import HashJoinExec
 from engine.physical.limit import LimitExec
 from engine.physical.nested_loop_join import NestedLoopJoinExec
 from engine.physical.operator import Operator
+from engine.physical.positional_join import PositionalJoinExec
 from engine.physical.project import ProjectExec
 from engine.physical.recursive_union import RecursiveUnionExec, WorkTableExec
 from engine.physical.scan import ScanExec
@@ -88,6 +89,8 @@ class Planner:
             return WindowExec(self.plan(node.child), list(node.funcs), schema, **kw)
         if isinstance(node, Join):
             left, right = self.plan(node.left), self.plan(node.right)
+            if node.kind == "positional":
+                return PositionalJoinExec(left, right, schema, **kw)
             lk, rk, rest = split_join_condition(node)
             if lk:
                 return HashJoinExec(left, right, node.kind, lk, rk, rest, schema, **kw)

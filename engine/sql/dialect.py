@@ -1,29 +1,149 @@
-"""The Dawn SQL dialect: DuckDB's grammar plus Dawn's own statements.
+"""The Dawn SQL dialect: DuckDB's grammar plus Dawn's own statements, parsed into real nodes.
 
 Queries parse with sqlglot through ``Dawn`` (later features add clauses such as
-``ERROR WITHIN ... AT CONFIDENCE``). Dawn's catalog statements, which no sqlglot dialect knows,
-are recognised here first:
+``ERROR WITHIN ... AT CONFIDENCE``). Dawn's own statements, which no sqlglot dialect knows, are
+parsed by the same parser into the nodes below, so they work anywhere a statement does (inside a
+multi-statement string, after a comment, with parameters refused cleanly):
 
-    CREATE [OR REPLACE] FUNCTION name FROM 'package.module:attribute'
-    DROP FUNCTION [IF EXISTS] name
-    SHOW FUNCTIONS
-    CREATE [OR REPLACE] VIDEO name FROM 'path.mp4' [WITH (fps = 5, width = 320, height = 240)]
-    DROP VIDEO [IF EXISTS] name
+    CREATE [OR REPLACE] FUNCTION name FROM 'package.module:attribute'     -> CreateFunction
+    DROP FUNCTION [IF EXISTS] name                                       -> DropObject
+    SHOW FUNCTIONS                                                       -> ShowFunctions
+    CREATE [OR REPLACE] VIDEO name FROM 'path.mp4' [WITH (fps = 5, ...)] -> CreateVideo
+    DROP VIDEO [IF EXISTS] name                                          -> DropObject
+    EXPLAIN [ANALYZE] [VERBOSE] statement                                -> Explain
+
+A statement sqlglot cannot parse (it would fall back to an opaque ``Command``) is kept as that
+``Command`` without sqlglot's log warning; the session refuses it by name.
+
+The parser overrides one sqlglot internal (``_parse_type``, for ``DATE '...'::VARCHAR``), so
+pyproject.toml pins sqlglot's version range.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
+from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
+from sqlglot.tokens import TokenType
+
+
+class CreateFunction(exp.Expression):
+    arg_types = {"this": True, "target": True, "replace": False}
+
+
+class CreateVideo(exp.Expression):
+    arg_types = {"this": True, "target": True, "replace": False, "options": False}
+
+
+class DropObject(exp.Expression):
+    """DROP FUNCTION / DROP VIDEO: ``kind`` is 'function' or 'video'."""
+    arg_types = {"this": True, "kind": True, "exists": False}
+
+
+class ShowFunctions(exp.Expression):
+    arg_types = {}
+
+
+class Explain(exp.Expression):
+    arg_types = {"this": True, "analyze": False, "verbose": False}
+
+
+DAWN_STATEMENTS = (CreateFunction, CreateVideo, DropObject, ShowFunctions, Explain)
 
 
 class Dawn(DuckDB):
     class Tokenizer(DuckDB.Tokenizer):
-        pass
+        # EXPLAIN is a statement Dawn parses (sqlglot would swallow the rest of the text as a string)
+        KEYWORDS = {k: v for k, v in DuckDB.Tokenizer.KEYWORDS.items() if k != "EXPLAIN"}
 
     class Parser(DuckDB.Parser):
-        pass
+        def _peek_words(self, n: int) -> list[str]:
+            """The upper-cased texts of the next ``n`` tokens (fewer at the end)."""
+            return [t.text.upper() for t in self._tokens[self._index:self._index + n]]
+
+        def _parse_statement(self):
+            words = self._peek_words(4)
+            if words[:1] == ["EXPLAIN"]:
+                self._advance()
+                analyze = bool(self._match_text_seq("ANALYZE"))
+                verbose = bool(self._match_text_seq("VERBOSE"))
+                inner = self._parse_statement()
+                if inner is None:
+                    self.raise_error("EXPLAIN needs a statement to explain")
+                return self.expression(Explain(this=inner, analyze=analyze, verbose=verbose))
+            if words[:2] == ["SHOW", "FUNCTIONS"]:
+                self._advance(2)
+                return self.expression(ShowFunctions())
+            if words[:1] == ["DROP"] and words[1:2] in (["FUNCTION"], ["VIDEO"]):
+                self._advance(2)
+                exists = bool(self._match_text_seq("IF", "EXISTS"))
+                name = self._parse_id_var(any_token=False)
+                if name is None:
+                    self.raise_error(f"DROP {words[1]} needs a name")
+                return self.expression(DropObject(this=name, kind=words[1].lower(), exists=exists))
+            if words[:1] == ["CREATE"]:
+                ahead = self._peek_words(6)
+                i = 3 if ahead[1:3] == ["OR", "REPLACE"] else 1
+                kind = ahead[i:i + 1]
+                if kind == ["VIDEO"] or (kind == ["FUNCTION"] and ahead[i + 2:i + 3] == ["FROM"]):
+                    return self._parse_dawn_create()
+            return super()._parse_statement()
+
+        def _parse_dawn_create(self):
+            self._advance()  # CREATE
+            replace = bool(self._match_text_seq("OR", "REPLACE"))
+            kind = self._curr.text.upper()
+            self._advance()
+            name = self._parse_id_var(any_token=False)
+            if name is None:
+                self.raise_error(f"CREATE {kind} needs a name")
+            if not self._match(TokenType.FROM):
+                self.raise_error(f"Expected FROM '<{'path' if kind == 'VIDEO' else 'module:attribute'}>' "
+                                 f"after CREATE {kind} {name.name}")
+            target = self._parse_string()
+            if target is None:
+                self.raise_error(f"CREATE {kind} {name.name} FROM needs a quoted string")
+            if kind == "FUNCTION":
+                return self.expression(CreateFunction(this=name, target=target, replace=replace))
+            options = []
+            if self._match(TokenType.WITH):
+                self._match_l_paren()
+                while True:
+                    key = self._parse_id_var(any_token=True)
+                    if key is None or not self._match(TokenType.EQ):
+                        self.raise_error("Video options are written name = value")
+                    value = self._parse_unary()
+                    options.append(exp.PropertyEQ(this=key, expression=value))
+                    if not self._match(TokenType.COMMA):
+                        break
+                self._match_r_paren()
+            return self.expression(CreateVideo(this=name, target=target, replace=replace,
+                                               options=options))
+
+        def _warn_unsupported(self) -> None:
+            # statements sqlglot cannot parse stay a Command, which the session refuses by name;
+            # sqlglot's "falling back to parsing as a Command" log line is not for Dawn's users
+            return
+
+        def _parse_type(self, parse_interval: bool = True, fallback_to_identifier: bool = False):
+            """A typed literal binds tighter than ``::``: ``DATE '2000-02-29'::VARCHAR`` is
+            ``CAST(DATE '2000-02-29' AS VARCHAR)`` in DuckDB, while sqlglot casts the string to
+            VARCHAR first and then to DATE."""
+            index = self._index
+            if self._curr is not None and self._curr.token_type in self.TYPE_TOKENS \
+                    and self._curr.token_type != TokenType.INTERVAL and self._next is not None and self._next.token_type == TokenType.STRING \
+                    and not fallback_to_identifier:
+                data_type = self._parse_types(check_func=True, allow_identifiers=False)
+                if isinstance(data_type, exp.DataType) and self._curr is not None \
+                        and self._curr.token_type == TokenType.STRING:
+                    literal = self.expression(exp.Literal(this=self._curr.text, is_string=True))
+                    self._advance()
+                    parser = self.TYPE_LITERAL_PARSERS.get(data_type.this)
+                    typed = parser(self, literal, data_type) if parser else \
+                        self.expression(exp.Cast(this=literal, to=data_type))
+                    return self._parse_column_ops(typed)
+                self._retreat(index)
+            return super()._parse_type(parse_interval, fallback_to_identifier)
 
     class Generator(DuckDB.Generator):
         pass
@@ -31,6 +151,7 @@ class Dawn(DuckDB):
 
 @dataclass
 class DawnStatement:
+    """One of Dawn's catalog statements, as the code that runs it (engine/functions_ddl.py) reads it."""
     kind: str                 # create_function | drop_function | show_functions | create_video | drop_video
     name: str = ""
     target: str = ""
@@ -39,43 +160,23 @@ class DawnStatement:
     options: dict = field(default_factory=dict)
 
 
-_I = re.IGNORECASE | re.DOTALL
-_STR = r"'((?:[^']|'')*)'"
-_PATTERNS = [
-    ("create_function", re.compile(r"^\s*CREATE\s+(?P<r>OR\s+REPLACE\s+)?FUNCTION\s+(?P<n>\w+)\s+FROM\s+"
-                                   + _STR + r"\s*;?\s*$", _I)),
-    ("drop_function", re.compile(r"^\s*DROP\s+FUNCTION\s+(?P<e>IF\s+EXISTS\s+)?(?P<n>\w+)\s*;?\s*$", _I)),
-    ("show_functions", re.compile(r"^\s*SHOW\s+FUNCTIONS\s*;?\s*$", _I)),
-    ("create_video", re.compile(r"^\s*CREATE\s+(?P<r>OR\s+REPLACE\s+)?VIDEO\s+(?P<n>\w+)\s+FROM\s+" + _STR
-                                + r"(?:\s+WITH\s*\((?P<o>[^)]*)\))?\s*;?\s*$", _I)),
-    ("drop_video", re.compile(r"^\s*DROP\s+VIDEO\s+(?P<e>IF\s+EXISTS\s+)?(?P<n>\w+)\s*;?\s*$", _I)),
-]
-
-
-def parse_dawn_statement(sql: str) -> DawnStatement | None:
-    """Recognise one of Dawn's own statements, or return None for ordinary SQL."""
-    head = sql.lstrip()[:40].upper()
-    if not any(w in head for w in ("FUNCTION", "VIDEO")):
-        return None
-    for kind, pat in _PATTERNS:
-        m = pat.match(sql)
-        if m is None:
-            continue
-        d = m.groupdict()
-        st = DawnStatement(kind, name=(d.get("n") or ""), replace=bool(d.get("r")),
-                           if_exists=bool(d.get("e")))
-        if m.lastindex and kind in ("create_function", "create_video"):
-            st.target = m.group(3).replace("''", "'")
-        if d.get("o"):
-            from engine.errors import ProgrammingError
-            for item in d["o"].split(","):
-                k, eq, v = item.partition("=")
-                if not eq:
-                    raise ProgrammingError(f"Cannot read video option {item.strip()!r}: use name = value")
-                v = v.strip().strip("'")
-                try:
-                    st.options[k.strip().lower()] = float(v) if "." in v else int(v)
-                except ValueError:
-                    raise ProgrammingError(f"Video option {k.strip()} must be a number, got {v!r}") from None
-        return st
-    return None
+def dawn_statement(node: exp.Expression) -> DawnStatement:
+    """The DawnStatement for a parsed CreateFunction / CreateVideo / DropObject / ShowFunctions."""
+    from engine.errors import ProgrammingError
+    if isinstance(node, ShowFunctions):
+        return DawnStatement("show_functions")
+    if isinstance(node, DropObject):
+        return DawnStatement(f"drop_{node.args['kind']}", name=node.this.name,
+                             if_exists=bool(node.args.get("exists")))
+    kind = "create_function" if isinstance(node, CreateFunction) else "create_video"
+    st = DawnStatement(kind, name=node.this.name, target=node.args["target"].this,
+                       replace=bool(node.args.get("replace")))
+    for opt in node.args.get("options") or []:
+        key, value = opt.this.name.lower(), opt.expression
+        neg = isinstance(value, exp.Neg)
+        lit = value.this if neg else value
+        if not isinstance(lit, exp.Literal) or lit.is_string:
+            raise ProgrammingError(f"Video option {key} must be a number, got {value.sql()}")
+        v = float(lit.this) if any(c in lit.this for c in ".eE") else int(lit.this)
+        st.options[key] = -v if neg else v
+    return st

@@ -27,6 +27,7 @@ from engine.plan import types as T
 from engine.plan.expressions import ColumnRef, Expr, Literal, new_column, next_id
 from engine.plan.nodes import Limit, Node, Project, RecursiveUnion, SetOp, Sort, Values
 from engine.sql.bind.aggregates import _AggContext
+from engine.sql.bind.coverage import check
 from engine.sql.bind.expressions import ExprBinder
 from engine.sql.bind.from_ import FromBinding
 from engine.sql.bind.rows import _row_in_conjuncts
@@ -96,6 +97,11 @@ class Binder(FromBinding, SelectBinding):
 
     # ---- queries
 
+    def bind_statement(self, node: exp.Expression) -> Node:
+        """Bind a whole query, first refusing any construct the binder would not read."""
+        check(node)
+        return self.bind_query(node)
+
     def bind_query(self, node: exp.Expression, parent: Scope | None = None) -> Node:
         """Bind a SELECT / set operation / VALUES; output column names are the user's names."""
         pushed = False
@@ -163,6 +169,8 @@ class Binder(FromBinding, SelectBinding):
         kind = {exp.Union: "union", exp.Intersect: "intersect", exp.Except: "except"}[type(node)]
         left = self.bind_query(node.this, parent)
         right = self.bind_query(node.expression, parent)
+        if node.args.get("by_name"):
+            left, right = self._align_by_name(left, right, node)
         lc, rc = left.columns, right.columns
         if len(lc) != len(rc):
             raise BindError(f"{kind.upper()} inputs have different column counts: "
@@ -175,6 +183,27 @@ class Binder(FromBinding, SelectBinding):
         distinct = node.args.get("distinct")
         plan: Node = SetOp(kind, not bool(distinct) if distinct is not None else False, left, right, out)
         return self._wrap_order_limit(plan, node)
+
+    @staticmethod
+    def _align_by_name(left: Node, right: Node, node: exp.Expression) -> tuple[Node, Node]:
+        """UNION [ALL] BY NAME: columns matched by name (case-insensitive), the left's first and
+        then the right's new ones; a column one side lacks is NULL there."""
+        if not isinstance(node, exp.Union):
+            raise NotSupportedError(f"BY NAME applies to UNION only{location(node)}")
+        names: list[str] = []
+        for c in left.columns + right.columns:
+            if c.name.lower() not in (n.lower() for n in names):
+                names.append(c.name)
+
+        def project(plan: Node) -> Node:
+            by = {c.name.lower(): c for c in plan.columns}
+            exprs = []
+            for n in names:
+                src = by.get(n.lower())
+                e = src if src is not None else Literal(None, pa.null())
+                exprs.append((new_column(n, e.dtype), e))
+            return Project(plan, tuple(exprs))
+        return project(left), project(right)
 
     def _bind_recursive(self, body: exp.Expression, name: str, names: list[str], key: tuple,
                         node: exp.Expression) -> Node:

@@ -28,13 +28,23 @@ class FromBinding:
                                         "table with TABLESAMPLE after its name")
             frm = frm.copy()
             frm.this.set("sample", select.args["sample"].copy())
+        return self._bind_join_tree(frm.this, select.args.get("joins") or [], parent)
+
+    def _bind_join_tree(self, first: exp.Expression, joins: list[exp.Join],
+                        parent: Scope | None) -> tuple[Node, Scope]:
+        """``first`` joined with each of ``joins`` in turn, left to right."""
         scope = Scope([], parent)
-        plan, entries = self._bind_table(frm.this, scope)
+        plan, entries = self._bind_table(first, scope)
         scope.entries = entries
-        for j in select.args.get("joins") or []:
+        for j in joins:
             rplan, rentries = self._bind_table(j.this, scope)
             side = (j.args.get("side") or "").lower()
             kind = (j.args.get("kind") or "").lower()
+            method = str(j.args.get("method") or "").upper()
+            if kind not in ("", "inner", "outer", "cross", "semi", "anti"):
+                raise NotSupportedError(f"{kind.upper()} JOIN is not supported{location(j)}")
+            if method not in ("", "NATURAL", "POSITIONAL"):
+                raise NotSupportedError(f"{method} JOIN is not supported{location(j)}")
             jk = {"left": "left", "right": "right", "full": "full"}.get(side, "inner")
             if kind == "cross":
                 jk = "cross"
@@ -42,7 +52,13 @@ class FromBinding:
                 jk = kind
             using = j.args.get("using")
             on = j.args.get("on")
-            if j.args.get("method", "") and str(j.args.get("method")).upper() == "NATURAL":
+            if method == "POSITIONAL":
+                if side or kind or using or on is not None:
+                    raise NotSupportedError(f"POSITIONAL JOIN takes no join kind or condition{location(j)}")
+                plan = Join(plan, rplan, "positional", None)
+                scope.entries = scope.entries + rentries
+                continue
+            if method == "NATURAL":
                 common = [e.name for e in rentries if any(l.name.lower() == e.name.lower() for l in scope.entries)]
                 using = [exp.to_identifier(n) for n in common]
             cond: Expr | None = None
@@ -101,6 +117,18 @@ class FromBinding:
         alias_node = node.args.get("alias")
         alias = alias_node.name if alias_node is not None and alias_node.name else None
         col_aliases = [_ident(c) for c in alias_node.columns] if alias_node is not None and alias_node.args.get("columns") else []
+        if isinstance(node, exp.Subquery) and isinstance(node.this, exp.Table) and node.this.args.get("joins"):
+            # FROM (a JOIN b ON ...) [AS alias]: a join tree in parentheses, its tables still
+            # reachable by their own names unless the parentheses are aliased
+            inner = node.this.copy()
+            joins = inner.args.pop("joins")
+            plan, jscope = self._bind_join_tree(inner, joins, scope.parent)
+            scope.outer_refs.extend(r for r in jscope.outer_refs if r not in scope.outer_refs)
+            if alias is None and not col_aliases:
+                return plan, jscope.entries
+            visible = [e for e in jscope.entries if not e.hidden]
+            plan = Project(plan, tuple((e.ref, e.ref) for e in visible))
+            return self._entries_for(plan, alias or "subquery", col_aliases)
         if isinstance(node, exp.Subquery):
             plan = self.bind_query(node.this, scope.parent if scope.parent else None) \
                 if not isinstance(node.this, exp.Values) else self._bind_values(node.this, scope.parent)[0]

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from engine.errors import BindError, NotSupportedError, did_you_mean
+from engine.errors import BindError, NotSupportedError
 from engine.plan import functions as F
 from engine.plan.expressions import ColumnRef, Expr, SortKey, new_column
 from engine.plan.nodes import Aggregate, Distinct, Filter, Node, Project, Sort, Window
 from engine.sql.bind.aggregates import _AGG_CLASS, _AGGS, _AggContext
 from engine.sql.bind.scope import Scope
-from engine.sql.bind.util import _ident, _is_all, sort_key
+from engine.sql.bind.star import expand_select_list
+from engine.sql.bind.util import _is_all, sort_key
 from engine.sql.bind.windows import _WindowContext
 from engine.sql.parser import location
 
@@ -26,25 +27,8 @@ class SelectBinding:
             pred = self._predicate(where.this, scope, allow_agg=False)
             plan = Filter(plan, pred)
 
-        # select list items: (name, ast)
-        items: list[tuple[str, exp.Expression | ColumnRef]] = []
-        for e in sel.expressions:
-            if isinstance(e, exp.Star) or (isinstance(e, exp.Column) and isinstance(e.this, exp.Star)):
-                qual = e.table if isinstance(e, exp.Column) else None
-                # t.* includes t's USING columns, which only a qualified name reaches
-                ents = [x for x in scope.entries
-                        if (x.qualifier == qual.lower() if qual else not x.hidden)]
-                if qual and not ents:
-                    raise BindError(f'Table "{qual}" is not in the FROM clause{location(e)}.'
-                                    + did_you_mean(qual, {x.qualifier for x in scope.entries if x.qualifier}))
-                except_ = e.args.get("except") if isinstance(e, exp.Star) else None
-                excluded = {_ident(x).lower() for x in (except_ or [])}
-                for x in ents:
-                    if x.name.lower() not in excluded:
-                        items.append((x.name, x.ref))
-                continue
-            name = e.alias_or_name if isinstance(e, (exp.Alias, exp.Column)) else self._display_name(e)
-            items.append((name, e.this if isinstance(e, exp.Alias) else e))
+        # select list items: (name, ast), with *, EXCLUDE, REPLACE and COLUMNS(...) expanded
+        items = expand_select_list(sel.expressions, scope, self._display_name)
 
         aliases = {n.lower(): a for n, a in items if not isinstance(a, ColumnRef)}
         group = sel.args.get("group")
