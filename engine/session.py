@@ -589,7 +589,14 @@ def statement_kind(stmt: exp.Expression) -> str:
     if isinstance(stmt, exp.Command):
         return stmt.name.upper()
     names = {exp.Transaction: "BEGIN", exp.Set: "SET", exp.Describe: "DESCRIBE", exp.Show: "SHOW"}
-    return names.get(type(stmt), type(stmt).__name__.upper())
+    if type(stmt) in names:
+        return names[type(stmt)]
+    if isinstance(stmt, (exp.Insert, exp.Update, exp.Delete, exp.Alter, exp.Copy, exp.Analyze,
+                         exp.Commit, exp.Rollback, exp.Pragma)):
+        return type(stmt).__name__.upper()
+    # anything else is named by the word it starts with, as the user wrote it
+    words = stmt.sql(dialect="duckdb").split()
+    return words[0].upper() if words else type(stmt).__name__.upper()
 
 
 def reads_only_tracking(plan) -> bool:

@@ -82,7 +82,7 @@ class Planner:
         if isinstance(node, Sort):
             return SortExec(self.plan(node.child), list(node.keys), node.limit, **kw)
         if isinstance(node, Limit):
-            return LimitExec(self.plan(node.child), node.limit, node.offset, **kw)
+            return LimitExec(self.plan(node.child), node.limit, node.offset, node.percent, **kw)
         if isinstance(node, SetOp):
             return SetOpExec(self.plan(node.left), self.plan(node.right), node.kind, node.all, schema, **kw)
         if isinstance(node, Window):

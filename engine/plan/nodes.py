@@ -223,6 +223,8 @@ class Limit(Node):
     child: Node
     limit: int | None
     offset: int = 0
+    percent: float | None = None  # LIMIT p%: limit is then None
+
 
     @property
     def columns(self):
@@ -236,6 +238,8 @@ class Limit(Node):
         return replace(self, child=children[0])
 
     def describe(self) -> str:
+        if self.percent is not None:
+            return f"Limit: limit={self.percent:g}% offset={self.offset}"
         return f"Limit: limit={self.limit} offset={self.offset}"
 
 

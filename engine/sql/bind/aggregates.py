@@ -29,6 +29,16 @@ class _AggContext:
 
     def __init__(self) -> None:
         self.aggs: list[tuple[ColumnRef, AggCall]] = []
+        # GROUPING(...) calls: (output column, bound arguments, node); see grouping.py
+        self.groupings: list[tuple[ColumnRef, tuple, exp.Expression]] = []
+
+    def add_grouping(self, args: tuple, node: exp.Expression) -> ColumnRef:
+        for ref, a, _ in self.groupings:
+            if a == args:
+                return ref
+        ref = new_column("grouping", pa.int64())
+        self.groupings.append((ref, args, node))
+        return ref
 
     def add(self, call: AggCall, name: str) -> ColumnRef:
         for ref, a in self.aggs:

@@ -18,6 +18,7 @@ from sqlglot import exp
 
 from engine.errors import (
     BindError,
+    DataError,
     NotSupportedError,
     ProgrammingError,
     TypeMismatchError,
@@ -145,8 +146,22 @@ class Binder(FromBinding, SelectBinding):
         off = node.args.get("offset")
         if lim is None and off is None:
             return plan
-        limit = _const_int(lim, "LIMIT") if lim is not None else None
         offset = _const_int(off, "OFFSET") if off is not None else 0
+        opts = lim.args.get("limit_options") if isinstance(lim, exp.Limit) else None
+        if opts is not None and opts.args.get("percent"):
+            # LIMIT p%: that share of the input's rows (rounded down), counted before OFFSET
+            value = lim.expression
+            neg = isinstance(value, exp.Neg)
+            value = value.this if neg else value
+            if not isinstance(value, exp.Literal) or value.is_string:
+                raise ProgrammingError(f"LIMIT ... % needs a constant percentage{location(lim)}")
+            pct = -float(value.this) if neg else float(value.this)
+            if not 0 <= pct <= 100:
+                raise DataError(f"LIMIT percentage must be between 0% and 100%, got {pct:g}%{location(lim)}")
+            if (offset or 0) < 0:
+                raise ProgrammingError("OFFSET must not be negative")
+            return Limit(plan, None, offset or 0, percent=pct)
+        limit = _const_int(lim, "LIMIT") if lim is not None else None
         if (limit is not None and limit < 0) or (offset or 0) < 0:
             raise ProgrammingError("LIMIT and OFFSET must not be negative")
         return Limit(plan, limit, offset or 0)

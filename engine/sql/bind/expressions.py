@@ -275,6 +275,21 @@ class ExprBinder(AggregateBinding, WindowBinding, FunctionBinding):
         outer = [r for r in inner.outer_refs]
         return plan, outer
 
+    def _Explode(self, node) -> Expr:
+        raise NotSupportedError(f"unnest() is not supported{location(node)}")
+
+    def _Grouping(self, node) -> Expr:
+        """GROUPING(key, ...): which of the keys the row's grouping set leaves out (grouping.py)."""
+        if self.agg is None or self.in_agg:
+            raise BindError(f"GROUPING() is only allowed in a SELECT with GROUP BY, outside aggregates"
+                            f"{location(node)}")
+        args = tuple(self.bind(a) for a in node.expressions)
+        if not args:
+            raise BindError(f"GROUPING() needs at least one GROUP BY expression{location(node)}")
+        return self.agg.add_grouping(args, node)
+
+    _GroupingId = _Grouping
+
     def _Case(self, node) -> Expr:
         operand = node.args.get("this")
         op = self.bind(operand) if operand is not None else None

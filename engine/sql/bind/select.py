@@ -3,13 +3,16 @@ functions, QUALIFY, DISTINCT, ORDER BY (ALL) and LIMIT.
 """
 from __future__ import annotations
 
+import pyarrow as pa
 from sqlglot import exp
 
-from engine.errors import BindError, NotSupportedError
+from engine.errors import BindError
 from engine.plan import functions as F
-from engine.plan.expressions import ColumnRef, Expr, SortKey, new_column
-from engine.plan.nodes import Aggregate, Distinct, Filter, Node, Project, Sort, Window
+from engine.plan.expressions import Call, ColumnRef, Expr, Literal, SortKey, WindowCall, new_column
+from engine.plan.nodes import Distinct, Filter, Node, Project, Sort, Window
 from engine.sql.bind.aggregates import _AGG_CLASS, _AGGS, _AggContext
+from engine.sql.bind.grouping import expand as expand_grouping
+from engine.sql.bind.grouping import plan_grouping
 from engine.sql.bind.scope import Scope
 from engine.sql.bind.star import expand_select_list
 from engine.sql.bind.util import _is_all, sort_key
@@ -56,23 +59,25 @@ class SelectBinding:
         if order is not None and not has_agg:
             has_agg = any(self._has_aggregate(o.this) for o in order.expressions)
 
+        def bind_group(g: exp.Expression) -> Expr:
+            if isinstance(g, exp.Literal) and not g.is_string:
+                i = int(g.this)
+                if not 1 <= i <= len(items):
+                    raise BindError(f"GROUP BY position {i} is not in the select list{location(g)}")
+                src = items[i - 1][1]
+                return src if isinstance(src, ColumnRef) else self.bind_expr(src, scope)
+            if isinstance(g, exp.Column) and not g.table and g.name.lower() in aliases \
+                    and not scope.lookup(g.name, None):
+                return self.bind_expr(aliases[g.name.lower()], scope)
+            return self.bind_expr(g, scope)
+
         groups: list[tuple[ColumnRef, Expr]] = []
+        grouping_sets = None
         if has_agg:
-            for g in group_exprs:
-                if isinstance(g, exp.Literal) and not g.is_string:
-                    i = int(g.this)
-                    if not 1 <= i <= len(items):
-                        raise BindError(f"GROUP BY position {i} is not in the select list{location(g)}")
-                    src = items[i - 1][1]
-                    ge = src if isinstance(src, ColumnRef) else self.bind_expr(src, scope)
-                elif isinstance(g, exp.Column) and not g.table and g.name.lower() in aliases \
-                        and not scope.lookup(g.name, None):
-                    ge = self.bind_expr(aliases[g.name.lower()], scope)
-                else:
-                    ge = self.bind_expr(g, scope)
-                if not any(ge == x for _, x in groups):
-                    name = ge.name if isinstance(ge, ColumnRef) else ge.sql()
-                    groups.append((new_column(name, ge.dtype), ge))
+            keys, grouping_sets = expand_grouping(group_exprs, bind_group)
+            for ge in keys:
+                name = ge.name if isinstance(ge, ColumnRef) else ge.sql()
+                groups.append((new_column(name, ge.dtype), ge))
 
         local_ids = {x.ref.cid for x in scope.entries}
 
@@ -97,29 +102,35 @@ class SelectBinding:
                                               aliases={n.lower(): e for n, e in bound}), having.this)
             self._check_bool(having_pred, having.this, "HAVING")
 
-        # ORDER BY keys: select alias or position first, then any expression
+        def resolve_key(t: exp.Expression, what: str) -> Expr:
+            """An ORDER BY / DISTINCT ON key: a select position or alias first, then any expression."""
+            if isinstance(t, exp.Literal) and not t.is_string:
+                i = int(t.this)
+                if not 1 <= i <= len(bound):
+                    raise BindError(f"{what} position {i} is not in the select list "
+                                    f"(1..{len(bound)}){location(t)}")
+                return bound[i - 1][1]
+            if isinstance(t, exp.Column) and not t.table:
+                hits = [e for n, e in bound if n.lower() == t.name.lower()]
+                if hits and (len(hits) == 1 or all(h == hits[0] for h in hits)):
+                    return hits[0]
+            e = self.bind_expr(t, scope, aggctx if has_agg else None, winctx, post=post if has_agg else None,
+                               aliases={n.lower(): e for n, e in bound})
+            return post(e, t)
+
         order_keys: list[tuple[Expr, exp.Ordered]] = []
         if order is not None:
             for o in order.expressions:
-                t = o.this
-                if isinstance(t, exp.Literal) and not t.is_string:
-                    i = int(t.this)
-                    if not 1 <= i <= len(bound):
-                        raise BindError(f"ORDER BY position {i} is not in the select list "
-                                        f"(1..{len(bound)}){location(t)}")
-                    order_keys.append((bound[i - 1][1], o))
-                    continue
-                if isinstance(t, exp.Column) and not t.table:
-                    hits = [e for n, e in bound if n.lower() == t.name.lower()]
-                    if hits and (len(hits) == 1 or all(h == hits[0] for h in hits)):
-                        order_keys.append((hits[0], o))
-                        continue
-                e = self.bind_expr(t, scope, aggctx if has_agg else None, winctx, post=post if has_agg else None,
-                                   aliases={n.lower(): e for n, e in bound})
-                order_keys.append((post(e, t), o))
+                order_keys.append((resolve_key(o.this, "ORDER BY"), o))
+        distinct_node = sel.args.get("distinct")
+        on = distinct_node.args.get("on") if distinct_node is not None else None
+        on_keys: list[Expr] = []
+        if on is not None:
+            for t in (on.expressions if isinstance(on, exp.Tuple) else [on]):
+                on_keys.append(resolve_key(t, "DISTINCT ON"))
 
         if has_agg:
-            plan = Aggregate(plan, tuple(groups), tuple(aggctx.aggs))
+            plan = plan_grouping(plan, groups, grouping_sets, aggctx.aggs, aggctx.groupings)
         if having_pred is not None:
             plan = Filter(plan, having_pred)
         if winctx.funcs:
@@ -134,10 +145,15 @@ class SelectBinding:
                 plan = Window(base, tuple(winctx.funcs))
             plan = Filter(plan, q)
 
+        if on_keys:
+            # DISTINCT ON (keys): the first row of each key group in ORDER BY order, as DuckDB
+            rn = new_column("__row_number", pa.int64())
+            call = WindowCall("row_number", (), tuple(on_keys),
+                              tuple(sort_key(e, o) for e, o in order_keys), None, pa.int64())
+            plan = Window(plan, ((rn, call),))
+            plan = Filter(plan, Call("eq", (rn, Literal(1, pa.int64())), pa.bool_()))
         outs = tuple((new_column(n, e.dtype), e) for n, e in bound)
-        distinct = sel.args.get("distinct") is not None
-        if distinct and sel.args["distinct"].args.get("on"):
-            raise NotSupportedError(f"DISTINCT ON is not supported{location(sel)}")
+        distinct = distinct_node is not None and not on_keys
 
         # hidden sort columns for keys that are not output columns
         out_by_expr = {}
