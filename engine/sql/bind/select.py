@@ -13,6 +13,7 @@ from engine.plan.nodes import Distinct, Filter, Node, Project, Sort, Window
 from engine.sql.bind.aggregates import _AGG_CLASS, _AGGS, _AggContext
 from engine.sql.bind.grouping import expand as expand_grouping
 from engine.sql.bind.grouping import plan_grouping
+from engine.sql.bind.names import duckdb_name
 from engine.sql.bind.scope import Scope
 from engine.sql.bind.star import expand_select_list
 from engine.sql.bind.util import _is_all, sort_key
@@ -183,10 +184,8 @@ class SelectBinding:
 
     @staticmethod
     def _display_name(e: exp.Expression) -> str:
-        if isinstance(e, exp.Column):
-            return e.name
-        s = e.sql(dialect="duckdb")
-        return s if len(s) <= 64 else s[:61] + "..."
+        """An unaliased select item's column name: DuckDB's (names.py)."""
+        return duckdb_name(e)
 
     def _has_aggregate(self, node: exp.Expression) -> bool:
         for n in node.walk():
