@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 
 from engine.errors import DataError
 from engine.plan import types as T
-from engine.plan.expressions import Expr
+from engine.plan.expressions import Expr, user_sql
 
 Value = Any
 
@@ -50,7 +50,7 @@ def cast_value(v: Value, t: pa.DataType, safe: bool, e: Expr | None = None) -> V
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
         if safe:
             return _cast_each(v, t)
-        what = f' in "{e.sql()}"' if e is not None else ""
+        what = f' in "{user_sql(e)}"' if e is not None else ""
         raise DataError(f"Cannot cast {T.sql_name(src)} to {T.sql_name(t)}{what}: {err}") from None
 
 

@@ -17,7 +17,7 @@ from engine.errors import DataError, InternalError, NotSupportedError
 from engine.plan import functions as F
 from engine.physical.casts import cast_value
 from engine.plan.expressions import (AggCall, Call, Case, Cast, ColumnRef, Expr, InList, Literal,
-                                     SubqueryExpr, UdfCall, WindowCall)
+                                     SubqueryExpr, UdfCall, WindowCall, user_sql)
 
 Value = Any
 
@@ -45,7 +45,7 @@ def evaluate(e: Expr, batch: pa.RecordBatch, ctx) -> Value:
     if isinstance(e, ColumnRef):
         idx = batch.schema.get_field_index(e.key)
         if idx < 0:
-            raise InternalError(f"Column {e.sql()} is not in the batch ({batch.schema.names})")
+            raise InternalError(f"Column {user_sql(e)} is not in the batch")
         return batch.column(idx)
     if isinstance(e, Literal):
         return literal_scalar(e)
@@ -65,13 +65,13 @@ def evaluate(e: Expr, batch: pa.RecordBatch, ctx) -> Value:
         try:
             return fn.kernel(*args, dtype=e.dtype)
         except pa.ArrowInvalid as err:
-            raise DataError(f'Cannot evaluate "{e.sql()}": {err}') from None
+            raise DataError(f'Cannot evaluate "{user_sql(e)}": {err}') from None
         except pa.ArrowNotImplementedError as err:
             if any(pa.types.is_null(a.type) for a in args):
                 # no kernel takes an untyped NULL (a bare NULL literal): the function's value is NULL
                 n = next((len(a) for a in args if not isinstance(a, pa.Scalar)), None)
                 return pa.scalar(None, e.dtype) if n is None else pa.nulls(n, e.dtype)
-            raise NotSupportedError(f'Cannot evaluate "{e.sql()}": {err}') from None
+            raise NotSupportedError(f'Cannot evaluate "{user_sql(e)}": {err}') from None
     if isinstance(e, Cast):
         return cast_value(evaluate(e.arg, batch, ctx), e.dtype, e.safe, e)
     if isinstance(e, Case):
@@ -81,7 +81,7 @@ def evaluate(e: Expr, batch: pa.RecordBatch, ctx) -> Value:
     if isinstance(e, SubqueryExpr):
         return _subquery(e, batch, ctx)
     if isinstance(e, (AggCall, WindowCall)):
-        raise InternalError(f"{e.sql()} must be computed by its operator, not evaluated")
+        raise InternalError(f"{user_sql(e)} must be computed by its operator, not evaluated")
     raise InternalError(f"Cannot evaluate {type(e).__name__}")
 
 
@@ -226,7 +226,7 @@ def _in_list(e: InList, batch: pa.RecordBatch, ctx) -> Value:
 def _subquery(e: SubqueryExpr, batch: pa.RecordBatch, ctx) -> Value:
     if e.outer:
         raise NotSupportedError(
-            f"This correlated subquery cannot be decorrelated: {e.sql()}; rewrite it as a join")
+            f"This correlated subquery cannot be decorrelated: {user_sql(e)}; rewrite it as a join")
     table = ctx.subquery_result(e)
     if e.kind == "exists":
         r = table.num_rows > 0

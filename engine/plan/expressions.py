@@ -7,6 +7,7 @@ rules can move expressions between nodes freely. ``sql()`` renders an expression
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -308,6 +309,11 @@ class SubqueryExpr(Expr):
         if self.kind == "in":
             return f"({self.arg.sql()} {'NOT IN' if self.negated else 'IN'} {inner})"
         return inner
+
+
+def user_sql(e: Expr) -> str:
+    """An expression as the user would recognise it in a message: without the plan's column ids."""
+    return re.sub(r"#\d+", "", e.sql())
 
 
 def conjuncts(e: Expr | None) -> list[Expr]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import decimal
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -53,12 +54,61 @@ def parse(sql: str) -> list[exp.Expression]:
         tok = err.get("highlight") or ""
         if col is not None and tok:
             col = max(1, col - len(tok) + 1)
-        desc = err.get("description") or str(e)
+        desc = _user_words(err.get("description") or str(e), tok)
         near = f' near "{tok}"' if tok else ""
         raise ParseError(f"{desc}{near}", line, col) from None
     except _SqlglotTokenError as e:
-        raise ParseError(str(e)) from None
+        raise ParseError(_token_error(sql, str(e))) from None
     return [s for s in stmts if s is not None]
+
+
+_REQUIRED = re.compile(r"Required keyword: '(\w+)' missing for <class '[\w.]*\.(\w+)'>")
+_TOKEN_REPR = re.compile(r"<Token token_type: TokenType\.(\w+), text: (.*?), line: \d+, col: \d+, "
+                         r"start: \d+, end: \d+, comments: \[.*?\]>")
+# sqlglot's node class -> the SQL words a user wrote
+_CONSTRUCTS = {"Where": "WHERE", "Order": "ORDER BY", "Group": "GROUP BY", "Having": "HAVING",
+               "Limit": "LIMIT", "Offset": "OFFSET", "Union": "UNION", "Intersect": "INTERSECT",
+               "Except": "EXCEPT", "Qualify": "QUALIFY", "Add": "+", "Sub": "-", "Mul": "*",
+               "Div": "/", "Mod": "%", "EQ": "=", "NEQ": "<>", "GT": ">", "GTE": ">=", "LT": "<",
+               "LTE": "<=", "And": "AND", "Or": "OR", "Not": "NOT", "Like": "LIKE", "In": "IN",
+               "Between": "BETWEEN", "Cast": "CAST", "Case": "CASE", "Alias": "AS", "Join": "JOIN"}
+
+
+def _user_words(desc: str, tok: str) -> str:
+    """sqlglot's messages name its Python classes and token objects; say it in SQL instead."""
+    m = _REQUIRED.search(desc)
+    if m:
+        what = _CONSTRUCTS.get(m.group(2))
+        if what is None:  # a function: the token the user wrote names it
+            what = tok.strip("(") or m.group(2).lower()
+            return f"{what}(...) is missing an argument"
+        return f"Expected an expression after {what}"
+
+    def token(mt: re.Match) -> str:
+        return "the end of the statement" if mt.group(1) == "SENTINEL" else f'"{mt.group(2)}"'
+    return _TOKEN_REPR.sub(token, desc)
+
+
+def _token_error(sql: str, msg: str) -> str:
+    """A tokenizer failure: almost always a string or quoted name that is never closed."""
+    for quote, what in (("'", "string"), ('"', "quoted identifier")):
+        opened = None
+        i = 0
+        while i < len(sql):
+            ch = sql[i]
+            if ch == quote:
+                if opened is None:
+                    opened = i
+                elif i + 1 < len(sql) and sql[i + 1] == quote:
+                    i += 1  # doubled quote inside
+                else:
+                    opened = None
+            i += 1
+        if opened is not None:
+            line = sql.count("\n", 0, opened) + 1
+            col = opened - (sql.rfind("\n", 0, opened) + 1) + 1
+            return f"Unterminated {what} starting at line {line}, column {col}"
+    return msg
 
 
 def statement_texts(sql: str) -> list[str]:
