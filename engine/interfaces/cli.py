@@ -155,7 +155,8 @@ def sub_parser() -> argparse.ArgumentParser:
     runs = sub.add_parser("runs", help="the run log: every statement is a tracked run")
     runs.add_argument("-d", "--database", dest="runs_database", default=None,
                       help="database file (default: -d before 'runs', or $DAWN_DATABASE)")
-    rsub = runs.add_subparsers(dest="runs_cmd", required=True, parser_class=_Parser)
+    rsub = runs.add_subparsers(dest="runs_cmd", required=True, parser_class=_Parser,
+                               metavar="{list,show,compare,export,gc}")
     ls = rsub.add_parser("list", help="recent runs, newest first")
     ls.add_argument("--experiment", "-e", default=None)
     ls.add_argument("--status", default=None, choices=["RUNNING", "FINISHED", "FAILED"])

@@ -1,15 +1,19 @@
 """Result rendering: the one renderer every interface uses (the ``dawn`` command, ``dawn demo``,
 ``dawn runs``; later the shell and notebook display).
 
-A table renders as DuckDB's command line renders it in its default "duckbox" mode (DuckDB's
-``src/common/box_renderer.cpp``): a box-drawing grid with the column names over their types; each
-value as DuckDB's own text of it (``CAST(v AS VARCHAR)``: doubles at full, shortest round-trip
-precision such as 0.1 and 0.3333333333333333); numbers right-aligned, everything else
-left-aligned; NULL as ``NULL``; control characters escaped (``\\n``, ``\\t``, ...) so each row stays
-one line. Past ``max_rows`` only the first and last rows are shown, with a ``·`` marker between;
-past ``max_width`` the widest columns are shortened first (their values cut with ``…``), then
-middle columns are dropped for a ``…`` column. A footer gives the row count when rows are hidden,
-the result is empty or has ten rows or more, and the column count when columns are hidden.
+A table renders as DuckDB renders it in its command line's default "duckbox" mode (DuckDB 2.0's
+box renderer, ``src/common/box_renderer.cpp``, checked against ``Relation.show()``): a
+box-drawing grid with the column names over their types; each value as DuckDB's own text of it
+(``CAST(v AS VARCHAR)``: doubles at full, shortest round-trip precision such as 0.1 and
+0.3333333333333333); numbers right-aligned, everything else left-aligned; NULL as ``NULL``;
+control characters escaped (``\\n``, ``\\t``, ...) so each row stays one line. Past ``max_rows``
+only the first and last rows are shown, with ``·`` rows between; past ``max_width`` the widest
+columns are levelled down first, then middle columns are dropped for a ``…`` column. Under the
+grid, the row count when rows are hidden, the result is empty or has ten rows or more, and the
+column count when columns are hidden.
+
+One difference: a value too long for its column is cut with ``…``, where DuckDB 2.0 wraps it
+onto further lines while it has rows to spare (DuckDB 1.x cut it too).
 
 Nothing here needs a terminal: callers pass the width (``output_width()`` reads the terminal's,
 or 120 without one).
