@@ -191,14 +191,11 @@ class Session:
         is its own tracked run and is parsed only when its turn comes; the first that fails
         raises with ``statement_line`` (its first line in ``sql``) and the rest do not run."""
         parts = split_statements(sql)
-        if not parts:
-            return
-        if len(parts) == 1 or params is not None:
-            yield self.execute(sql, params)
-            return
+        if len(parts) == 1 or (parts and params is not None):
+            parts = [(parts[0][0], sql)]      # one statement runs as written, with its parameters
         for line, text in parts:
             try:
-                res = self.execute(text)
+                res = self.execute(text, params)
             except BaseException as e:  # KeyboardInterrupt too: the caller says where it stopped
                 e.statement_line = line
                 raise

@@ -94,7 +94,7 @@ def generate(sf: float, where: str) -> str:
 def run_demo(sf: float = 0.1, where: str | None = None, out=sys.stdout) -> int:
     import engine
     from catalog import ParquetSource
-    from engine.interfaces.render import render_table as format_table
+    from engine.interfaces.render import render_table
     where = where or os.path.join(tempfile.gettempdir(), f"dawn-demo-sf{sf:g}")
     t0 = time.perf_counter()
     generate(sf, where)
@@ -117,7 +117,7 @@ def run_demo(sf: float = 0.1, where: str | None = None, out=sys.stdout) -> int:
         print(sql, file=out)
         t1 = time.perf_counter()
         result = con.execute(sql).fetch_arrow_table()
-        print(format_table(result), file=out)
+        print(render_table(result), file=out)
         print(f"({(time.perf_counter() - t1) * 1000:.0f} ms)\n", file=out)
         plan = con.execute("EXPLAIN ANALYZE " + sql).fetchall()
         print("\n".join(r[0] for r in plan), file=out)
@@ -125,7 +125,7 @@ def run_demo(sf: float = 0.1, where: str | None = None, out=sys.stdout) -> int:
     title, sql = RUNS_SHOWCASE
     print(f"== {title}", file=out)
     print(sql, file=out)
-    print(format_table(con.execute(sql, ["\n"]).fetch_arrow_table(), max_rows=60), file=out)
+    print(render_table(con.execute(sql, ["\n"]).fetch_arrow_table(), max_rows=60), file=out)
     print(file=out)
     print(f"Demo finished in {time.perf_counter() - t0:.1f}s", file=out)
     return 0
