@@ -213,6 +213,7 @@ def test_database_before_a_subcommand(ran):
     assert ran["failed run"] in p.stdout and "FAILED" in p.stdout
 
 
+@pytest.mark.skipif(os.name == "nt", reason="POSIX signals")
 def test_ctrl_c_during_a_statement(tmp_path):
     db = tmp_path / "i.dawn"
     proc = subprocess.Popen(
@@ -295,6 +296,7 @@ def test_readable_numbers_as_duckdb_writes_them():
 
 
 # ---- dawn demo finds tpchgen-cli beside its own Python
+@pytest.mark.skipif(os.name == "nt", reason="a POSIX venv layout")
 def test_demo_finds_tpchgen_beside_its_python_without_path(tmp_path):
     """A venv's bin folder holds python and tpchgen-cli; run without activating it (PATH lacks it)."""
     bin_ = tmp_path / "venv" / "bin"
@@ -317,3 +319,10 @@ def test_demo_finds_the_installed_tpchgen_with_an_empty_path(monkeypatch, tmp_pa
     from engine.interfaces.demo import find_tpchgen
     monkeypatch.setenv("PATH", str(tmp_path))
     assert find_tpchgen() == beside
+
+
+def test_video_frames_render_as_their_shape():
+    import numpy as np
+    frames = pa.FixedShapeTensorArray.from_numpy_ndarray(np.zeros((2, 4, 6, 3), np.uint8))
+    out = render_table(pa.table({"frame_id": [0, 1], "frame": frames}), max_width=80)
+    assert out.count("tensor 4x6x3 uint8") == 2 and "tensor[4, 6, 3](utinyint)" in out

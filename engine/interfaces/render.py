@@ -63,6 +63,8 @@ def type_name(t: pa.DataType) -> str:
         return f"decimal({t.precision},{t.scale})"
     if isinstance(t, pa.BaseExtensionType):
         return sql_name(t).lower()
+    if pa.types.is_dictionary(t):
+        return type_name(t.value_type)
     if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
         return type_name(t.value_type) + "[]"
     if pa.types.is_struct(t):
