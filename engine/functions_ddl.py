@@ -83,7 +83,7 @@ def _create_video(session, st) -> Result:
         duck.execute("INSERT INTO dawn_meta.video_sources (name, path, fps, width, height) VALUES (?, ?, ?, ?, ?)",
                      [st.name, path, st.options.get("fps"), st.options.get("width"), st.options.get("height")])
     session.write(op)
-    return Result(None, src.row_count())
+    return Result(None)  # DDL: rowcount -1, as CREATE TABLE
 
 
 def _drop_video(session, st) -> Result:

@@ -12,7 +12,7 @@ from typing import Any
 import pyarrow as pa
 from sqlglot import exp
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from catalog.tracking import DEFAULT_EXPERIMENT, RunRecord, current_user, new_run_id
 from engine.errors import NotSupportedError, ProgrammingError
@@ -170,6 +170,22 @@ class Session:
         for stmt, text in stmts:
             yield self.tracked(statement_kind(stmt), sql if len(stmts) == 1 else text,
                                lambda stmt=stmt: self.execute_ast(bind_parameters(stmt, params)))
+
+    def execute_each(self, sql: str, params=None) -> Iterator[Result]:
+        """Run the statements of ``sql`` one at a time, yielding each one's Result as soon as it
+        has run (``execute`` returns only the last): what a command line prints. Each statement
+        is its own tracked run and is parsed only when its turn comes; the first that fails
+        raises with ``statement_line`` (its first line in ``sql``) and the rest do not run."""
+        parts = split_statements(sql)
+        if len(parts) == 1 or (parts and params is not None):
+            parts = [(parts[0][0], sql)]      # one statement runs as written, with its parameters
+        for line, text in parts:
+            try:
+                res = self.execute(text, params)
+            except BaseException as e:  # KeyboardInterrupt too: the caller says where it stopped
+                e.statement_line = line
+                raise
+            yield res
 
     # ---- tracking
     def _update_tracking(self) -> None:
@@ -604,3 +620,27 @@ def reads_only_tracking(plan) -> bool:
     tracked, so browsing the history does not grow it)."""
     kinds = [getattr(n.source, "kind", None) for n in plan.walk() if hasattr(n, "source")]
     return bool(kinds) and all(k == "tracking" for k in kinds)
+
+
+def split_statements(sql: str) -> list[tuple[int, str]]:
+    """The ';'-separated statements of ``sql`` as (first line, text), found with the Dawn
+    tokenizer so semicolons in strings and comments do not split; statements with no tokens
+    (empty, or only comments) are left out. Text that does not tokenize is one statement, so
+    running it reports the error."""
+    from sqlglot.tokens import TokenType
+    from engine.sql.dialect import Dawn
+    try:
+        tokens = Dawn().tokenize(sql)
+    except Exception:
+        return [(1, sql)] if sql.strip() else []
+    out: list[tuple[int, str]] = []
+    first = None
+    for tok in tokens + [None]:
+        if tok is None or tok.token_type == TokenType.SEMICOLON:
+            if first is not None:
+                end = tok.start if tok is not None else len(sql)
+                out.append((sql.count("\n", 0, first.start) + 1, sql[first.start:end].rstrip()))
+            first = None
+        elif first is None:
+            first = tok
+    return out

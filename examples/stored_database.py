@@ -48,7 +48,7 @@ def main() -> None:
                 JOIN dawn.metrics m ON r.run_id = m.run_id AND m.key = 'wall_time_ms'
                 WHERE e.name = 'pricing' ORDER BY r.run_id""").fetchall():
             print("  ", row)
-    from engine.cli import main as dawn
+    from engine.interfaces.cli import main as dawn
     dawn(["-d", path, "runs", "export", "--mlflow", os.path.join(where, "mlruns")])
 
 

@@ -95,14 +95,14 @@ def test_select_without_from_and_values():
 
 
 def test_cli_runs_sql():
-    p = subprocess.run([sys.executable, "-m", "engine.cli", "-c", "SELECT 40 + 2 AS answer"],
+    p = subprocess.run([sys.executable, "-m", "engine.interfaces.cli", "-c", "SELECT 40 + 2 AS answer"],
                        capture_output=True, text=True, check=True)
-    assert "answer" in p.stdout and "42" in p.stdout and "(1 row)" in p.stdout
+    assert "│ answer │" in p.stdout and "│     42 │" in p.stdout
     assert re.fullmatch(r"run [0-9a-f]{32}\n", p.stderr)  # the tracked run's id, after the statement
 
 
 def test_cli_reports_errors():
-    p = subprocess.run([sys.executable, "-m", "engine.cli", "-c", "SELECT * FROM nope"],
+    p = subprocess.run([sys.executable, "-m", "engine.interfaces.cli", "-c", "SELECT * FROM nope"],
                        capture_output=True, text=True)
     assert p.returncode == 1 and 'Table "nope" does not exist' in p.stderr
     assert re.search(r"^run [0-9a-f]{32}$", p.stderr, re.M)  # failed statements are runs too
@@ -118,7 +118,7 @@ def test_import_engine_is_fast():
 def test_dawn_demo_runs_every_showcase(tmp_path):
     """The README's first command: every showcase query runs, video included, and is tracked."""
     import io
-    from engine.demo import run_demo
+    from engine.interfaces.demo import run_demo
     out = io.StringIO()
     assert run_demo(0.01, str(tmp_path / "demo"), out=out) == 0
     text = out.getvalue()

@@ -6,8 +6,13 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
+
+class DemoError(Exception):
+    """The demo cannot run here (a missing tool); the CLI prints it as one line."""
+
 
 TABLES = ["customer", "lineitem", "nation", "orders", "part", "partsupp", "region", "supplier"]
 
@@ -55,21 +60,41 @@ LEFT JOIN dawn.metrics o ON r.run_id = o.run_id AND o.key = 'rows_out'
 ORDER BY r.run_id""")
 
 
+def find_tpchgen() -> str | None:
+    """tpchgen-cli's path: beside this Python first (``venv/bin/dawn demo`` runs without the venv
+    activated, so its bin folder need not be on PATH), then the user's scripts folder, then PATH."""
+    name = "tpchgen-cli" + (".exe" if os.name == "nt" else "")
+    folders = [os.path.dirname(sys.executable)]
+    try:
+        folders.append(sysconfig.get_path("scripts", f"{os.name}_user"))
+    except KeyError:
+        pass
+    for folder in folders:
+        exe = os.path.join(folder, name)
+        if folder and os.path.isfile(exe) and os.access(exe, os.X_OK):
+            return exe
+    return shutil.which("tpchgen-cli")
+
+
 def generate(sf: float, where: str) -> str:
-    exe = shutil.which("tpchgen-cli")
+    exe = find_tpchgen()
     if exe is None:
-        raise SystemExit("dawn demo needs tpchgen-cli (installed by: pip install -e \".[dev]\")")
+        raise DemoError(f"dawn demo needs tpchgen-cli, which is neither beside {sys.executable} nor "
+                        "on PATH (installed by: pip install -e \".[dev]\")")
     if not all(os.path.exists(os.path.join(where, f"{t}.parquet")) for t in TABLES):
         os.makedirs(where, exist_ok=True)
-        subprocess.run([exe, "parquet", "-s", str(sf), "--output-dir", where], check=True,
-                       stdout=subprocess.DEVNULL)
+        try:
+            subprocess.run([exe, "parquet", "-s", str(sf), "--output-dir", where], check=True,
+                           stdout=subprocess.DEVNULL)
+        except (OSError, subprocess.CalledProcessError) as e:
+            raise DemoError(f"{exe} could not generate the TPC-H data in {where}: {e}") from None
     return where
 
 
 def run_demo(sf: float = 0.1, where: str | None = None, out=sys.stdout) -> int:
     import engine
     from catalog import ParquetSource
-    from engine.cli import format_table
+    from engine.interfaces.render import render_table
     where = where or os.path.join(tempfile.gettempdir(), f"dawn-demo-sf{sf:g}")
     t0 = time.perf_counter()
     generate(sf, where)
@@ -92,7 +117,7 @@ def run_demo(sf: float = 0.1, where: str | None = None, out=sys.stdout) -> int:
         print(sql, file=out)
         t1 = time.perf_counter()
         result = con.execute(sql).fetch_arrow_table()
-        print(format_table(result), file=out)
+        print(render_table(result), file=out)
         print(f"({(time.perf_counter() - t1) * 1000:.0f} ms)\n", file=out)
         plan = con.execute("EXPLAIN ANALYZE " + sql).fetchall()
         print("\n".join(r[0] for r in plan), file=out)
@@ -100,7 +125,7 @@ def run_demo(sf: float = 0.1, where: str | None = None, out=sys.stdout) -> int:
     title, sql = RUNS_SHOWCASE
     print(f"== {title}", file=out)
     print(sql, file=out)
-    print(format_table(con.execute(sql, ["\n"]).fetch_arrow_table(), max_rows=60), file=out)
+    print(render_table(con.execute(sql, ["\n"]).fetch_arrow_table(), max_rows=60), file=out)
     print(file=out)
     print(f"Demo finished in {time.perf_counter() - t0:.1f}s", file=out)
     return 0

@@ -1,12 +1,19 @@
-"""``dawn runs ...``: list, show, compare, export and garbage-collect tracked runs."""
+"""``dawn runs ...``: list, show, compare, export and garbage-collect tracked runs. Tables print
+with the shared renderer (render.py): metrics at full precision, numbers right-aligned."""
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import sys
 
 import pyarrow as pa
 
-from engine.cli import format_table
+from engine.interfaces.render import display_width, output_width, render_table
+
+
+def format_table(table: pa.Table, max_rows: int = 40) -> str:
+    return render_table(table, max_rows=max_rows,
+                        readable_numbers=hasattr(sys.stdout, "isatty") and sys.stdout.isatty())
 
 
 def _when(ms) -> str:
@@ -33,16 +40,25 @@ def _find(tracker, prefix: str) -> dict:
 def run_runs_command(args, database: str | None, out=None) -> int:
     import engine
     out = out or sys.stdout
-    if not database:
-        print("dawn runs: name the database: dawn runs -d FILE ... (or set DAWN_DATABASE)", file=sys.stderr)
-        return 2
-    con = engine.connect(database)
+    if not database or database == ":memory:":
+        print("Error: dawn runs needs a database file: dawn -d FILE runs ... (or set DAWN_DATABASE)",
+              file=sys.stderr)
+        return 1
+    if not os.path.isfile(database):
+        # opening it would create an empty database and list nothing: a typo would look like no runs
+        print(f"Error: no database file '{database}'", file=sys.stderr)
+        return 1
+    try:
+        con = engine.connect(database)
+    except engine.Error as e:
+        print(f"Error: {' '.join(str(e).split())}", file=sys.stderr)
+        return 1
     con._session._tracker = None  # reading the log is not itself a run
     tracker = con._session.db.tracker()
     try:
         return _dispatch(args, con, tracker, out)
     except LookupError as e:
-        print(f"dawn runs: {e.args[0]}", file=sys.stderr)
+        print(f"Error: {e.args[0]}", file=sys.stderr)
         return 1
     finally:
         con.close()
@@ -61,15 +77,25 @@ def _dispatch(args, con, tracker, out) -> int:
         clause = ("WHERE " + " AND ".join(where) if where else "") + \
             f" ORDER BY start_time DESC, run_id LIMIT {int(args.limit)}"
         rows = tracker.read("runs", clause, params).to_pylist()
-        table = pa.table({
-            "run_id": [r["run_id"] for r in rows],
-            "experiment": [r["experiment"] for r in rows],
-            "status": [r["status"] for r in rows],
-            "started": [_when(r["start_time"]) for r in rows],
-            "ms": [round(r["duration_ms"] or 0.0, 2) for r in rows],
-            "kind": [r["statement_kind"] for r in rows],
-            "sql": [_short(r["sql"]) for r in rows]})
-        print(format_table(table, max_rows=max(args.limit, 1)), file=out)
+
+        def listing(sql_chars: int) -> pa.Table:
+            return pa.table({
+                "run_id": pa.array([r["run_id"] for r in rows], pa.string()),
+                "experiment": pa.array([r["experiment"] for r in rows], pa.string()),
+                "status": pa.array([r["status"] for r in rows], pa.string()),
+                "started": pa.array([_when(r["start_time"])[:16] for r in rows], pa.string()),
+                "ms": pa.array([round(r["duration_ms"] or 0.0, 2) for r in rows], pa.float64()),
+                "kind": pa.array([r["statement_kind"] for r in rows], pa.string()),
+                "sql": pa.array([_short(r["sql"], sql_chars) for r in rows], pa.string())})
+        # the SQL gives way, so that run ids, which are what one copies, are shown whole
+        width = output_width()
+        n = max(args.limit, 1)
+        full = listing(60)
+        over = display_width(render_table(full, max_rows=n, max_width=10**6).split("\n", 1)[0]) - width
+        if over > 0:
+            longest = max([display_width(v) for v in full.column("sql").to_pylist()] + [7])
+            full = listing(max(longest - over, 12))
+        print(format_table(full, max_rows=n), file=out)
         return 0
     if cmd == "show":
         r = _find(tracker, args.run)
@@ -83,10 +109,16 @@ def _dispatch(args, con, tracker, out) -> int:
         if r["error"]:
             lines.append(f"  error       {r['error']}")
         for title, d in (("params", r["params"]), ("tags", r["tags"])):
+            keys = sorted(d)
             lines.append(f"{title}:")
-            lines.extend(f"  {k} = {v}" for k, v in sorted(d.items()))
+            lines.append(format_table(pa.table({"name": pa.array(keys, pa.string()),
+                                                "value": pa.array([str(d[k]) for k in keys], pa.string())}),
+                                      max_rows=max(len(keys), 1)))
+        keys = sorted(r["metrics"])
         lines.append("metrics:")
-        lines.extend(f"  {k} = {v[0]:g}" for k, v in sorted(r["metrics"].items()))
+        lines.append(format_table(pa.table({"metric": pa.array(keys, pa.string()),
+                                            "value": pa.array([r["metrics"][k][0] for k in keys], pa.float64())}),
+                                  max_rows=max(len(keys), 1)))
         lines.append("artifacts:")
         for p, v in sorted(r["artifacts"].items()):
             lines.append(f"  {p}:")
@@ -118,8 +150,8 @@ def _dispatch(args, con, tracker, out) -> int:
     if cmd == "export":
         from catalog.mlflow_export import ExportError, export_file_store, export_to_server
         if not args.mlflow and not args.mlflow_uri:
-            print("dawn runs export: give --mlflow DIR or --mlflow-uri URI", file=sys.stderr)
-            return 2
+            print("Error: dawn runs export: give --mlflow DIR or --mlflow-uri URI", file=sys.stderr)
+            return 1
         try:
             if args.mlflow:
                 n = export_file_store(tracker, args.mlflow, args.experiment)
@@ -128,7 +160,7 @@ def _dispatch(args, con, tracker, out) -> int:
                 ids = export_to_server(tracker, args.mlflow_uri, args.experiment)
                 print(f"logged {len(ids)} runs to {args.mlflow_uri}", file=out)
         except ExportError as e:
-            print(f"dawn runs export: {e}", file=sys.stderr)
+            print(f"Error: dawn runs export: {e}", file=sys.stderr)
             return 1
         return 0
     if cmd == "gc":
