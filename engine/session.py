@@ -151,41 +151,43 @@ class Session:
             pass
         return result
 
-    def execute_each(self, sql: str, params=None):
-        """Run the statements in ``sql`` one by one, yielding each one's Result as it finishes
-        (a failing statement raises there: the ones after it do not run)."""
-        from engine.errors import Error
-        from engine.sql.parser import bind_parameters, parse_with_text
-        try:
-            stmts = parse_with_text(sql)
-            if not stmts:
-                raise ProgrammingError("Empty statement")
-            if params is not None and len(stmts) > 1:
-                raise ProgrammingError("Parameters can only be bound to a single statement")
-        except Error as e:
-            def failed(e=e):
-                raise e
-            yield self.tracked("UNKNOWN", sql, failed)
-            return
-        for stmt, text in stmts:
-            yield self.tracked(statement_kind(stmt), sql if len(stmts) == 1 else text,
-                               lambda stmt=stmt: self.execute_ast(bind_parameters(stmt, params)))
-
     def execute_each(self, sql: str, params=None) -> Iterator[Result]:
         """Run the statements of ``sql`` one at a time, yielding each one's Result as soon as it
         has run (``execute`` returns only the last): what a command line prints. Each statement
         is its own tracked run and is parsed only when its turn comes; the first that fails
         raises with ``statement_line`` (its first line in ``sql``) and the rest do not run."""
         parts = split_statements(sql)
-        if len(parts) == 1 or (parts and params is not None):
-            parts = [(parts[0][0], sql)]      # one statement runs as written, with its parameters
+        if not parts:
+            parts = [(1, sql)]
+        if len(parts) > 1 and params is not None:
+            def refuse():
+                raise ProgrammingError("Parameters can only be bound to a single statement")
+            yield self.tracked("UNKNOWN", sql, refuse)
+            return
         for line, text in parts:
             try:
-                res = self.execute(text, params)
+                yield self._execute_one(sql if len(parts) == 1 else text, params)
             except BaseException as e:  # KeyboardInterrupt too: the caller says where it stopped
                 e.statement_line = line
                 raise
-            yield res
+
+    def _execute_one(self, text: str, params) -> Result:
+        """Parse and run one statement as a tracked run."""
+        from engine.errors import Error
+        from engine.sql.parser import bind_parameters, parse
+        try:
+            stmts = parse(text)
+            if not stmts:
+                raise ProgrammingError("Empty statement")
+            if len(stmts) > 1:
+                raise ProgrammingError("Expected one statement")
+        except Error as e:
+            def failed(e=e):
+                raise e
+            return self.tracked("UNKNOWN", text, failed)
+        stmt = stmts[0]
+        return self.tracked(statement_kind(stmt), text,
+                            lambda: self.execute_ast(bind_parameters(stmt, params)))
 
     # ---- tracking
     def _update_tracking(self) -> None:

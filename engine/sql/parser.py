@@ -111,34 +111,6 @@ def _token_error(sql: str, msg: str) -> str:
     return msg
 
 
-def statement_texts(sql: str) -> list[str]:
-    """The text of each ';'-separated statement (the tokenizer knows strings and comments)."""
-    try:
-        tokens = Dawn().tokenize(sql)
-    except _SqlglotTokenError:
-        return [sql]
-    texts, start, seen = [], 0, False
-    for t in tokens:
-        if t.token_type.name == "SEMICOLON":
-            if seen:
-                texts.append(sql[start:t.start].strip())
-            start, seen = t.end + 1, False
-        else:
-            seen = True
-    if seen:
-        texts.append(sql[start:].strip())
-    return texts
-
-
-def parse_with_text(sql: str) -> list[tuple[exp.Expression, str]]:
-    """Parse ';'-separated statements, each with its own text (what its run records)."""
-    stmts = parse(sql)
-    texts = statement_texts(sql)
-    if len(texts) != len(stmts):
-        texts = [s.sql(dialect=Dawn) for s in stmts]
-    return list(zip(stmts, texts))
-
-
 def location(node: exp.Expression | None) -> str:
     """' at line L, column C' for a node whose tokens carry positions, else ''."""
     if node is None:
