@@ -393,13 +393,21 @@ class Session:
     def plan_query(self, stmt: exp.Expression, fired: list[str] | None = None):
         from engine.optimizer import OptimizerContext, optimize
         from engine.sql.bind import Binder
-        plan = Binder(self.catalog, functions=self.functions).bind_statement(stmt)
+        plan = Binder(self.catalog, functions=self.functions, run=self._rows_of).bind_statement(stmt)
         disabled = {s.strip() for s in str(self.settings.get("disabled_rules", "")).split(",") if s.strip()}
         octx = OptimizerContext(disabled=disabled, udf_cost=self.udf_cost)
         plan = optimize(plan, octx)
         if fired is not None:
             fired.extend(octx.fired)
         return plan
+
+    def _rows_of(self, query: exp.Expression) -> list[tuple]:
+        """Run a query the binder needs the answer of (PIVOT's values) and return its rows."""
+        from engine.physical.operator import collect
+        plan = self.plan_query(query)
+        op, planner = self.physical(plan)
+        table = collect(op, self.new_exec_context(planner))
+        return list(zip(*[c.to_pylist() for c in table.columns])) if table.num_columns else []
 
     def physical(self, plan):
         from engine.physical.planner import Planner
@@ -589,7 +597,7 @@ class Session:
             "column_type": [sql_name(c.dtype) for c in plan.columns]}), len(plan.columns))
 
 
-QUERY_NODES = (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Values, exp.Subquery)
+QUERY_NODES = (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Values, exp.Subquery, exp.Pivot)
 
 
 def statement_kind(stmt: exp.Expression) -> str:

@@ -19,12 +19,14 @@ sys.path.insert(0, os.path.dirname(__file__))
 from tpch_compare import compare_results  # noqa: E402
 
 import engine  # noqa: E402
+from engine.sql.dialect import Dawn  # noqa: E402
 
 T = pa.table({"a": pa.array([1, 1, 2, None, 3, 2], pa.int32()),
               "b": pa.array([10, 20, 10, 10, None, 30], pa.int64()),
               "s": pa.array(["x", "y", None, "x", "z", "y"]),
               "d": pa.array([1.5, -2.0, 3.25, None, 0.0, 8.0])})
 U = pa.table({"a": pa.array([1, 2, 2, 4], pa.int32()), "c": pa.array(["p", "q", "r", None])})
+L = pa.table({"id": [1, 2, 3, 4], "l": pa.array([[1, 2], [], None, [5]], pa.list_(pa.int32()))})
 P = pa.table({"g": ["a", "a", "b", "b", "b"], "k": ["u", "v", "u", "u", "v"], "v": [1, 2, 3, 4, 5]})
 
 CASES = {
@@ -48,11 +50,18 @@ CASES = {
     "group_by_mixed": "SELECT a, s, count(*) FROM t GROUP BY a, ROLLUP (s)",
     "within_group": "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY b) FROM t",
     "lateral": "SELECT t.a, l.x FROM t, LATERAL (SELECT t.b + 1 AS x) l",
-    "unnest_select": "SELECT unnest([1, 2, 3])",
-    "unnest_from": "SELECT * FROM unnest([1, 2, 3])",
-    "pivot": "PIVOT p ON k USING sum(v) GROUP BY g",
+    "unnest_select": "SELECT id, unnest(l) FROM lists",
+    "unnest_two": "SELECT id, unnest(l), unnest(l) + 1 AS y FROM lists",
+    "unnest_after_agg": "SELECT unnest(list(a)) FROM t",
+    "unnest_from_lateral": "SELECT id, u FROM lists, unnest(l) AS x(u)",
+    "unnest_from_star": "SELECT * FROM lists, unnest(lists.l)",
+    "pivot": "PIVOT p ON k USING sum(v) GROUP BY g ORDER BY g",
+    "pivot_implicit_groups": "PIVOT p ON k USING sum(v) AS s, count(*) ORDER BY ALL",
+    "pivot_two_columns": "PIVOT p ON k, g USING max(v) ORDER BY ALL",
+    "pivot_count": "PIVOT p ON k GROUP BY g ORDER BY g",
     "pivot_in": "SELECT * FROM p PIVOT (sum(v) FOR k IN ('u', 'v'))",
     "unpivot": "UNPIVOT (SELECT 1 AS id, 2 AS x, 3 AS y) ON x, y INTO NAME k VALUE v",
+    "unpivot_standard": "SELECT * FROM t UNPIVOT (val FOR col IN (a, b)) ORDER BY ALL",
     "asof": "SELECT t.a, u.c FROM t ASOF JOIN u ON t.a >= u.a",
     "positional": "SELECT * FROM (SELECT a FROM t) POSITIONAL JOIN (SELECT c FROM u)",
     "named_window": "SELECT a, sum(b) OVER w FROM t WINDOW w AS (PARTITION BY a)",
@@ -76,15 +85,14 @@ CASES = {
 }
 
 # what Dawn refuses today (NotSupportedError); everything else must equal DuckDB
-REFUSED = {"within_group", "lateral", "unnest_select", "unnest_from", "pivot", "pivot_in", "unpivot",
-           "asof"}
+REFUSED = {"within_group", "lateral", "asof"}
 
 
 @pytest.fixture(scope="module")
 def engines():
     con = engine.connect()
     duck = duckdb.connect()
-    for name, tbl in (("t", T), ("u", U), ("p", P)):
+    for name, tbl in (("t", T), ("u", U), ("p", P), ("lists", L)):
         con.register(name, tbl)
         duck.register(name, tbl)
     yield con, duck
@@ -102,7 +110,7 @@ def test_construct_equals_duckdb_or_is_refused(engines, name):
         return
     got = con.execute(sql).fetchall()
     want = duck.execute(sql).fetchall()
-    ordered = sqlglot.parse_one(sql, read="duckdb").args.get("order") is not None
+    ordered = sqlglot.parse_one(sql, read=Dawn).args.get("order") is not None
     problem = compare_results(got, want, ordered=ordered)
     assert problem is None, f"{name}: {sql}\n{problem}\nDawn: {got}\nDuckDB: {want}"
 

@@ -21,11 +21,13 @@ from engine.physical.recursive_union import RecursiveUnionExec, WorkTableExec
 from engine.physical.scan import ScanExec
 from engine.physical.set_op import SetOpExec
 from engine.physical.sort import SortExec
+from engine.physical.unnest import UnnestExec
 from engine.physical.values import ValuesExec
 from engine.physical.window import WindowExec
 from engine.plan.expressions import Call, and_all, conjuncts
 from engine.plan.nodes import (Aggregate, Distinct, Filter, Join, Limit, Node, Project,
-                               RecursiveUnion, Scan, SetOp, Sort, Values, Window, WorkTable)
+                               RecursiveUnion, Scan, SetOp, Sort, Unnest, Values, Window,
+                               WorkTable)
 
 
 def split_join_condition(node: Join):
@@ -85,6 +87,8 @@ class Planner:
             return LimitExec(self.plan(node.child), node.limit, node.offset, node.percent, **kw)
         if isinstance(node, SetOp):
             return SetOpExec(self.plan(node.left), self.plan(node.right), node.kind, node.all, schema, **kw)
+        if isinstance(node, Unnest):
+            return UnnestExec(self.plan(node.child), list(node.lists), schema, **kw)
         if isinstance(node, Window):
             return WindowExec(self.plan(node.child), list(node.funcs), schema, **kw)
         if isinstance(node, Join):

@@ -161,6 +161,32 @@ class Aggregate(Node):
         return f"Aggregate: group=[{g}] aggs=[{a}]"
 
 
+@dataclass(frozen=True, eq=False)
+class Unnest(Node):
+    """unnest(list) in a select list or FROM: each input row becomes one row per list element,
+    its columns repeated; several lists are unnested side by side (the shorter padded with NULL),
+    and a row whose lists are all NULL or empty yields no row, as in DuckDB."""
+    child: Node
+    lists: tuple[tuple[ColumnRef, Expr], ...]  # (element column, list expression)
+
+    @property
+    def columns(self):
+        return self.child.columns + tuple(c for c, _ in self.lists)
+
+    @property
+    def children(self):
+        return (self.child,)
+
+    def with_children(self, children):
+        return replace(self, child=children[0])
+
+    def expressions(self):
+        return tuple(e for _, e in self.lists)
+
+    def describe(self) -> str:
+        return "Unnest: " + ", ".join(f"{e.sql()} AS {c.sql()}" for c, e in self.lists)
+
+
 JOIN_KINDS = ("inner", "left", "right", "full", "cross", "semi", "anti")
 
 

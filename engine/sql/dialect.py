@@ -120,6 +120,16 @@ class Dawn(DuckDB):
             return self.expression(CreateVideo(this=name, target=target, replace=replace,
                                                options=options))
 
+        def _parse_simplified_pivot(self, is_unpivot=None):
+            """DuckDB's PIVOT/UNPIVOT statement may end in ORDER BY / LIMIT, which sqlglot does not
+            read: they apply to the pivoted rows, as ``SELECT * FROM (PIVOT ...) ORDER BY ...``."""
+            pivot = super()._parse_simplified_pivot(is_unpivot=is_unpivot)
+            if self._curr is not None and self._curr.token_type in (TokenType.ORDER_BY, TokenType.LIMIT,
+                                                                     TokenType.OFFSET):
+                wrapped = exp.select("*").from_(exp.Subquery(this=pivot))
+                return self._parse_query_modifiers(wrapped)
+            return pivot
+
         def _warn_unsupported(self) -> None:
             # statements sqlglot cannot parse stay a Command, which the session refuses by name;
             # sqlglot's "falling back to parsing as a Command" log line is not for Dawn's users

@@ -31,6 +31,7 @@ from engine.sql.bind.aggregates import _AggContext
 from engine.sql.bind.coverage import check
 from engine.sql.bind.expressions import ExprBinder
 from engine.sql.bind.from_ import FromBinding
+from engine.sql.bind.pivot import rewrite_pivot
 from engine.sql.bind.rows import _row_in_conjuncts
 from engine.sql.bind.scope import Relay, Scope
 from engine.sql.bind.select import SelectBinding
@@ -41,8 +42,9 @@ from engine.sql.parser import location
 
 class Binder(FromBinding, SelectBinding):
     def __init__(self, catalog, resolve_table: Callable[[str, exp.Expression], Any] | None = None,
-                 functions=None):
+                 functions=None, run: Callable[[exp.Expression], list[tuple]] | None = None):
         self.catalog = catalog
+        self.run = run  # runs a query AST to its rows (PIVOT reads the values it makes columns of)
         self.resolve_table = resolve_table
         self.functions = functions  # catalog.functions.FunctionRegistry
         self._ctes: list[dict[str, tuple[exp.Expression, exp.Expression | None, bool]]] = []
@@ -126,6 +128,8 @@ class Binder(FromBinding, SelectBinding):
             if isinstance(node, exp.Values):
                 plan, _ = self._bind_values(node, parent)
                 return plan
+            if isinstance(node, exp.Pivot):
+                return self.bind_query(self._pivot_query(node, node.this, parent), parent)
             raise NotSupportedError(f"Unsupported query form {type(node).__name__}{location(node)}")
         finally:
             if pushed:
@@ -198,6 +202,11 @@ class Binder(FromBinding, SelectBinding):
         distinct = node.args.get("distinct")
         plan: Node = SetOp(kind, not bool(distinct) if distinct is not None else False, left, right, out)
         return self._wrap_order_limit(plan, node)
+
+    def _pivot_query(self, pivot: exp.Pivot, source: exp.Expression, parent: Scope | None) -> exp.Expression:
+        """The SELECT a PIVOT / UNPIVOT over ``source`` stands for (pivot.py)."""
+        _, entries = self._bind_table(source.copy(), Scope([], parent))
+        return rewrite_pivot(pivot, source, [e.name for e in entries if not e.hidden], self.run)
 
     @staticmethod
     def _align_by_name(left: Node, right: Node, node: exp.Expression) -> tuple[Node, Node]:

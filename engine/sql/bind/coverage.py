@@ -22,13 +22,15 @@ _QUERY_MODIFIERS = frozenset({"where", "group", "having", "qualify", "order", "l
 # the arguments of each node class that the binder reads
 HANDLED: dict[type, frozenset[str]] = {
     exp.Select: frozenset({"expressions", "from_", "joins", "distinct"}) | _QUERY_MODIFIERS,
-    exp.Subquery: frozenset({"this", "alias", "order", "limit", "offset", "with_", "sample"}),
     exp.Union: frozenset({"this", "expression", "distinct", "order", "limit", "offset", "with_", "by_name"}),
     exp.Intersect: frozenset({"this", "expression", "distinct", "order", "limit", "offset", "with_"}),
     exp.Except: frozenset({"this", "expression", "distinct", "order", "limit", "offset", "with_"}),
     exp.From: frozenset({"this"}),
     exp.Join: frozenset({"this", "kind", "side", "on", "using", "method"}),
-    exp.Table: frozenset({"this", "alias", "db", "sample", "joins"}),
+    exp.Table: frozenset({"this", "alias", "db", "sample", "joins", "pivots"}),
+    exp.Subquery: frozenset({"this", "alias", "order", "limit", "offset", "with_", "sample", "pivots"}),
+    exp.Pivot: frozenset({"this", "expressions", "using", "group", "unpivot", "into", "fields",
+                          "columns", "pivot_column_naming", "alias"}),
     exp.TableAlias: frozenset({"this", "columns"}),
     # MATERIALIZED / NOT MATERIALIZED is a hint about how to compute a CTE, not what it returns
     exp.With: frozenset({"expressions", "recursive"}),

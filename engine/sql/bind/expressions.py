@@ -38,6 +38,7 @@ from engine.sql.bind.aggregates import _AGG_CLASS, AggregateBinding
 from engine.sql.bind.functions import FunctionBinding
 from engine.sql.bind.rows import _row_in
 from engine.sql.bind.scope import Scope
+from engine.sql.bind.unnest import unnest_column
 from engine.sql.bind.util import (
     _ARITH,
     _CMP,
@@ -276,7 +277,14 @@ class ExprBinder(AggregateBinding, WindowBinding, FunctionBinding):
         return plan, outer
 
     def _Explode(self, node) -> Expr:
-        raise NotSupportedError(f"unnest() is not supported{location(node)}")
+        """unnest(list) in a select list: the element column of the SELECT's Unnest node."""
+        lists = getattr(self.b, "_unnest_lists", None)
+        if lists is None or self.in_agg:
+            raise BindError(f"unnest() is only allowed in a select list, outside aggregates{location(node)}")
+        if node.expressions:
+            raise NotSupportedError(f"unnest() with options is not supported{location(node)}")
+        arg = self._post(self.bind(node.this), node.this)
+        return unnest_column(lists, arg, node)
 
     def _Grouping(self, node) -> Expr:
         """GROUPING(key, ...): which of the keys the row's grouping set leaves out (grouping.py)."""
@@ -306,8 +314,8 @@ class ExprBinder(AggregateBinding, WindowBinding, FunctionBinding):
         t = default.dtype
         for _, v in whens:
             t = T.common_type(t, v.dtype, "CASE")
-        if pa.types.is_null(t):
-            t = pa.int32()
+        if pa.types.is_null(t):  # every branch NULL: an untyped NULL, as in DuckDB
+            return Literal(None, pa.null())
         return Case(tuple((c, cast_to(v, t)) for c, v in whens), cast_to(default, t), t)
 
     def _If(self, node) -> Expr:
@@ -317,7 +325,7 @@ class ExprBinder(AggregateBinding, WindowBinding, FunctionBinding):
         b = self.bind(bnode) if bnode is not None else Literal(None, pa.null())
         t = T.common_type(a.dtype, b.dtype, "IF")
         if pa.types.is_null(t):
-            t = pa.int32()
+            return Literal(None, pa.null())
         return Case(((cast_to(cond, pa.bool_()), cast_to(a, t)),), cast_to(b, t), t)
 
     def _Cast(self, node, safe: bool = False) -> Expr:

@@ -11,8 +11,14 @@ from engine.plan.expressions import Call, Expr, Literal, and_all, new_column
 from engine.plan.nodes import Join, Node, Project, Scan, Values, WorkTable
 from engine.sql.bind.sample import _sample_spec
 from engine.sql.bind.scope import Entry, Scope
+from engine.sql.bind.unnest import bind_from_unnest
 from engine.sql.bind.util import _ident, make_call
 from engine.sql.parser import location
+
+
+def _unnest_qualifier(node: exp.Unnest) -> str:
+    alias = node.args.get("alias")
+    return (alias.name if alias is not None and alias.name else "unnest").lower()
 
 
 class FromBinding:
@@ -34,9 +40,22 @@ class FromBinding:
                         parent: Scope | None) -> tuple[Node, Scope]:
         """``first`` joined with each of ``joins`` in turn, left to right."""
         scope = Scope([], parent)
-        plan, entries = self._bind_table(first, scope)
+        if isinstance(first, exp.Unnest):
+            plan, ref, _ = bind_from_unnest(self, first, scope, None)
+            entries = [Entry(_unnest_qualifier(first), ref.name, ref)]
+        else:
+            plan, entries = self._bind_table(first, scope)
         scope.entries = entries
         for j in joins:
+            item = j.this.this if isinstance(j.this, exp.Lateral) and isinstance(j.this.this, exp.Unnest) else j.this
+            if isinstance(item, exp.Unnest):
+                if j.args.get("on") is not None or j.args.get("using") or j.args.get("side") \
+                        or (j.args.get("kind") or "").upper() not in ("", "CROSS", "INNER"):
+                    raise NotSupportedError(f"unnest() in FROM joins only as a cross join (a comma){location(j)}")
+                uplan, ref, lateral = bind_from_unnest(self, item, scope, plan)
+                plan = uplan if lateral else Join(plan, uplan, "cross", None)
+                scope.entries = scope.entries + [Entry(_unnest_qualifier(item), ref.name, ref)]
+                continue
             rplan, rentries = self._bind_table(j.this, scope)
             side = (j.args.get("side") or "").lower()
             kind = (j.args.get("kind") or "").lower()
@@ -114,6 +133,20 @@ class FromBinding:
         return replace(plan, source=SampledSource(plan.source, _sample_spec(sample))), entries
 
     def _bind_from_item(self, node: exp.Expression, scope: Scope) -> tuple[Node, list[Entry]]:
+        pivots = node.args.get("pivots")
+        if pivots:  # t PIVOT (...) / t UNPIVOT (...): the SELECT it stands for, as a derived table
+            if len(pivots) > 1:
+                raise NotSupportedError(f"Several PIVOT/UNPIVOT clauses on one table are not supported{location(node)}")
+            source = node.copy()
+            source.set("pivots", None)
+            pivot = pivots[0]
+            palias = pivot.args.get("alias")
+            query = self._pivot_query(pivot, source, scope.parent)
+            plan = self.bind_query(query, scope.parent)
+            qual = palias.name if palias is not None and palias.name else \
+                (node.alias_or_name if isinstance(node, exp.Table) else "pivot")
+            cols = [_ident(c) for c in palias.columns] if palias is not None and palias.args.get("columns") else []
+            return self._entries_for(plan, qual, cols)
         alias_node = node.args.get("alias")
         alias = alias_node.name if alias_node is not None and alias_node.name else None
         col_aliases = [_ident(c) for c in alias_node.columns] if alias_node is not None and alias_node.args.get("columns") else []

@@ -186,6 +186,8 @@ def _name(e: exp.Expression) -> str:  # noqa: C901 - one case per node kind
         return "current_date"
     if isinstance(e, exp.CurrentTimestamp):
         return "current_timestamp"
+    if isinstance(e, exp.Explode):
+        return _call("unnest", [_name(e.this)] + [_name(x) for x in e.expressions])
     if isinstance(e, exp.Array):
         return _call("list_value", [_name(x) for x in e.expressions])
     if isinstance(e, exp.Struct):

@@ -9,7 +9,7 @@ from sqlglot import exp
 from engine.errors import BindError
 from engine.plan import functions as F
 from engine.plan.expressions import Call, ColumnRef, Expr, Literal, SortKey, WindowCall, new_column
-from engine.plan.nodes import Distinct, Filter, Node, Project, Sort, Window
+from engine.plan.nodes import Distinct, Filter, Node, Project, Sort, Unnest, Window
 from engine.sql.bind.aggregates import _AGG_CLASS, _AGGS, _AggContext
 from engine.sql.bind.grouping import expand as expand_grouping
 from engine.sql.bind.grouping import plan_grouping
@@ -25,6 +25,14 @@ class SelectBinding:
     """One SELECT block: select list, WHERE, GROUP BY, HAVING, windows, QUALIFY, ORDER BY, LIMIT."""
 
     def _bind_select(self, sel: exp.Select, parent: Scope | None) -> Node:
+        saved_unnest = getattr(self, "_unnest_lists", None)
+        self._unnest_lists = None  # unnest() belongs to this SELECT's list only (see unnest.py)
+        try:
+            return self._bind_select_block(sel, parent)
+        finally:
+            self._unnest_lists = saved_unnest
+
+    def _bind_select_block(self, sel: exp.Select, parent: Scope | None) -> Node:
         plan, scope = self._bind_from(sel, parent)
         where = sel.args.get("where")
         if where is not None:
@@ -95,7 +103,11 @@ class SelectBinding:
                                post=post if has_agg else None)
             return post(e, a)
 
-        bound = [(n, bind_out(a)) for n, a in items]
+        self._unnest_lists = []
+        try:
+            bound = [(n, bind_out(a)) for n, a in items]
+        finally:
+            unnests, self._unnest_lists = self._unnest_lists, None
 
         having_pred = None
         if having is not None:
@@ -146,6 +158,8 @@ class SelectBinding:
                 plan = Window(base, tuple(winctx.funcs))
             plan = Filter(plan, q)
 
+        if unnests:
+            plan = Unnest(plan, tuple(unnests))
         if on_keys:
             # DISTINCT ON (keys): the first row of each key group in ORDER BY order, as DuckDB
             rn = new_column("__row_number", pa.int64())
