@@ -311,6 +311,7 @@ class Session:
         """``executemany('INSERT INTO t (cols) VALUES (?, ...)', rows)`` as one columnar append."""
         from engine import ddl
         from engine.errors import DataError
+        from engine.sql.parser import plain_value
         name = table.strip('"')
         src = ddl._stored(self, name, None)
         lower = {f.name.lower(): f for f in src.raw_schema}
@@ -346,8 +347,8 @@ class Session:
                     raise ProgrammingError(f"Parameter set {i} has {len(p)} values; the statement "
                                            f"has {want} parameter(s)")
                 vals = [p[int(m[1:]) - 1] for m in marks] if marks[0].startswith("$") else list(p)
-            for col, v in zip(columns, vals):
-                col.append(v)
+            for j, (col, v) in enumerate(zip(columns, vals)):
+                col.append(plain_value(v, f"parameter {j + 1} of parameter set {i}"))
         arrays = []
         for c, values in zip(cols, columns):
             want = T.normalize_schema(pa.schema([lower[c.lower()]])).field(0).type
