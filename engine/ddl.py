@@ -303,6 +303,8 @@ def alter(session, stmt: exp.Alter) -> int:
 def copy(session, stmt: exp.Copy) -> int:
     import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
+
+    from catalog.sources import normalize_table, read_csv
     target = stmt.this
     files = stmt.args.get("files") or []
     if not files:
@@ -330,9 +332,8 @@ def copy(session, stmt: exp.Copy) -> int:
         else:
             header = opts.get("header", "true") not in ("false", "0")
             delim = opts.get("delimiter") or opts.get("delim") or opts.get("sep") or ","
-            data = pcsv.read_csv(path, read_options=pcsv.ReadOptions(autogenerate_column_names=not header),
-                                 parse_options=pcsv.ParseOptions(delimiter=delim))
-        data = data.cast(T.normalize_schema(data.schema))
+            data = read_csv(path, delim, header)
+        data = normalize_table(data)
         cols = [f.name for f in src.raw_schema]
         if data.num_columns != len(cols):
             raise ProgrammingError(f"COPY FROM '{path}': the file has {data.num_columns} columns, "

@@ -18,7 +18,6 @@ from collections.abc import Mapping, Sequence
 from catalog.tracking import DEFAULT_EXPERIMENT, RunRecord, current_user, new_run_id
 from engine.errors import NotSupportedError, ProgrammingError
 from engine.plan import types as T
-from engine.plan.types import sql_name
 
 _EXPLAIN = re.compile(r"^\s*EXPLAIN(\s+ANALYZE)?(\s+VERBOSE)?\s+(.*)$", re.IGNORECASE | re.DOTALL)
 
@@ -554,29 +553,12 @@ class Session:
         return Result(None)
 
     def _show(self, stmt) -> Result:
-        what = (stmt.name if isinstance(stmt, exp.Show) else str(stmt.expression or "")).strip().upper()
-        if what not in ("TABLES", "ALL TABLES", ""):
-            raise NotSupportedError(f"SHOW {what} is not supported; use SHOW TABLES")
-        names = self.catalog.names()
-        return Result(pa.table({"name": pa.array(names, pa.string())}), len(names))
+        from engine.describe import show
+        return show(self, stmt)
 
     def _describe(self, stmt: exp.Describe) -> Result:
-        target = stmt.this
-        if isinstance(target, exp.Table):
-            name = f"{target.args['db'].name}.{target.name}" if target.args.get("db") else target.name
-            src = self.catalog.get(name)
-            if src is None:
-                from engine.errors import BindError, did_you_mean
-                raise BindError(f'Table "{name}" does not exist.' + did_you_mean(name, self.catalog.names()))
-            schema = src.schema
-            return Result(pa.table({
-                "column_name": [f.name for f in schema],
-                "column_type": [sql_name(f.type) for f in schema],
-                "null": ["YES" if f.nullable else "NO" for f in schema]}), len(schema))
-        plan = self.plan_query(target)
-        return Result(pa.table({
-            "column_name": [c.name for c in plan.columns],
-            "column_type": [sql_name(c.dtype) for c in plan.columns]}), len(plan.columns))
+        from engine.describe import describe
+        return describe(self, stmt)
 
 
 def statement_kind(stmt: exp.Expression) -> str:
