@@ -11,6 +11,15 @@ from engine.errors import (BindError, DatabaseError, DataError, Error, Integrity
 
 import datetime as _dt
 import time as _time
+import warnings as _warnings
+
+# pandas.read_sql(sql, con) works with any DB-API connection but warns, on every call, that it
+# only "supports" SQLAlchemy and sqlite3 ones; a Dawn connection is exactly what its fallback
+# path expects (cursor(), execute(sql, params), description, fetchall()), so the warning is
+# noise for Dawn users. The filter matches that one message only; pandas offers no narrower
+# hook (it warns before it touches the connection, attributing the warning to the caller).
+_warnings.filterwarnings("ignore", message=r"pandas only supports SQLAlchemy connectable",
+                         category=UserWarning)
 
 apilevel = "2.0"
 threadsafety = 1      # threads may share the module, not connections
