@@ -82,7 +82,11 @@ def source_rows(session, src) -> dict[str, Row]:
     raw = getattr(src, "raw_schema", None)
     if kind in ("arrow", "parquet") and raw is not None:
         # DuckDB's DESCRIBE of an Arrow scan or a Parquet file: declared types, always nullable
-        return {f.name: (f.name, arrow_type_name(f.type), "YES", None, None, None) for f in raw}
+        def name(t: pa.DataType) -> str:
+            if kind == "parquet" and pa.types.is_timestamp(t) and t.unit in ("s", "ms"):
+                t = pa.timestamp("us", t.tz)  # DuckDB reads Parquet's milliseconds as TIMESTAMP
+            return arrow_type_name(t)
+        return {f.name: (f.name, name(f.type), "YES", None, None, None) for f in raw}
     if kind == "csv":
         return {f.name: (f.name, arrow_type_name(f.type), "YES", None, None, None) for f in src.schema}
     return {f.name: (f.name, arrow_type_name(f.type), "YES" if f.nullable else "NO", None, None, None)
