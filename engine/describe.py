@@ -77,7 +77,8 @@ def source_rows(session, src) -> dict[str, Row]:
         src = inner
     kind = getattr(src, "kind", "")
     if kind == "stored":
-        rows = session.store.duck.execute(f'DESCRIBE main."{src.name.replace(chr(34), chr(34) * 2)}"').fetchall()
+        quoted = '"' + src.name.replace('"', '""') + '"'
+        rows = session.store.duck.execute(f"DESCRIBE main.{quoted}").fetchall()
         return {r[0]: tuple(r) for r in rows}
     raw = getattr(src, "raw_schema", None)
     if kind in ("arrow", "parquet") and raw is not None:
@@ -111,7 +112,13 @@ def describe(session, stmt: exp.Describe):
     if stmt.args.get("as_json"):
         raise NotSupportedError(f"DESCRIBE ... AS JSON is not supported{location(stmt)}")
     target = stmt.this
-    if isinstance(target, exp.Table) and not isinstance(target.this, (exp.Anonymous, exp.Func)):
+    if isinstance(target, exp.Schema) and isinstance(target.this, exp.Table):
+        # sqlglot reads DESCRIBE f(args) as a table with a column list: the table function f
+        from engine.sql.parser import parse
+        return _describe_query(session, parse(f"SELECT * FROM {target.sql(dialect='duckdb')}")[0])
+    if isinstance(target, exp.Table):
+        if isinstance(target.this, (exp.Anonymous, exp.Func)):  # DESCRIBE read_parquet('x')
+            return _describe_query(session, exp.select("*").from_(target.copy()))
         return describe_name(session, target)
     return _describe_query(session, target)
 
@@ -254,8 +261,8 @@ def _all_tables(session):
             cols = [by_name[f.name] for f in src.schema if f.name in by_name]
             temporary = catalog.registered(name) is not None
         else:
-            cols = _describe_query(session, exp.select("*").from_(exp.to_table(_ident(name)))).table.to_pylist()
-            cols = [(r["column_name"], r["column_type"]) for r in cols]
+            view = _describe_query(session, exp.select("*").from_(exp.to_table(_ident(name))))
+            cols = [(r["column_name"], r["column_type"]) for r in view.table.to_pylist()]
             temporary = False
         # DuckDB lists registered (connection-local) sources in its "temp" database
         rows.append(("temp" if temporary else database, "main", name, [c[0] for c in cols],

@@ -125,6 +125,8 @@ def test_describe_parquet_file_equals_duckdb(tmp_path):
     q = f"DESCRIBE SELECT * FROM '{path}'"
     assert d.execute(q).fetchall() == k.execute(q).fetchall()
     assert d.execute(f"DESCRIBE '{path}'").fetchall() == k.execute(f"DESCRIBE '{path}'").fetchall()
+    assert d.execute(f"DESCRIBE read_parquet('{path}')").fetchall() == \
+        k.execute(f"DESCRIBE SELECT * FROM read_parquet('{path}')").fetchall()
 
 
 def test_describe_refusals_and_missing_names():

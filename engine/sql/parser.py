@@ -103,51 +103,29 @@ def plain_value(value: Any, where: str) -> Any:
         return value
     if isinstance(value, str):
         return str(value)
+    what = where[:1].upper() + where[1:]
     pd = sys.modules.get("pandas")
     if pd is not None:
         if value is pd.NaT or value is pd.NA:
             return None
-        if isinstance(value, pd.Timestamp):
-            return value.replace(nanosecond=0).to_pydatetime()  # DuckDB also drops nanoseconds
-        if isinstance(value, pd.Timedelta):
-            return _dt.timedelta(microseconds=value.value // 1000)
+        if isinstance(value, pd.Timestamp):  # nanoseconds dropped, as DuckDB does
+            value = value.replace(nanosecond=0).to_pydatetime()
+        elif isinstance(value, pd.Timedelta):
+            value = _dt.timedelta(microseconds=value.value // 1000)
     np = sys.modules.get("numpy")
     if np is not None and isinstance(value, np.generic):
-        if isinstance(value, np.bool_):
-            return bool(value)
-        if isinstance(value, np.datetime64):
-            if np.isnat(value):
-                return None
-            unit = np.datetime_data(value.dtype)[0]
-            if unit in ("Y", "M", "W", "D"):
-                return value.astype("datetime64[D]").astype(_dt.date)
-            us = int(np.array(value).astype("datetime64[us]").astype(np.int64))
-            return _dt.datetime(1970, 1, 1) + _dt.timedelta(microseconds=us)
-        if isinstance(value, np.timedelta64):
-            if np.isnat(value):
-                return None
-            unit = np.datetime_data(value.dtype)[0]
-            if unit in ("Y", "M"):
-                raise ProgrammingError(f"{where[:1].upper()}{where[1:]} is a numpy timedelta64 in {unit} units, which "
-                                       "has no fixed length; pass it in days or finer units")
-            return _dt.timedelta(microseconds=int(np.array(value).astype("timedelta64[us]").astype(np.int64)))
-        if isinstance(value, np.integer):  # after timedelta64, which is a numpy integer too
-            return int(value)
-        if isinstance(value, np.floating):
-            return np.float32(value) if value.dtype.itemsize <= 4 else float(value)
-        if isinstance(value, (np.str_, np.bytes_)):
-            return value.item()
-        raise ProgrammingError(f"{where[:1].upper()}{where[1:]} has type numpy.{type(value).__name__}, which Dawn "
-                               f"cannot bind as a SQL value (supported: {_SUPPORTED})")
+        value = _numpy_value(np, value, what)
+        if value is None or isinstance(value, (bool, np.float32)):
+            return value
     if isinstance(value, int):
         if not HUGEINT_MIN <= value <= HUGEINT_MAX:
-            raise DataError(f"{where[:1].upper()}{where[1:]} ({value}) is out of the range of HUGEINT, the widest "
-                            "integer type (38 digits here)")
+            raise DataError(f"{what} ({value}) is out of the range of HUGEINT, the widest integer "
+                            "type (38 digits here)")
         return int(value)
-    if isinstance(value, float):
+    if isinstance(value, (float, decimal.Decimal)):
         return float(value)
-    if isinstance(value, decimal.Decimal):
-        return float(value)
+    if isinstance(value, str):
+        return str(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
     if isinstance(value, _dt.datetime):
@@ -158,12 +136,42 @@ def plain_value(value: Any, where: str) -> Any:
         return value
     if isinstance(value, _dt.time):
         if value.tzinfo is not None and value.utcoffset() is not None:
-            raise NotSupportedError(f"{where[:1].upper()}{where[1:]} is a time with a time zone (TIME WITH TIME ZONE), "
-                                    "which Dawn does not support; pass a naive datetime.time")
+            raise NotSupportedError(f"{what} is a time with a time zone (TIME WITH TIME ZONE), which "
+                                    "Dawn does not support; pass a naive datetime.time")
         return value
-    raise ProgrammingError(f"{where[:1].upper()}{where[1:]} has type {type(value).__module__}.{type(value).__qualname__}"
-                           .replace("builtins.", "") + f", which Dawn cannot bind as a SQL value "
+    kind = type(value)
+    name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    raise ProgrammingError(f"{what} has type {name}, which Dawn cannot bind as a SQL value "
                            f"(supported: {_SUPPORTED})")
+
+
+def _numpy_value(np, value, what: str):
+    """A numpy scalar as the Python value it stands for (float32 stays numpy.float32)."""
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.datetime64):
+        if np.isnat(value):
+            return None
+        if np.datetime_data(value.dtype)[0] in ("Y", "M", "W", "D"):
+            return value.astype("datetime64[D]").astype(_dt.date)
+        us = int(np.array(value).astype("datetime64[us]").astype(np.int64))
+        return _dt.datetime(1970, 1, 1) + _dt.timedelta(microseconds=us)
+    if isinstance(value, np.timedelta64):
+        if np.isnat(value):
+            return None
+        unit = np.datetime_data(value.dtype)[0]
+        if unit in ("Y", "M"):
+            raise ProgrammingError(f"{what} is a numpy timedelta64 in {unit} units, which has no fixed "
+                                   "length; pass it in days or finer units")
+        return _dt.timedelta(microseconds=int(np.array(value).astype("timedelta64[us]").astype(np.int64)))
+    if isinstance(value, np.integer):  # after timedelta64, which is a numpy integer too
+        return int(value)
+    if isinstance(value, np.floating):
+        return np.float32(value) if value.dtype.itemsize <= 4 else float(value)
+    if isinstance(value, (np.str_, np.bytes_)):
+        return value.item()
+    raise ProgrammingError(f"{what} has type numpy.{type(value).__name__}, which Dawn cannot bind "
+                           f"as a SQL value (supported: {_SUPPORTED})")
 
 
 def _cast(node: exp.Expression, type_name: str) -> exp.Cast:

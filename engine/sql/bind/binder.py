@@ -37,6 +37,11 @@ from engine.sql.bind.windows import _WindowContext
 from engine.sql.parser import location
 
 
+def _text(node: exp.Expression) -> str:
+    """SQL as the user wrote it (function names in their own case)."""
+    return node.sql(dialect="duckdb", normalize_functions=False)
+
+
 class Binder(FromBinding, SelectBinding):
     def __init__(self, catalog, resolve_table: Callable[[str, exp.Expression], Any] | None = None,
                  functions=None):
@@ -86,7 +91,7 @@ class Binder(FromBinding, SelectBinding):
                         raise TypeMismatchError("no implicit text conversion for UDF arguments")
                 except TypeMismatchError:
                     raise TypeMismatchError(
-                        f'Type error in "{node.sql(dialect="duckdb", normalize_functions=False)}"{location(node)}: {u.name} expects '
+                        f'Type error in "{_text(node)}"{location(node)}: {u.name} expects '
                         f"{T.sql_name(t)}, got {T.sql_name(a.dtype)} (signature: {u.signature})") from None
                 coerced.append(cast_to(a, t))
             args = coerced
@@ -94,7 +99,7 @@ class Binder(FromBinding, SelectBinding):
         try:
             dtype = u.result_type([a.dtype for a in args], consts)
         except (TypeError, ValueError) as e:
-            raise TypeMismatchError(f'Type error in "{node.sql(dialect="duckdb", normalize_functions=False)}"{location(node)}: {e}') from None
+            raise TypeMismatchError(f'Type error in "{_text(node)}"{location(node)}: {e}') from None
         identity: tuple = ()
         for a in args:
             if isinstance(a, ColumnRef) and a.cid in self.frame_lineage:
@@ -110,7 +115,7 @@ class Binder(FromBinding, SelectBinding):
         a = args[0] if args else None
         src = self.frame_sources.get(a.cid) if isinstance(a, ColumnRef) else None
         if src is None:
-            what = f'"{node.expressions[0].sql(dialect="duckdb", normalize_functions=False)}"' if node.expressions else "nothing"
+            what = f'"{_text(node.expressions[0])}"' if node.expressions else "nothing"
             raise NotSupportedError(
                 f'{u.name}() compares each frame with the previous frame of its video, so its '
                 f"argument must be the frame column of a video table (read in the same query "
