@@ -1,9 +1,13 @@
 """The function registry: built-in library UDFs, functions registered from Python on a
 connection, and functions created in SQL (``CREATE FUNCTION f FROM 'pkg.module:attr'``), which
-are stored in ``dawn_meta.functions`` and imported again when a database is opened."""
+are stored in ``dawn_meta.functions`` and imported again when a database is opened. A stored
+function's module is imported as ``python -m`` would find it: Python's path, then the current
+directory and the database file's folder (the ``dawn`` script's own folder is on its path, the
+directory it runs in is not)."""
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 from udfs import UDF, as_udf, builtin_functions
@@ -16,14 +20,62 @@ class FunctionImportError(Exception):
     pass
 
 
-def load_target(target: str, name: str | None = None) -> UDF:
-    """Import ``package.module:attribute`` and return it as a UDF named ``name``."""
+def import_dirs(database: str | None = None) -> list[str]:
+    """Folders a stored function's module is also looked for in, as ``python -m`` would: the
+    current directory, then the database file's folder (where a project keeps its code)."""
+    dirs = [os.getcwd()]
+    if database and database != ":memory:":
+        dirs.append(os.path.dirname(os.path.abspath(database)))
+    return list(dict.fromkeys(dirs))
+
+
+def _import(module: str, dirs: list[str]):
+    """Import ``module``; if Python's path lacks its top-level package, retry with ``dirs`` at
+    the end of ``sys.path`` (kept there, so the module's own later imports resolve too; at the
+    end, so they never shadow an installed package or the standard library)."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        top = module.split(".")[0]
+        if e.name is None or top != e.name.split(".")[0]:
+            raise
+        added = [d for d in dirs if d not in sys.path]
+        if not added:
+            raise
+        sys.path.extend(added)
+        importlib.invalidate_caches()
+        try:
+            return importlib.import_module(module)
+        except ModuleNotFoundError as e2:
+            if e2.name is not None and top == e2.name.split(".")[0]:
+                for d in added:  # found nowhere: leave sys.path as it was
+                    sys.path.remove(d)
+            raise
+
+
+def load_target(target: str, name: str | None = None, database: str | None = None) -> UDF:
+    """Import ``package.module:attribute`` and return it as a UDF named ``name``; the module
+    is looked for on Python's path, then in the current directory and the folder of the
+    ``database`` file (see import_dirs)."""
     module, _, attr = target.partition(":")
     if not module or not attr:
         raise FunctionImportError(f"'{target}' is not of the form 'package.module:attribute'")
+    dirs = import_dirs(database)
     try:
-        mod = importlib.import_module(module)
-    except Exception as e:  # ImportError, or the module's own error
+        mod = _import(module, dirs)
+    except ModuleNotFoundError as e:
+        top = module.split(".")[0]
+        if e.name is not None and top == e.name.split(".")[0]:
+            searched = list(dict.fromkeys(dirs + [p or os.getcwd() for p in sys.path]))
+            raise FunctionImportError(
+                f"Cannot import module '{module}' for '{target}': {e}. Searched the current "
+                f"directory and the database's folder ({', '.join(dirs)}), then Python's path "
+                f"({', '.join(searched[len(dirs):])}). Run dawn from the folder that holds "
+                f"'{top}', put that folder on PYTHONPATH (export PYTHONPATH=/path/to/parent), "
+                f"or install the package (pip install -e .)") from None
+        raise FunctionImportError(f"Cannot import module '{module}' for '{target}': "
+                                  f"{type(e).__name__}: {e}") from None
+    except Exception as e:  # the module's own error
         raise FunctionImportError(f"Cannot import module '{module}' for '{target}': "
                                   f"{type(e).__name__}: {e}") from None
     obj = mod
@@ -48,6 +100,9 @@ class FunctionRegistry:
         if store is not None:
             store.duck.execute(FUNCTIONS_DDL)
 
+    def _database(self) -> str | None:
+        return self.store.db.path if self.store is not None else None
+
     def builtins(self) -> dict[str, UDF]:
         if self._builtins is None:
             self._builtins = {u.name: u for u in builtin_functions()}
@@ -71,7 +126,7 @@ class FunctionRegistry:
         hit = self._imported.get(name)
         if hit is None or hit[0] != target:
             try:
-                hit = (target, load_target(target, name))
+                hit = (target, load_target(target, name, self._database()))
             except FunctionImportError as e:
                 hit = (target, e)
             self._imported[name] = hit

@@ -11,6 +11,12 @@ File-store layout written by ``export_file_store(tracker, root)``::
     root/<experiment_id>/<run_id>/tags/<key>         value
     root/<experiment_id>/<run_id>/artifacts/<path>   content
 
+MLflow 3 (mlflow-skinny 3.17 checked) refuses to read a file store unless the reading process
+has ``MLFLOW_ALLOW_FILE_STORE=true`` in its environment (the file store is in "maintenance
+mode"); the database backend it recommends instead, SQLite, needs SQLAlchemy and the full
+``mlflow`` package, so the file store stays the format written here, and ``file_store_note``
+says how to read it (the runs CLI prints it after an export).
+
 MLflow caps a param value at 6,000 characters and a tag at 8,000: the statement text always goes
 to the artifact ``statement.sql`` and to the tag ``dawn.sql`` only cut to the cap; a longer param
 is cut likewise and kept whole as the artifact ``params/<key>.txt``.
@@ -98,6 +104,16 @@ def mlflow_view(run: dict) -> tuple[dict, dict, dict, dict]:
         tags["dawn.error"] = run["error"][:MAX_TAG]
     artifacts["statement.sql"] = run["sql"]
     return params, metrics, tags, artifacts
+
+
+def file_store_note(root: str) -> str:
+    """How to read an exported file store with MLflow 3, which refuses one by default."""
+    uri = "file://" + os.path.abspath(root)
+    return (f"MLflow 3 reads a file store only with MLFLOW_ALLOW_FILE_STORE=true set where it is "
+            f"read, e.g. MLFLOW_ALLOW_FILE_STORE=true MLFLOW_TRACKING_URI={uri} mlflow runs list "
+            f"--experiment-id <id> (or MlflowClient(tracking_uri='{uri}') with that variable set); "
+            "`mlflow migrate-filestore` converts it to SQLite (needs the full mlflow package), and "
+            "--mlflow-uri logs to a tracking server instead")
 
 
 def export_file_store(tracker, root: str, experiment: str | None = None) -> int:

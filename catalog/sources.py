@@ -45,9 +45,26 @@ def normalize_schema(schema: pa.Schema) -> pa.Schema:
     return pa.schema([pa.field(f.name, _norm_type(f.type), f.nullable) for f in schema])
 
 
+def normalize_column(col, t: pa.DataType):
+    """``col`` as its normalized type ``t``; nanosecond timestamps are truncated to Dawn's
+    microseconds (Arrow's safe cast would refuse any value with nanoseconds)."""
+    if col.type == t:
+        return col
+    safe = not (pa.types.is_timestamp(col.type) and pa.types.is_timestamp(t))
+    return col.cast(t, safe=safe)
+
+
 def normalize_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
-    cols = [c if c.type == f.type else c.cast(f.type) for c, f in zip(batch.columns, schema)]
+    cols = [normalize_column(c, f.type) for c, f in zip(batch.columns, schema)]
     return pa.RecordBatch.from_arrays(cols, schema=schema)
+
+
+def normalize_table(table: pa.Table, schema: pa.Schema | None = None) -> pa.Table:
+    schema = schema if schema is not None else normalize_schema(table.schema)
+    if table.schema.equals(schema):
+        return table
+    cols = [normalize_column(c, f.type) for c, f in zip(table.columns, schema)]
+    return pa.Table.from_arrays(cols, schema=schema)
 
 
 @dataclass
@@ -90,8 +107,9 @@ class ArrowSource(TableSource):
                 data = data.to_arrow()
             else:                                   # pandas
                 data = pa.Table.from_pandas(data, preserve_index=False)
+        self.raw_schema = data.schema  # the declared types (DESCRIBE shows DECIMAL(10,2), not DOUBLE)
         self.schema = normalize_schema(data.schema)
-        self.table = data.cast(self.schema) if not data.schema.equals(self.schema) else data
+        self.table = normalize_table(data, self.schema)
 
     def row_count(self) -> int:
         return self.table.num_rows
@@ -231,20 +249,34 @@ class ParquetSource(TableSource):
             yield pa.RecordBatch.from_pylist([], schema=schema)
 
 
+def read_csv(path: str, delimiter: str = ",", header: bool = True) -> pa.Table:
+    """A CSV file as Arrow, with DuckDB's reading of empty fields: an empty field, quoted
+    (``""``) or not, is NULL in every column type, strings included, and nothing else is
+    (Arrow's default also reads ``NA``, ``null``, ``NaN``, ``N/A``... as NULL, and an empty
+    string field as ``''``). A column of empty fields only is VARCHAR, as DuckDB infers it."""
+    import pyarrow.csv as pcsv
+    read = pcsv.ReadOptions(autogenerate_column_names=not header)
+    parse = pcsv.ParseOptions(delimiter=delimiter)
+    convert = pcsv.ConvertOptions(null_values=[""], strings_can_be_null=True,
+                                  quoted_strings_can_be_null=True)
+    table = pcsv.read_csv(path, read_options=read, parse_options=parse, convert_options=convert)
+    for i, f in enumerate(table.schema):
+        if pa.types.is_null(f.type):  # a column of empty fields only is VARCHAR in DuckDB
+            table = table.set_column(i, pa.field(f.name, pa.string()), pa.nulls(table.num_rows, pa.string()))
+    return table
+
+
 class CSVSource(TableSource):
     """A CSV file with a header row; types are inferred by Arrow's CSV reader."""
     kind = "csv"
 
     def __init__(self, path: str, delimiter: str = ",", header: bool = True):
-        import pyarrow.csv as pcsv
         if not os.path.exists(path):
             raise FileNotFoundError(path)
         self.path = path
-        read = pcsv.ReadOptions(autogenerate_column_names=not header)
-        parse = pcsv.ParseOptions(delimiter=delimiter)
-        table = pcsv.read_csv(path, read_options=read, parse_options=parse)
+        table = read_csv(path, delimiter, header)
         self.schema = normalize_schema(table.schema)
-        self.table = table.cast(self.schema)
+        self.table = normalize_table(table, self.schema)
 
     def row_count(self) -> int:
         return self.table.num_rows

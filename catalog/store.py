@@ -28,7 +28,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from catalog.sources import TableSource, normalize_schema
+from catalog.sources import TableSource, normalize_schema, normalize_table
 
 META_DDL = [
     "CREATE SCHEMA IF NOT EXISTS dawn_meta",
@@ -190,7 +190,7 @@ class ConnectionStore:
         if hit is not None and hit[0] == self._key():
             return hit[1]
         t = query_arrow(self.duck, f'SELECT * FROM main."{name}"')
-        t = t.cast(normalize_schema(t.schema)) if not t.schema.equals(normalize_schema(t.schema)) else t
+        t = normalize_table(t)
         t = t.combine_chunks()
         self._cache[k] = (self._key(), t)
         return t

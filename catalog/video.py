@@ -14,7 +14,9 @@ options resample and resize at decode time.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import threading
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -31,6 +33,29 @@ SEEK_GAP = 48  # frames: beyond this gap, seek instead of grabbing frame by fram
 
 class VideoError(Exception):
     """A video that cannot be opened or decoded; the engine maps it to a DB-API error."""
+
+
+_CV2 = None
+
+
+def cv2_module():
+    """OpenCV, with its own and FFmpeg's log output silenced: a truncated or corrupt file is
+    reported once, as Dawn's error, not as decoder lines on the user's terminal (FFmpeg prints
+    "moov atom not found" and the like, OpenCV its "[ WARN:0@...]" lines). Set before the first
+    capture opens (OpenCV reads OPENCV_FFMPEG_LOGLEVEL then); a user's own setting wins."""
+    global _CV2
+    if _CV2 is None:
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+        user_level = "OPENCV_LOG_LEVEL" in os.environ
+        os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
+        import cv2
+        if not user_level:
+            try:
+                cv2.setLogLevel(0)  # cv2 may have been imported (and its level read) before
+            except AttributeError:
+                pass
+        _CV2 = cv2
+    return _CV2
 
 
 @dataclass(frozen=True)
@@ -58,7 +83,7 @@ _INFO_CACHE: dict[tuple[str, int, float], VideoInfo] = {}
 
 def probe(path: str, lookup: Callable[[str, int, float], VideoInfo | None] | None = None) -> VideoInfo:
     """Open ``path`` with OpenCV and read its metadata (frame count counted, not guessed)."""
-    import cv2
+    cv2 = cv2_module()
     if not os.path.exists(path):
         raise FileNotFoundError(path)
     st = os.stat(path)
@@ -121,6 +146,7 @@ class VideoSource(TableSource):
     def __init__(self, path: str, name: str | None = None, fps: float | None = None,
                  width: int | None = None, height: int | None = None, info: VideoInfo | None = None):
         self.path = path
+        self.fps_option, self.width_option, self.height_option = fps, width, height
         self.info = info or probe(path)
         self.name = name or os.path.splitext(os.path.basename(path))[0]
         self.out_w = int(width or self.info.width)
@@ -139,6 +165,21 @@ class VideoSource(TableSource):
 
     def row_count(self) -> int:
         return self.n_rows
+
+    @property
+    def decode_spec(self) -> str:
+        """The video as decoded here (file and fps/size options), as text: what a function of
+        consecutive frames receives to decode a neighbour frame (``open_spec``)."""
+        return json.dumps({"path": self.path, "fps": self.fps_option, "width": self.width_option,
+                           "height": self.height_option}, sort_keys=True)
+
+    def frames(self, ids: np.ndarray) -> np.ndarray:
+        """Frames ``ids`` (ascending) decoded exactly as a scan decodes them, as a new array."""
+        decoder = _Decoder(self)
+        try:
+            return decoder.read(np.asarray(ids, dtype=np.int64)).copy()
+        finally:
+            decoder.close()
 
     @property
     def identity(self) -> str:
@@ -205,7 +246,7 @@ class _Decoder:
     """Sequential OpenCV decoding of selected source frames into a reusable buffer."""
 
     def __init__(self, src: VideoSource):
-        import cv2
+        cv2 = cv2_module()
         self.cv2 = cv2
         self.src = src
         self.cap = cv2.VideoCapture(src.path)
@@ -258,3 +299,60 @@ class _Decoder:
 
     def close(self) -> None:
         self.cap.release()
+
+
+# ---------------------------------------------------------------- consecutive frames
+
+_SOURCES: dict[str, VideoSource] = {}
+_LAST: dict[str, tuple[int, np.ndarray]] = {}  # spec -> (frame_id, frame): the last one seen
+_LOCK = threading.Lock()
+
+
+def open_spec(spec: str) -> VideoSource:
+    """The video a ``VideoSource.decode_spec`` names (opened once per process)."""
+    src = _SOURCES.get(spec)
+    if src is None:
+        d = json.loads(spec)
+        src = VideoSource(d["path"], fps=d["fps"], width=d["width"], height=d["height"])
+        with _LOCK:
+            _SOURCES[spec] = src
+    return src
+
+
+def previous_frames(spec: str, ids: np.ndarray, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For frames ``frames`` with ids ``ids`` of the video ``spec``: (the frame before each one,
+    a mask of the rows that have one, i.e. not frame 0).
+
+    A previous frame comes from the same batch when it is there, else from the last frame of
+    the batch before (a sequential scan never decodes twice), else it is decoded from the file:
+    the answer depends only on the video and the frame id, never on what the query reads."""
+    ids = np.asarray(ids, dtype=np.int64)
+    n = len(ids)
+    has = ids > 0
+    out = np.empty_like(frames)
+    if not n:
+        return out, has
+    where = {int(f): i for i, f in enumerate(ids)}
+    missing: list[int] = []
+    last = _LAST.get(spec)
+    for r in range(n):
+        if not has[r]:
+            continue
+        want = int(ids[r]) - 1
+        i = where.get(want)
+        if i is not None:
+            out[r] = frames[i]
+        elif last is not None and last[0] == want and last[1].shape == frames.shape[1:]:
+            out[r] = last[1]
+        else:
+            missing.append(r)
+    if missing:
+        need = np.unique(ids[missing] - 1)
+        decoded = open_spec(spec).frames(need)
+        pos = {int(f): i for i, f in enumerate(need)}
+        for r in missing:
+            out[r] = decoded[pos[int(ids[r]) - 1]]
+    top = int(np.argmax(ids))
+    with _LOCK:
+        _LAST[spec] = (int(ids[top]), frames[top].copy())
+    return out, has

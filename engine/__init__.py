@@ -11,6 +11,25 @@ from engine.errors import (BindError, DatabaseError, DataError, Error, Integrity
 
 import datetime as _dt
 import time as _time
+import warnings as _warnings
+
+# pandas.read_sql(sql, con) works with any DB-API connection but warns, on every call, that it
+# only "supports" SQLAlchemy and sqlite3 ones; a Dawn connection is exactly what its fallback
+# path expects (cursor(), execute(sql, params), description, fetchall()), so the warning is
+# noise for Dawn users. The filter matches that one message only; pandas offers no narrower
+# hook (it warns before it touches the connection, attributing the warning to the caller).
+_PANDAS_WARNING = r"pandas only supports SQLAlchemy connectable"
+
+
+def _quiet_pandas() -> None:
+    """Install the filter (again, if a ``warnings.catch_warnings`` block around an earlier import
+    has since restored the filters it replaced)."""
+    if not any(f[0] == "ignore" and f[1] is not None and f[1].pattern == _PANDAS_WARNING
+               for f in _warnings.filters):
+        _warnings.filterwarnings("ignore", message=_PANDAS_WARNING, category=UserWarning)
+
+
+_quiet_pandas()
 
 apilevel = "2.0"
 threadsafety = 1      # threads may share the module, not connections
@@ -24,6 +43,7 @@ def connect(database: str = ":memory:", autocommit: bool = False, source: str = 
     (created if missing, stored with DuckDB; see catalog/store.py for the layout). ``source``
     names the interface in the run log (``dbapi``, ``shell``, ``flight``)."""
     from engine.connection import Connection
+    _quiet_pandas()
     return Connection(database, autocommit=autocommit, source=source)
 
 

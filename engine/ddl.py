@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -106,9 +107,46 @@ def _check_names(names: list[str], table: str) -> None:
         seen.add(n.lower())
 
 
+_FILE_FUNCTIONS = {"read_parquet", "parquet_scan", "read_csv", "read_csv_auto", "video"}
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def _absolute(path: str) -> str:
+    return path if _URL.match(path) or os.path.isabs(path) else os.path.abspath(path)
+
+
+def absolute_paths(session, query: exp.Expression) -> exp.Expression:
+    """``query`` with every file it reads named by its absolute path.
+
+    A stored view must read the same file from whatever directory it is later used in, so
+    relative paths are resolved once, against the directory the view is created from (where
+    the user checked that they name the right file). Absolute rather than relative to the
+    database file: the stored SQL then means the same to every process and interface, also
+    for ``:memory:`` databases and in DuckDB itself (``dawn_meta.views.sql`` is plain DuckDB
+    SQL), and copying the database file alone keeps the view pointing at its data."""
+    from engine.sql.bind.from_ import FromBinding
+    query = query.copy()
+    ctes = {c.alias_or_name.lower() for w in query.find_all(exp.With) for c in w.expressions}
+    for t in query.find_all(exp.Table):
+        fn = t.this
+        if isinstance(fn, (exp.Anonymous, exp.Func)):
+            fname = fn.name.lower() if isinstance(fn, exp.Anonymous) else \
+                {"readparquet": "read_parquet", "readcsv": "read_csv"}.get(fn.key, fn.key)
+            if fname not in _FILE_FUNCTIONS:
+                continue
+            args = ([fn.this] if isinstance(fn.this, exp.Expression) else []) + list(fn.expressions)
+            lit = next((a for a in args if not isinstance(a, exp.EQ)), None)
+            if isinstance(lit, exp.Literal) and lit.is_string:
+                lit.replace(exp.Literal.string(_absolute(lit.this)))
+        elif not t.args.get("db") and FromBinding._looks_like_path(t.name) \
+                and t.name.lower() not in ctes and session.catalog.get(t.name) is None:
+            t.set("this", exp.to_identifier(_absolute(t.name), quoted=True))
+    return query
+
+
 def create_view(session, stmt: exp.Create) -> int:
     name, node = _table_name(stmt.this)
-    query = stmt.expression
+    query = absolute_paths(session, stmt.expression)
     session.plan_query(query)  # a view must bind now: errors surface at CREATE, not at use
     if session.catalog.get(name) is not None:
         raise ProgrammingError(f'"{name}" already exists as a table{location(node)}')
@@ -303,6 +341,8 @@ def alter(session, stmt: exp.Alter) -> int:
 def copy(session, stmt: exp.Copy) -> int:
     import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
+
+    from catalog.sources import normalize_table, read_csv
     target = stmt.this
     files = stmt.args.get("files") or []
     if not files:
@@ -330,9 +370,8 @@ def copy(session, stmt: exp.Copy) -> int:
         else:
             header = opts.get("header", "true") not in ("false", "0")
             delim = opts.get("delimiter") or opts.get("delim") or opts.get("sep") or ","
-            data = pcsv.read_csv(path, read_options=pcsv.ReadOptions(autogenerate_column_names=not header),
-                                 parse_options=pcsv.ParseOptions(delimiter=delim))
-        data = data.cast(T.normalize_schema(data.schema))
+            data = read_csv(path, delim, header)
+        data = normalize_table(data)
         cols = [f.name for f in src.raw_schema]
         if data.num_columns != len(cols):
             raise ProgrammingError(f"COPY FROM '{path}': the file has {data.num_columns} columns, "

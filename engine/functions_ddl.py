@@ -30,7 +30,7 @@ def _create_function(session, st) -> Result:
     from catalog.functions import FunctionImportError, load_target
     name = st.name.lower()
     try:
-        load_target(st.target, name)  # it must import now, not fail later
+        load_target(st.target, name, session.db.path)  # it must import now, not fail later
     except FunctionImportError as e:
         raise ProgrammingError(f"CREATE FUNCTION {st.name}: {e}") from None
     exists = name in session.functions.stored()

@@ -17,7 +17,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from catalog.tracking import DEFAULT_EXPERIMENT, RunRecord, current_user, new_run_id
 from engine.errors import NotSupportedError, ProgrammingError
 from engine.plan import types as T
-from engine.plan.types import sql_name
 
 @dataclass
 class Result:
@@ -324,6 +323,7 @@ class Session:
         """``executemany('INSERT INTO t (cols) VALUES (?, ...)', rows)`` as one columnar append."""
         from engine import ddl
         from engine.errors import DataError
+        from engine.sql.parser import plain_value
         name = table.strip('"')
         src = ddl._stored(self, name, None)
         lower = {f.name.lower(): f for f in src.raw_schema}
@@ -359,8 +359,8 @@ class Session:
                     raise ProgrammingError(f"Parameter set {i} has {len(p)} values; the statement "
                                            f"has {want} parameter(s)")
                 vals = [p[int(m[1:]) - 1] for m in marks] if marks[0].startswith("$") else list(p)
-            for col, v in zip(columns, vals):
-                col.append(v)
+            for j, (col, v) in enumerate(zip(columns, vals)):
+                col.append(plain_value(v, f"parameter {j + 1} of parameter set {i}"))
         arrays = []
         for c, values in zip(cols, columns):
             want = T.normalize_schema(pa.schema([lower[c.lower()]])).field(0).type
@@ -572,29 +572,12 @@ class Session:
         return Result(None)
 
     def _show(self, stmt) -> Result:
-        what = (stmt.name if isinstance(stmt, exp.Show) else str(stmt.expression or "")).strip().upper()
-        if what not in ("TABLES", "ALL TABLES", ""):
-            raise NotSupportedError(f"SHOW {what} is not supported; use SHOW TABLES")
-        names = self.catalog.names()
-        return Result(pa.table({"name": pa.array(names, pa.string())}), len(names))
+        from engine.describe import show
+        return show(self, stmt)
 
     def _describe(self, stmt: exp.Describe) -> Result:
-        target = stmt.this
-        if isinstance(target, exp.Table):
-            name = f"{target.args['db'].name}.{target.name}" if target.args.get("db") else target.name
-            src = self.catalog.get(name)
-            if src is None:
-                from engine.errors import BindError, did_you_mean
-                raise BindError(f'Table "{name}" does not exist.' + did_you_mean(name, self.catalog.names()))
-            schema = src.schema
-            return Result(pa.table({
-                "column_name": [f.name for f in schema],
-                "column_type": [sql_name(f.type) for f in schema],
-                "null": ["YES" if f.nullable else "NO" for f in schema]}), len(schema))
-        plan = self.plan_query(target)
-        return Result(pa.table({
-            "column_name": [c.name for c in plan.columns],
-            "column_type": [sql_name(c.dtype) for c in plan.columns]}), len(plan.columns))
+        from engine.describe import describe
+        return describe(self, stmt)
 
 
 QUERY_NODES = (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Values, exp.Subquery, exp.Pivot)

@@ -27,6 +27,7 @@ is not (a lookup would cost more than the call). Model UDFs default to ``cache=T
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -58,11 +59,50 @@ class UDF:
     # returns=callable: the result type depends on the arguments, computed at bind time from
     # (argument types, constant argument values or None)
     type_fn: Callable[[list, list], pa.DataType] | None = None
+    # check=callable: validates (argument types, constants) at bind time, raising TypeError or
+    # ValueError that names the argument, so a bad call fails before any data is read
+    check: Callable[[list, list], None] | None = None
+    # a function of consecutive video frames, e.g. frame_diff(frame): the binder appends the
+    # frame's frame_id and its video (catalog.video.VideoSource.decode_spec) to the arguments,
+    # so the function can fetch each frame's neighbour from the video itself, and refuses a
+    # frame column that does not come straight from a video table
+    needs_video: bool = False
 
     def result_type(self, arg_types: list, constants: list) -> pa.DataType:
+        if self.check is not None:
+            self.check(arg_types, constants)
         if self.type_fn is not None:
             return self.type_fn(arg_types, constants)
         return self.returns
+
+    def parameters(self) -> tuple[list[str], int, int | None]:
+        """(names, fewest, most) of the arguments a call passes, from the Python signature
+        (most is None for ``*args``); for a function over video frames, without the
+        arguments the binder supplies."""
+        if self.args is not None:
+            names = [f"arg{i + 1}" for i in range(len(self.args))]
+            return names, len(self.args), len(self.args)
+        from udfs.model import ModelUDF
+        fn, skip = self.fn, 0
+        if isinstance(fn, ModelUDF):  # predict(self, model, *inputs)
+            fn, skip = fn.predict, 1
+        try:
+            sig = inspect.signature(fn)
+        except (TypeError, ValueError):
+            return [], 0, None
+        names, fewest, most = [], 0, 0
+        for p in list(sig.parameters.values())[skip:]:
+            if p.kind is p.VAR_POSITIONAL:
+                return names, fewest, None
+            if p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+                continue
+            names.append(p.name)
+            most += 1
+            if p.default is p.empty:
+                fewest = most
+        if self.needs_video:
+            names, fewest, most = names[:-2], max(fewest - 2, 0), most - 2
+        return names, fewest, most
 
     def __call__(self, *args, **kwargs):
         return self.fn(*args, **kwargs)
@@ -75,12 +115,24 @@ class UDF:
         def tname(t):
             if t is None:
                 return "ANY"
-            return names.get(t, str(t).upper())
-        args = "..." if self.args is None else ", ".join(tname(a) for a in self.args)
+            if t in names:
+                return names[t]
+            if isinstance(t, pa.FixedShapeTensorType):
+                return f"TENSOR<{tname(t.value_type)}>{list(t.shape)}"
+            if pa.types.is_list(t) or pa.types.is_large_list(t):
+                return f"{tname(t.value_type)}[]"
+            if pa.types.is_struct(t):
+                return "STRUCT<" + ", ".join(f"{f.name} {tname(f.type)}" for f in t) + ">"
+            return str(t).upper()
+        if self.args is None:
+            params, _, most = self.parameters()
+            args = ", ".join(params + (["..."] if most is None else []))
+        else:
+            args = ", ".join(tname(a) for a in self.args)
         if isinstance(self.returns, pa.Schema):
             ret = "TABLE(" + ", ".join(f"{f.name} {tname(f.type)}" for f in self.returns) + ")"
         else:
-            ret = tname(self.returns)
+            ret = tname(self.returns) if self.type_fn is None else "(depends on the arguments)"
         return f"{self.name}({args}) -> {ret}"
 
     def renamed(self, name: str, source: str | None = None) -> "UDF":
@@ -106,12 +158,13 @@ def _returns(kind: str, returns) -> pa.DataType | pa.Schema:
 
 
 def _decorator(kind: str, returns, *, name=None, args=None, deterministic=True, batch_size=None,
-               cost=None, version="1", cache=None, row=False, model=False):
+               cost=None, version="1", cache=None, row=False, model=False, check=None,
+               needs_video=False):
     def wrap(fn: Callable) -> UDF:
         u = UDF(name=(name or fn.__name__).lower(), fn=fn, kind=kind, returns=_returns(kind, returns),
                 args=_types(args), deterministic=deterministic, batch_size=batch_size, cost=cost,
                 version=str(version), cache=cache, row=row, model=model,
-                doc=(fn.__doc__ or "").strip(),
+                doc=(fn.__doc__ or "").strip(), check=check, needs_video=needs_video,
                 type_fn=returns if callable(returns) and not isinstance(returns, (pa.DataType, pa.Schema)) else None)
         functools.update_wrapper(u, fn, updated=())
         return u

@@ -148,7 +148,7 @@ def _dispatch(args, con, tracker, out) -> int:
                 print(f"{name}: A={a[name]} B={b[name]}", file=out)
         return 0
     if cmd == "export":
-        from catalog.mlflow_export import ExportError, export_file_store, export_to_server
+        from catalog.mlflow_export import ExportError, export_file_store, export_to_server, file_store_note
         if not args.mlflow and not args.mlflow_uri:
             print("Error: dawn runs export: give --mlflow DIR or --mlflow-uri URI", file=sys.stderr)
             return 1
@@ -156,6 +156,7 @@ def _dispatch(args, con, tracker, out) -> int:
             if args.mlflow:
                 n = export_file_store(tracker, args.mlflow, args.experiment)
                 print(f"wrote {n} runs to {args.mlflow} (MLflow file store)", file=out)
+                print(file_store_note(args.mlflow), file=out)
             if args.mlflow_uri:
                 ids = export_to_server(tracker, args.mlflow_uri, args.experiment)
                 print(f"logged {len(ids)} runs to {args.mlflow_uri}", file=out)

@@ -40,6 +40,11 @@ from engine.sql.bind.windows import _WindowContext
 from engine.sql.parser import location
 
 
+def _text(node: exp.Expression) -> str:
+    """SQL as the user wrote it (function names in their own case)."""
+    return node.sql(dialect="duckdb", normalize_functions=False)
+
+
 class Binder(FromBinding, SelectBinding):
     def __init__(self, catalog, resolve_table: Callable[[str, exp.Expression], Any] | None = None,
                  functions=None, run: Callable[[exp.Expression], list[tuple]] | None = None):
@@ -51,6 +56,7 @@ class Binder(FromBinding, SelectBinding):
         self._recursing: dict[tuple, tuple[int, list]] = {}  # recursive CTEs whose step is bound
         # frame column id -> (video identity, frame_id column): keys for cached model results
         self.frame_lineage: dict[int, tuple[str, ColumnRef]] = {}
+        self.frame_sources: dict[int, Any] = {}  # frame column id -> its catalog.video.VideoSource
 
     def lookup_udf(self, name: str, node: exp.Expression | None = None):
         if self.functions is None:
@@ -65,6 +71,15 @@ class Binder(FromBinding, SelectBinding):
         """Type-check a scalar UDF call and build it (with its cache identity)."""
         if u.kind != "scalar":
             raise BindError(f'"{u.name}" is a {u.kind} function and cannot be called here{location(node)}')
+        if u.args is None:
+            names, fewest, most = u.parameters()
+            if len(args) < fewest or (most is not None and len(args) > most):
+                count = f"{fewest}" if fewest == most else f"{fewest} to {most}" if most is not None \
+                    else f"at least {fewest}"
+                raise TypeMismatchError(f'Function "{u.name}" takes {count} argument(s), got '
+                                        f"{len(args)}{location(node)} (signature: {u.signature})")
+        if u.needs_video:
+            args = self._video_args(u, args, node)
         if u.args is not None:
             if len(args) != len(u.args):
                 raise TypeMismatchError(f'Function "{u.name}" takes {len(u.args)} argument(s), got '
@@ -80,7 +95,7 @@ class Binder(FromBinding, SelectBinding):
                         raise TypeMismatchError("no implicit text conversion for UDF arguments")
                 except TypeMismatchError:
                     raise TypeMismatchError(
-                        f'Type error in "{node.sql(dialect="duckdb")}"{location(node)}: {u.name} expects '
+                        f'Type error in "{_text(node)}"{location(node)}: {u.name} expects '
                         f"{T.sql_name(t)}, got {T.sql_name(a.dtype)} (signature: {u.signature})") from None
                 coerced.append(cast_to(a, t))
             args = coerced
@@ -88,7 +103,7 @@ class Binder(FromBinding, SelectBinding):
         try:
             dtype = u.result_type([a.dtype for a in args], consts)
         except (TypeError, ValueError) as e:
-            raise TypeMismatchError(f'Type error in "{node.sql(dialect="duckdb")}"{location(node)}: {e}') from None
+            raise TypeMismatchError(f'Type error in "{_text(node)}"{location(node)}: {e}') from None
         identity: tuple = ()
         for a in args:
             if isinstance(a, ColumnRef) and a.cid in self.frame_lineage:
@@ -97,6 +112,19 @@ class Binder(FromBinding, SelectBinding):
                 break
         from engine.plan.expressions import UdfCall
         return UdfCall(u.name, tuple(args), dtype, u, identity)
+
+    def _video_args(self, u, args: list[Expr], node: exp.Expression) -> list[Expr]:
+        """``f(frame)`` over consecutive frames as ``f(frame, frame_id, video)``: the frame must
+        come straight from a video table, whose frame_id says which frame is its neighbour."""
+        a = args[0] if args else None
+        src = self.frame_sources.get(a.cid) if isinstance(a, ColumnRef) else None
+        if src is None:
+            what = f'"{_text(node.expressions[0])}"' if node.expressions else "nothing"
+            raise NotSupportedError(
+                f'{u.name}() compares each frame with the previous frame of its video, so its '
+                f"argument must be the frame column of a video table (read in the same query "
+                f"block, with its frame_id); {what} is not{location(node)}")
+        return list(args) + [self.frame_lineage[a.cid][1], Literal(src.decode_spec, pa.string())]
 
     # ---- queries
 

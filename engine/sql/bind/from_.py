@@ -320,6 +320,7 @@ class FromBinding:
         if getattr(source, "kind", "") == "video":
             by = dict(zip(names, out))
             self.frame_lineage[by["frame"].cid] = (source.identity, by["frame_id"])
+            self.frame_sources[by["frame"].cid] = source
         entries = [Entry(qual.lower(), c.name, c) for c in out]
         return plan, entries
 
