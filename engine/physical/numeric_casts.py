@@ -13,10 +13,9 @@ little less than DuckDB's 128-bit range.
 """
 from __future__ import annotations
 
-from typing import Any
-
 import decimal
 from decimal import Decimal
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -35,7 +34,7 @@ _CONTEXT = decimal.Context(prec=100, rounding=decimal.ROUND_HALF_UP, Emax=1000, 
 
 def handles(src: pa.DataType, t: pa.DataType) -> bool:
     """Is ``src -> t`` a cast this module does?"""
-    num = lambda x: T.is_integer(x) or pa.types.is_floating(x)  # noqa: E731
+    num = lambda x: T.is_integer(x) or pa.types.is_floating(x)
     if num(src) and num(t):
         return True
     if T.HUGEINT not in (src, t):

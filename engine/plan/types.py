@@ -4,8 +4,17 @@ Dawn computes DECIMAL values as DOUBLE (64-bit float): decimal columns read from
 Arrow are cast to float64 at the scan, and decimal literals such as ``0.05`` are DOUBLE. Results
 therefore match exact decimal arithmetic to about 15 significant digits, not to the last cent of a
 38-digit sum. Strings of every Arrow flavour (string_view, large_string, dictionary) are read as
-``string``. Everything else maps one to one: BIGINT=int64, INTEGER=int32, DOUBLE=float64,
-BOOLEAN=bool, DATE=date32, TIMESTAMP=timestamp[us], INTERVAL=month_day_nano_interval.
+``string``. Everything else maps one to one: BIGINT=int64, INTEGER=int32, SMALLINT=int16,
+TINYINT=int8, UBIGINT..UTINYINT=uint64..uint8, FLOAT=float32, DOUBLE=float64, BOOLEAN=bool,
+DATE=date32, TIMESTAMP=timestamp[us], INTERVAL=month_day_nano_interval, and HUGEINT=decimal128(38, 0),
+the form DuckDB gives its 128-bit integers in Arrow; as a decimal it holds 38 digits, so Dawn's
+HUGEINT ends at 10^38 - 1 where DuckDB's goes on to 2^127 - 1 (about 1.7e38), and a result beyond
+raises an overflow error.
+
+Types combine as DuckDB's do: ``common_type`` for CASE, UNION, IN and comparisons,
+``integer_arith`` for arithmetic (INTEGER + INTEGER is INTEGER; a signed type no wider than an
+unsigned one gives BIGINT, or HUGEINT with UBIGINT), FLOAT with integers stays FLOAT, and an integer
+literal is INTEGER, BIGINT or HUGEINT by its value (``literal_type``).
 """
 from __future__ import annotations
 
