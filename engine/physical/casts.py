@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.errors import DataError
+from engine.physical import numeric_casts
 from engine.plan import types as T
 from engine.plan.expressions import Expr, user_sql
 
@@ -25,10 +26,9 @@ def cast_value(v: Value, t: pa.DataType, safe: bool, e: Expr | None = None) -> V
     src = v.type
     if src == t:
         return v
+    if numeric_casts.handles(src, t):  # numbers, and HUGEINT from/to text and BOOLEAN
+        return numeric_casts.numeric_cast(v, t, safe, e)
     try:
-        if pa.types.is_integer(t) and pa.types.is_floating(src):
-            # DuckDB rounds DOUBLE -> integer casts to the nearest, ties to even (2.5 -> 2)
-            v = pc.round(v, 0, round_mode="half_to_even")
         if pa.types.is_boolean(t) and T.is_string(src):
             low = pc.utf8_lower(pc.utf8_trim_whitespace(v))
             is_t = pc.is_in(low, value_set=pa.array(["true", "t", "1", "yes", "y"]))

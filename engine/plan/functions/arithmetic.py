@@ -1,5 +1,5 @@
-"""Arithmetic operators: + - * / // % and negation, with DuckDB's overflow errors, and date and
-interval arithmetic."""
+"""Arithmetic operators: + - * / // % and negation, with DuckDB's result types and overflow errors
+(the integer kernels are in integers.py), and date and interval arithmetic."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,12 +7,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.errors import DataError, NotSupportedError
+from engine.physical.numeric_casts import format_value, widen
 from engine.plan import types as T
+from engine.plan.functions import integers
 from engine.plan.functions.registry import (
     Value,
-    _float_result,
-    _int_widen,
     _need,
+    _numeric_result,
     _to_numpy,
     is_scalar,
     register,
@@ -39,12 +40,10 @@ def _arith_type(op: str):
                 return pa.int64()
             if op == "subtract" and T.is_temporal(a) and T.is_temporal(b):
                 return T.INTERVAL
-        if op == "divide":
-            return _float_result(args)
-        if op == "intdiv":
-            return _int_widen(args) if all(T.is_integer(x) or pa.types.is_null(x) for x in args) \
-                else pa.float64()
-        return _int_widen(args)
+        if op == "divide":  # DOUBLE division, FLOAT when a FLOAT takes part and no DOUBLE does
+            t = _numeric_result(args)
+            return t if pa.types.is_floating(t) else pa.float64()
+        return _numeric_result(args)
     return rule
 
 
@@ -80,14 +79,6 @@ def _add_interval(x: Value, iv: Value, sign: int) -> Value:
     return ts
 
 
-def _check_int(fn):
-    def k(a, b, dtype=None):
-        if pa.types.is_floating(dtype):
-            return getattr(pc, fn)(a, b)
-        return getattr(pc, fn + "_checked")(a, b)
-    return k
-
-
 @register("add", 2, 2, _arith_type("add"))
 def _add(a, b, dtype=None):
     if pa.types.is_interval(b.type):
@@ -115,11 +106,10 @@ def _subtract(a, b, dtype=None):
 
 
 def _arith(a, b, dtype, op):
-    a, b = a.cast(dtype), b.cast(dtype)
-    try:
-        return (getattr(pc, op) if pa.types.is_floating(dtype) else getattr(pc, op + "_checked"))(a, b)
-    except pa.ArrowInvalid as e:
-        raise DataError(f"Overflow in {op} of {T.sql_name(dtype)} values: {e}") from None
+    a, b = widen(a, dtype), widen(b, dtype)
+    if pa.types.is_floating(dtype):
+        return getattr(pc, op)(a, b)
+    return integers.checked(op, a, b, dtype)
 
 
 @register("multiply", 2, 2, _arith_type("multiply"))
@@ -129,44 +119,51 @@ def _multiply(a, b, dtype=None):
 
 @register("divide", 2, 2, _arith_type("divide"))
 def _divide(a, b, dtype=None):
-    return pc.divide(a.cast(pa.float64()), b.cast(pa.float64()))
+    return pc.divide(widen(a, dtype), widen(b, dtype))
 
 
 @register("intdiv", 2, 2, _arith_type("intdiv"))
 def _intdiv(a, b, dtype=None):
     if pa.types.is_floating(dtype):
-        return pc.divide(a.cast(dtype), b.cast(dtype))  # DuckDB: // on DOUBLE does not floor
-    try:
-        return pc.divide_checked(a.cast(dtype), b.cast(dtype))
-    except pa.ArrowInvalid as e:
-        raise DataError(f"Division by zero in integer division ({e})") from None
+        # DuckDB: // on DOUBLE does not floor, but refuses a zero divisor as integers do
+        a, b = widen(a, dtype), widen(b, dtype)
+        zero = pc.and_(pc.equal(b, pa.scalar(0, dtype)), pc.is_valid(a))
+        if zero.as_py() if is_scalar(zero) else pc.any(zero).as_py():
+            x = a if is_scalar(a) else a.filter(pc.fill_null(zero, False))[0]
+            raise DataError(f"Division by zero ({format_value(x)} // 0.0)")
+        return pc.divide(a, b)
+    return _arith(a, b, dtype, "intdiv")
 
 
 def _mod(a, b, dtype=None):
-    a, b = a.cast(dtype), b.cast(dtype)
-    if pa.types.is_floating(dtype):
-        fa, ma = (np.asarray(a.as_py(), dtype=float), None) if is_scalar(a) else _to_numpy(a, 0.0)
-        fb, mb = (np.asarray(b.as_py(), dtype=float), None) if is_scalar(b) else _to_numpy(b, 1.0)
-        if (is_scalar(a) and not a.is_valid) or (is_scalar(b) and not b.is_valid):
-            return pa.scalar(None, dtype) if is_scalar(a) and is_scalar(b) else \
-                pa.nulls(len(a) if not is_scalar(a) else len(b), dtype)
-        with np.errstate(all="ignore"):
-            r = np.fmod(fa, fb)
-        if is_scalar(a) and is_scalar(b):
-            return pa.scalar(float(r), dtype)
-        mask = ma if mb is None else (mb if ma is None else (ma | mb))
-        return pa.array(np.broadcast_to(r, (len(a) if not is_scalar(a) else len(b),)), dtype, mask=mask)
-    try:
-        q = pc.divide_checked(a, b)
-    except pa.ArrowInvalid:
-        raise DataError("Division by zero in modulo") from None
-    return pc.subtract(a, pc.multiply(q, b))
+    if not pa.types.is_floating(dtype):
+        return _arith(a, b, dtype, "mod")
+    a, b = widen(a, dtype), widen(b, dtype)
+    fa, ma = (np.asarray(a.as_py(), dtype=float), None) if is_scalar(a) else _to_numpy(a, 0.0)
+    fb, mb = (np.asarray(b.as_py(), dtype=float), None) if is_scalar(b) else _to_numpy(b, 1.0)
+    if (is_scalar(a) and not a.is_valid) or (is_scalar(b) and not b.is_valid):
+        return pa.scalar(None, dtype) if is_scalar(a) and is_scalar(b) else \
+            pa.nulls(len(a) if not is_scalar(a) else len(b), dtype)
+    with np.errstate(all="ignore"):
+        r = np.fmod(fa, fb)
+    if is_scalar(a) and is_scalar(b):
+        return pa.scalar(float(r), dtype)
+    mask = ma if mb is None else (mb if ma is None else (ma | mb))
+    r = np.broadcast_to(r, (len(a) if not is_scalar(a) else len(b),)).astype(dtype.to_pandas_dtype())
+    return pa.array(r, dtype, mask=mask)  # fmod is exact: a FLOAT remainder is a FLOAT
 
 
 register("mod", 2, 2, _arith_type("mod"))(_mod)
 register("mod_fn", 2, 2, _arith_type("mod"))(_mod)
 
 
-@register("negate", 1, 1, lambda args: _need(lambda t: T.is_numeric(t) or pa.types.is_interval(t), "numeric")(args) or args[0])
+def _negate_type(args):
+    _need(lambda t: T.is_numeric(t) or pa.types.is_interval(t), "numeric")(args)
+    return pa.int64() if pa.types.is_null(args[0]) else args[0]
+
+
+@register("negate", 1, 1, _negate_type)
 def _negate(a, dtype=None):
-    return pc.negate_checked(a) if T.is_integer(a.type) else pc.negate(a)
+    if pa.types.is_null(a.type):
+        a = widen(a, dtype)
+    return integers.negate(a) if T.is_integer(a.type) else pc.negate(a)

@@ -7,6 +7,7 @@ import pyarrow.compute as pc
 
 from engine.errors import DataError
 from engine.plan import types as T
+from engine.plan.functions import integers
 from engine.plan.functions.registry import (
     _fixed,
     _float_result,
@@ -23,8 +24,23 @@ def _float1(args):
     return _float_result(args[:1])
 
 
-register("abs", 1, 1, lambda a: _numeric_result(a) if not T.is_integer(a[0]) else a[0])(
-    lambda a, dtype=None: pc.abs_checked(a) if T.is_integer(a.type) else pc.abs(a))
+def _abs(a, dtype=None):
+    if pa.types.is_null(a.type):
+        return pa.scalar(None, dtype) if is_scalar(a) else pa.nulls(len(a), dtype)
+    return integers.absolute(a) if T.is_integer(a.type) else pc.abs(a)
+
+
+def _sign(a, dtype=None):
+    """-1, 0 or 1 as TINYINT, as DuckDB (NaN and -0.0 are 0)."""
+    if pa.types.is_null(a.type):
+        return pa.scalar(None, pa.int8()) if is_scalar(a) else pa.nulls(len(a), pa.int8())
+    s = pc.sign(a)
+    if pa.types.is_floating(a.type):
+        s = pc.if_else(pc.is_nan(s), pa.scalar(0.0, s.type), s)
+    return pc.cast(s, pa.int8())
+
+
+register("abs", 1, 1, _numeric_result)(_abs)
 register("sqrt", 1, 1, _float1)(lambda a, dtype=None: pc.sqrt(a.cast(pa.float64())))
 register("cbrt", 1, 1, _float1)(lambda a, dtype=None: pc.power(a.cast(pa.float64()), 1.0 / 3.0))
 register("exp", 1, 1, _float1)(lambda a, dtype=None: pc.exp(a.cast(pa.float64())))
@@ -34,7 +50,7 @@ register("log2", 1, 1, _float1)(lambda a, dtype=None: pc.log2(a.cast(pa.float64(
 register("sin", 1, 1, _float1)(lambda a, dtype=None: pc.sin(a.cast(pa.float64())))
 register("cos", 1, 1, _float1)(lambda a, dtype=None: pc.cos(a.cast(pa.float64())))
 register("power", 2, 2, _float_result)(lambda a, b, dtype=None: pc.power(a.cast(pa.float64()), b.cast(pa.float64())))
-register("sign", 1, 1, lambda a: _numeric_result(a) and pa.int64())(lambda a, dtype=None: pc.sign(a).cast(pa.int64()))
+register("sign", 1, 1, lambda a: _numeric_result(a) and pa.int8())(_sign)
 register("pi", 0, 0, _fixed(pa.float64()))(lambda dtype=None: pa.scalar(np.pi))
 
 

@@ -118,17 +118,17 @@ def _need(pred, what: str):
 
 
 def _numeric_result(args):
+    """DuckDB's result type of arithmetic on these argument types: integers combine by
+    ``T.integer_arith`` (INTEGER + INTEGER is INTEGER, TINYINT + UTINYINT is BIGINT), FLOAT with
+    integers stays FLOAT, anything with DOUBLE is DOUBLE; NULLs alone are BIGINT."""
     _need(T.is_numeric, "numeric")(args)
-    if all(T.is_integer(a) or pa.types.is_null(a) for a in args):
-        if all(pa.types.is_null(a) for a in args):
-            return pa.int32()
-        return T.INT_BY_RANK[max(T.INT_RANK.get(a, 1) for a in args)]
-    return pa.float64()
-
-
-def _int_widen(args):
-    t = _numeric_result(args)
-    return pa.int64() if T.is_integer(t) and T.INT_RANK[t] >= 3 else t
+    typed = [a for a in args if not pa.types.is_null(a)]
+    if not typed:
+        return pa.int64()
+    t = typed[0]
+    for a in typed[1:]:
+        t = T.integer_arith(t, a) if T.is_integer(t) and T.is_integer(a) else T.float_common(t, a)
+    return t
 
 
 def _float_result(args):

@@ -50,6 +50,37 @@ from engine.sql.bind.util import (
 from engine.sql.bind.windows import WindowBinding
 
 
+# operators where an integer literal takes the other operand's integer type when it fits, as
+# DuckDB's INTEGER_LITERAL does: TINYINT + 1 is TINYINT, TINYINT + 1000 INTEGER
+_FITS_LITERAL = {"add", "subtract", "multiply", "intdiv", "mod", "eq", "neq", "lt", "lte", "gt", "gte",
+                 "is_distinct", "is_not_distinct"}
+
+
+def _number_node(node: exp.Expression) -> exp.Literal | None:
+    """The numeric literal ``node`` is, through parentheses and minus signs, if it is one."""
+    while isinstance(node, (exp.Paren, exp.Neg)):
+        node = node.this
+    return node if isinstance(node, exp.Literal) and not node.is_string else None
+
+
+def _integer_literal(v: int, text: str, node: exp.Expression) -> Literal:
+    t = T.literal_type(v)
+    if t is None:
+        raise NotSupportedError(f"The integer literal {text} is beyond HUGEINT's range (Dawn's "
+                                f"HUGEINT holds 38 digits){location(node)}")
+    return Literal(v, t)
+
+
+def _fit_literal(e: Expr, node: exp.Expression, other: Expr) -> Expr:
+    """An integer literal as the other operand's integer type where its value fits."""
+    if not (isinstance(e, Literal) and isinstance(e.value, int) and not isinstance(e.value, bool)
+            and _number_node(node) is not None and T.is_integer(e.dtype)):
+        return e
+    if isinstance(other, Literal) or not T.is_integer(other.dtype) or other.dtype == e.dtype:
+        return e
+    return Literal(e.value, other.dtype) if T.fits(e.value, other.dtype) else e
+
+
 class ExprBinder(AggregateBinding, WindowBinding, FunctionBinding):
     """Binds one expression tree against a scope (and, in a SELECT, its aggregates and windows)."""
 
@@ -99,13 +130,9 @@ class ExprBinder(AggregateBinding, WindowBinding, FunctionBinding):
         text = node.this
         try:
             v = int(text)
-            if -(2 ** 31) <= v < 2 ** 31:
-                return Literal(v, pa.int32())
-            if -(2 ** 63) <= v < 2 ** 63:
-                return Literal(v, pa.int64())
-            return Literal(float(v), pa.float64())
         except ValueError:
             return Literal(float(text), pa.float64())
+        return _integer_literal(v, text, node)
 
     def _Boolean(self, node) -> Expr:
         return Literal(bool(node.this), pa.bool_())
@@ -118,11 +145,15 @@ class ExprBinder(AggregateBinding, WindowBinding, FunctionBinding):
 
     def _Neg(self, node) -> Expr:
         inner = self.bind(node.this)
-        if isinstance(inner, Literal) and isinstance(inner.value, (int, float)) and not isinstance(inner.value, bool):
+        if _number_node(node.this) is not None and isinstance(inner, Literal):
             v = -inner.value
-            t = inner.dtype
-            if isinstance(v, int) and t == pa.int32() and v == -(2 ** 31):
-                t = pa.int32()
+            if isinstance(v, float):
+                return Literal(v, inner.dtype)
+            # DuckDB's parser negates the literal's text: -2147483647 is INTEGER, -2147483648
+            # BIGINT (2147483648 is), -9223372036854775808 BIGINT although 9223372036854775808
+            # is HUGEINT
+            t = pa.int32() if inner.dtype == pa.int32() else \
+                pa.int64() if T.fits(v, pa.int64()) else T.HUGEINT
             return Literal(v, t)
         return make_call("negate", [inner], node)
 
@@ -149,6 +180,8 @@ class ExprBinder(AggregateBinding, WindowBinding, FunctionBinding):
 
     def _binary(self, op: str, node) -> Expr:
         a, b = self.bind(node.this), self.bind(node.expression)
+        if op in _FITS_LITERAL:
+            a, b = _fit_literal(a, node.this, b), _fit_literal(b, node.expression, a)
         if op in ("and", "or"):
             a = cast_to(a, pa.bool_()) if pa.types.is_null(a.dtype) else a
             b = cast_to(b, pa.bool_()) if pa.types.is_null(b.dtype) else b
@@ -214,8 +247,11 @@ class ExprBinder(AggregateBinding, WindowBinding, FunctionBinding):
             raise NotSupportedError(f"IN UNNEST is not supported{location(node)}")
         vals = [self.bind(v) for v in node.expressions]
         t = x.dtype
+        what = None
         for v in vals:
-            t = T.common_type(t, v.dtype, f'"{node.sql()}"')
+            if t != v.dtype:  # printing the node costs more than binding it: only when needed
+                what = what or f'"{node.sql()}"'
+                t = T.common_type(t, v.dtype, what)
         return InList(cast_to(x, t), tuple(cast_to(v, t) for v in vals), negated)
 
     def _quantified(self, op: str, node) -> Expr:
