@@ -16,14 +16,35 @@ import re
 from dataclasses import dataclass, field
 
 from sqlglot.dialects.duckdb import DuckDB
+from sqlglot.expressions import Expr, Func
+
+
+def _counting(builder):
+    if getattr(builder, "__func__", None) is Func.from_arg_list.__func__:
+        return builder  # the default builder keeps every argument (or raises)
+
+    def build(args, dialect=None):
+        # the parser calls builder(args) and, on TypeError, builder(args, dialect=...)
+        node = builder(args) if dialect is None else builder(args, dialect=dialect)
+        if isinstance(node, Expr):
+            node.meta["dawn_argc"] = len(args)
+        return node
+    return build
 
 
 class Dawn(DuckDB):
+    # the parser records each function's name as written (node.meta["dawn_name"]): messages and
+    # name lookups use the user's spelling, not sqlglot's class for it (instr parses as StrPosition)
+    ORIGINAL_NAME_META_KEY = "dawn_name"
+
     class Tokenizer(DuckDB.Tokenizer):
         pass
 
     class Parser(DuckDB.Parser):
-        pass
+        # sqlglot's custom function builders read the arguments they know and drop the rest
+        # (regexp_extract's fifth): each node records how many arguments were written, so the
+        # binder can refuse a call whose arguments it did not all receive
+        FUNCTIONS = {name: _counting(builder) for name, builder in DuckDB.Parser.FUNCTIONS.items()}
 
     class Generator(DuckDB.Generator):
         pass
