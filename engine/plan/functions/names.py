@@ -22,3 +22,8 @@ def user_function_names() -> list[str]:
     names = [n for n in FUNCTIONS if n not in OPERATORS]
     names += [a for a, target in ALIASES.items() if a not in OPERATORS]
     return sorted(set(names))
+
+
+# functions whose value changes from row to row or call to call (or that change state): never
+# folded to constants, and their kernels take the batch's row count (``rows=``)
+VOLATILE = frozenset({"random", "setseed"})

@@ -22,6 +22,7 @@ from engine.plan import functions as F
 from engine.plan import types as T
 from engine.plan.expressions import Expr, Literal
 from engine.plan.functions.names import user_function_names
+from engine.plan.functions.structs import type_name
 from engine.sql.bind.aggregates import _AGGS
 from engine.sql.bind.util import _cast_literal, make_call
 from engine.sql.bind.windows import _WINDOW_ONLY
@@ -199,6 +200,7 @@ _FORMS: dict[type, Form] = {
     exp.Ceil: _simple("ceil", "this"),
     exp.Floor: _simple("floor", "this"),
     exp.Log: _log,
+    exp.Pow: _simple("power", "this", "expression"),
     exp.Mod: _simple("mod", "this", "expression", safe=None),
     exp.Greatest: _simple("greatest", "this", "expressions", ignore_nulls=True),
     exp.Least: _simple("least", "this", "expressions", ignore_nulls=True),
@@ -303,8 +305,13 @@ class FunctionBinding:
             raise TypeMismatchError(f'Function "{who}" takes {want} argument(s), got {len(argn)}'
                                     f"{location(node)}")
         args = [self.bind(a) for a in argn]
-        if name == "typeof":
-            return Literal(T.sql_name(args[0].dtype), pa.string())
+        if f.name == "typeof":
+            return Literal(type_name(args[0].dtype), pa.string())
+        if f.name == "date_part" and isinstance(args[0], Literal) and \
+                str(args[0].value).lower() in ("epoch", "julian", "jd"):
+            # these parts are DOUBLE, the others BIGINT: a function of their own
+            f = F.lookup("julian" if str(args[0].value).lower() != "epoch" else "epoch")
+            args = args[1:]
         where = _TEMPORAL_ARG.get(f.name)
         for i in (where,) if isinstance(where, int) else where or ():
             a = args[i] if i < len(args) else None
