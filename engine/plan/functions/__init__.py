@@ -10,6 +10,7 @@ from engine.plan.functions import (  # noqa: F401 (they register)
     arithmetic,
     datefmt,
     dates,
+    formatting,
     hashing,
     lists,
     logic,

@@ -261,10 +261,12 @@ def _list_sort(lst, order=None, nulls=None, dtype=None):
     elems, parent, mask, n = _elements(lst)
     if pa.types.is_null(elems.type) or len(elems) == 0:
         return lst
-    keys = pa.table({"p": pa.array(parent, pa.int64()), "v": elems})
-    idx = pc.sort_indices(keys, sort_keys=[("p", "ascending"),
-                                           ("v", "ascending" if o == "ASC" else "descending")],
-                          null_placement="at_start" if nl == "NULLS FIRST" else "at_end")
+    # an explicit NULL flag places the NULLs (sort options' null_placement moved across
+    # pyarrow versions)
+    keys = pa.table({"p": pa.array(parent, pa.int64()), "n": pc.is_null(elems), "v": elems})
+    idx = pc.sort_indices(keys, sort_keys=[
+        ("p", "ascending"), ("n", "descending" if nl == "NULLS FIRST" else "ascending"),
+        ("v", "ascending" if o == "ASC" else "descending")])
     lengths = np.bincount(parent, minlength=len(mask))
     out = _rebuild(lengths, elems.take(idx), mask, dtype)
     return _back(out, n)
@@ -286,9 +288,9 @@ def _list_distinct(lst, dtype=None):
         if pa.types.is_null(elems.type) and len(elems):
             return _back(_rebuild(np.zeros(rows, np.int64), pa.nulls(0), mask, dtype), n)
         return lst
-    keys = pa.table({"p": pa.array(parent, pa.int64()), "v": elems})
-    idx = pc.sort_indices(keys, sort_keys=[("p", "ascending"), ("v", "ascending")],
-                          null_placement="at_end")
+    keys = pa.table({"p": pa.array(parent, pa.int64()), "n": pc.is_null(elems), "v": elems})
+    idx = pc.sort_indices(keys, sort_keys=[("p", "ascending"), ("n", "ascending"),
+                                           ("v", "ascending")])
     v = elems.take(idx)
     p = parent[idx.to_numpy()]
     keep = pc.is_valid(v).to_numpy(zero_copy_only=False)

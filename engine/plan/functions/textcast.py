@@ -214,7 +214,38 @@ def to_text(v: Value) -> Value:
 
 
 def interval_to_text(v: Value) -> Value:
-    raise NotSupportedError("Casting INTERVAL to VARCHAR is not supported")
+    """INTERVAL -> VARCHAR as DuckDB writes it: '1 year 2 months 3 days 04:05:06.5'."""
+    from engine.plan.functions.dates import interval_fields
+    a, scalar = _array(v)
+    months, days, nanos, mask = interval_fields(a)
+    micros = nanos // 1000
+    years = np.sign(months) * (np.abs(months) // 12)  # toward zero, as C's division
+    rem = months - years * 12
+    null = pa.scalar(None, pa.string())
+
+    def unit(n: np.ndarray, word: str) -> pa.Array:
+        text = pc.binary_join_element_wise(pa.array(n).cast(pa.string()),
+                                           pa.array(np.where(np.abs(n) == 1, word, word + "s")), " ")
+        return pc.if_else(pa.array(n != 0), text, null)
+
+    neg = micros < 0
+    us = np.abs(micros)
+    hh, mm, ss, frac = us // 3_600_000_000, us // 60_000_000 % 60, us // 1_000_000 % 60, us % 1_000_000
+
+    def two(x: np.ndarray) -> pa.Array:
+        return pc.utf8_lpad(pa.array(x).cast(pa.string()), 2, "0")
+
+    clock = pc.binary_join_element_wise(two(hh), two(mm), two(ss), ":")
+    fr = pc.replace_substring_regex(pc.utf8_lpad(pa.array(frac).cast(pa.string()), 6, "0"), "0+$", "")
+    clock = pc.if_else(pa.array(frac != 0), pc.binary_join_element_wise(clock, fr, "."), clock)
+    clock = pc.if_else(pa.array(neg), pc.binary_join_element_wise("-", clock, ""), clock)
+    empty = (months == 0) & (days == 0)
+    clock = pc.if_else(pa.array((micros != 0) | empty), clock, null)
+    out = pc.binary_join_element_wise(unit(years, "year"), unit(rem, "month"), unit(days, "day"),
+                                      clock, " ", null_handling="skip")
+    if mask.any():
+        out = pc.if_else(pa.array(mask), null, out)
+    return _back(out, scalar)
 
 
 # ---------------------------------------------------------------- text to numbers
