@@ -16,7 +16,9 @@ import re
 from dataclasses import dataclass, field
 
 from sqlglot.dialects.duckdb import DuckDB
+from sqlglot.errors import ErrorLevel
 from sqlglot.expressions import Expr, Func
+from sqlglot.tokens import TokenType
 
 
 def _counting(builder):
@@ -45,6 +47,32 @@ class Dawn(DuckDB):
         # (regexp_extract's fifth): each node records how many arguments were written, so the
         # binder can refuse a call whose arguments it did not all receive
         FUNCTIONS = {name: _counting(builder) for name, builder in DuckDB.Parser.FUNCTIONS.items()}
+
+        def validate_expression(self, expression, args=None):
+            # a function call with the wrong arguments is reported by the name the user wrote,
+            # not as "Required keyword: 'substr' missing for <class ...StrPosition>"
+            if isinstance(expression, Func) and self.error_level != ErrorLevel.IGNORE \
+                    and expression.error_messages(args):
+                name = self._call_name() or expression.sql_name().lower()
+                if args is not None:
+                    self.raise_error(f'Function "{name}" does not take {len(args)} argument(s)')
+                else:
+                    self.raise_error(f'Function "{name}" is missing an argument')
+            return super().validate_expression(expression, args)
+
+        def _call_name(self) -> str | None:
+            """The name before the '(' of the call being parsed."""
+            depth, i = 0, min(self._index, len(self._tokens)) - 1
+            while i > 0:
+                kind = self._tokens[i].token_type
+                if kind == TokenType.R_PAREN:
+                    depth += 1
+                elif kind == TokenType.L_PAREN:
+                    if depth == 0:
+                        return self._tokens[i - 1].text
+                    depth -= 1
+                i -= 1
+            return None
 
     class Generator(DuckDB.Generator):
         pass

@@ -133,9 +133,8 @@ def _fixed(x: pa.Array, digits: int) -> pa.Array:
     finite = np.isfinite(v)
     with np.errstate(all="ignore"):
         scaled = np.rint(np.abs(v).astype(np.longdouble) * np.longdouble(10) ** digits)
-    if (scaled[finite] >= 9.2e18).any():
-        raise NotSupportedError("format(): fixed-point values this large are not supported")
-    ints = np.where(finite, scaled, 0).astype(np.int64)
+    big = finite & (scaled >= 9.2e18)
+    ints = np.where(finite & ~big, scaled, 0).astype(np.int64)
     s = pa.array(ints).cast(pa.string())
     if digits:
         s = pc.utf8_lpad(s, digits + 1, "0")
@@ -145,7 +144,14 @@ def _fixed(x: pa.Array, digits: int) -> pa.Array:
     neg = pa.array(np.signbit(v) & (finite & ((ints != 0) | np.signbit(v))))
     s = pc.if_else(neg, pc.binary_join_element_wise("-", s, ""), s)
     special = pa.array(np.where(np.isnan(v), "nan", np.where(v > 0, "inf", "-inf")).tolist())
-    return pc.if_else(pa.array(finite), s, special)
+    s = pc.if_else(pa.array(finite), s, special)
+    if big.any():
+        # beyond int64 once scaled: Python's exact formatting, once per distinct such value
+        vals = np.unique(v[big])
+        text = pa.array([format(float(x), f".{digits}f") for x in vals])
+        idx = pc.index_in(pa.array(v), value_set=pa.array(vals))
+        s = pc.if_else(pa.array(big), text.take(pc.fill_null(idx, 0)), s)
+    return s
 
 
 def _drop_tail(s: pa.Array, k: int) -> pa.Array:
@@ -180,13 +186,17 @@ def _render(v: Value, spec: Spec, n: int, printf: bool) -> pa.Array:
                         f'{"int" if T.is_integer(t) else "string"}')
     if kind in ("d", "x", "X", "o", "b"):
         ints = pc.fill_null(arr.cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
+        neg_np = ints < 0
         if kind == "d":
             s = pa.array(np.abs(ints)).cast(pa.string())
+        elif printf:  # C's printf writes a negative number's 64-bit two's complement
+            s = _radix(ints.view(np.uint64), {"x": 16, "X": 16, "o": 8, "b": 2}[kind], kind == "X")
+            neg_np = np.zeros(len(ints), bool)
         else:
             s = _radix(np.abs(ints), {"x": 16, "X": 16, "o": 8, "b": 2}[kind], kind == "X")
         if spec.grouping:
             s = _group(s)
-        neg = pa.array(ints < 0)
+        neg = pa.array(neg_np)
         sign = pc.if_else(neg, pa.scalar("-"), pa.scalar(spec.sign or ""))
         return _pad_number(sign, s, spec)
     if kind == "c":

@@ -167,7 +167,9 @@ def list_contains(lst: Value, x: Value) -> Value:
     eq = pc.fill_null(pc.equal(elems, wanted), False).to_numpy(zero_copy_only=False)
     hit = np.zeros(rows, bool)
     np.logical_or.at(hit, parent[eq], True)
-    out = pa.array(hit, mask=mask | pc.is_null(xs).to_numpy(zero_copy_only=False))
+    # DuckDB: an empty list contains nothing, not even NULL; otherwise a NULL needle is NULL
+    unknown = pc.is_null(xs).to_numpy(zero_copy_only=False) & (lengths > 0)
+    out = pa.array(hit, mask=mask | unknown)
     return _back(out, n)
 
 

@@ -16,6 +16,7 @@ from engine.plan import types as T
 from engine.plan.functions.registry import (
     Value,
     _need,
+    _per_distinct,
     is_scalar,
     register,
     scalar_py,
@@ -205,23 +206,25 @@ def _concat(*args, dtype=None):
     return pc.binary_join_element_wise(*[pc.fill_null(_text(a), "") for a in args], "")
 
 
-@register("concat_ws", 2, 1024, _concat_type)
+@register("concat_ws", 2, 1024, _concat_type, constant=(0,))
 def _concat_ws(sep, *args, dtype=None):
     """concat_ws(separator, ...): the non-NULL arguments joined by the separator; NULL when the
-    separator is."""
-    parts = [_text(a) for a in args]
-    texts = [p for p in parts if not (is_scalar(p) and not p.is_valid)]
-    sep = _text(sep)
-    if not texts:
-        return pc.if_else(pc.is_valid(sep), pa.scalar(""), pa.scalar(None, pa.string())) \
-            if not is_scalar(sep) else pa.scalar("" if sep.is_valid else None, pa.string())
-    if is_scalar(sep):
-        if not sep.is_valid:
-            return _null_like(next((p for p in texts if not is_scalar(p)), sep))
-        return pc.binary_join_element_wise(*texts, sep.as_py(), null_handling="skip")
-    joined = pc.binary_join_element_wise(*texts, sep, null_handling="skip")
-    # "skip" gives NULL for a row whose arguments are all NULL: that row is '' (if sep is set)
-    return pc.if_else(pc.is_valid(sep), pc.fill_null(joined, ""), pa.scalar(None, pa.string()))
+    separator is. Each non-NULL argument is written with a separator in front, and the first
+    separator is cut off (Arrow's null_handling="skip" loses rows whose arguments are all NULL)."""
+    d = scalar_py(sep, "concat_ws's separator")
+    n = next((len(a) for a in args if not is_scalar(a)), None)
+    if d is None:
+        return pa.scalar(None, pa.string()) if n is None else pa.nulls(n, pa.string())
+    pieces = []
+    for a in args:
+        t = _text(a)
+        if is_scalar(t):
+            pieces.append(d + t.as_py() if t.is_valid else "")
+        else:
+            pieces.append(pc.fill_null(pc.binary_join_element_wise(d, t, ""), ""))
+    joined = pc.binary_join_element_wise(*pieces, "") if n is not None else \
+        pa.scalar("".join(pieces))
+    return pc.utf8_slice_codeunits(joined, len(d)) if d else joined
 
 
 # ---------------------------------------------------------------- search and replace
@@ -343,7 +346,9 @@ def _repeat(s, n, dtype=None):
         if not n.is_valid:
             return _null_like(s)
         return pc.binary_repeat(s, max(n.as_py(), 0))
-    return pc.binary_repeat(s, pc.max_element_wise(n.cast(pa.int64()), pa.scalar(0, pa.int64())))
+    count = pc.max_element_wise(n.cast(pa.int64()), pa.scalar(0, pa.int64()))
+    out = pc.binary_repeat(s, count)
+    return pc.if_else(pc.is_valid(n), out, pa.scalar(None, pa.string()))
 
 
 # ---------------------------------------------------------------- splitting
@@ -377,21 +382,14 @@ def _split_part(s, sep, idx, dtype=None):
         p = parts.as_py()
         got = p[i - 1] if 0 < i <= len(p) else p[i] if i < 0 and -i <= len(p) else ""
         return pa.scalar(got, pa.string())
-    if i == 0:
-        return pc.if_else(pc.is_valid(s), pa.scalar(""), pa.scalar(None, pa.string()))
-    if i > 0:
-        got = pc.list_element(pc.list_slice(parts, i - 1, i, return_fixed_size_list=False), 0)
-    else:
-        n = pc.list_value_length(parts)
-        pos = pc.add(n, pa.scalar(i, n.type))
-        ok = pc.fill_null(pc.greater_equal(pos, 0), False)
-        if isinstance(parts, pa.ChunkedArray):
-            parts = parts.combine_chunks()
-        flat = parts.values
-        take = pc.add(parts.offsets.slice(0, len(parts)).cast(pa.int64()),
-                      pc.max_element_wise(pos.cast(pa.int64()), pa.scalar(0, pa.int64())))
-        take = pc.if_else(ok, take, pa.scalar(None, pa.int64()))
-        got = flat.take(take) if len(flat) else pa.nulls(len(parts), pa.string())
+    if isinstance(parts, pa.ChunkedArray):
+        parts = parts.combine_chunks()
+    off = parts.offsets.to_numpy(zero_copy_only=False).astype(np.int64)
+    count = off[1:] - off[:-1]
+    pos = np.full(len(count), i - 1, np.int64) if i > 0 else count + i
+    ok = (i != 0) & (pos >= 0) & (pos < count) & parts.is_valid().to_numpy(zero_copy_only=False)
+    take = pa.array(np.where(ok, off[:-1] + pos, 0), mask=~ok)
+    got = parts.values.take(take) if len(parts.values) else pa.nulls(len(parts), pa.string())
     return pc.if_else(pc.is_valid(s), pc.fill_null(got, ""), pa.scalar(None, pa.string()))
 
 
@@ -400,13 +398,22 @@ def _list_of_text(args):
     return pa.list_(pa.string())
 
 
-@register("string_split", 2, 2, _list_of_text, constant=(1,))
+_NO_SEPARATOR = "\x00\x01no separator\x01\x00"
+
+
+def _split_by(s, sep, dtype=None):
+    return _split(s, scalar_py(sep, "The separator"))
+
+
+_split_by_each = _per_distinct(_split_by, (1,))
+
+
+@register("string_split", 2, 2, _list_of_text)
 def _string_split(s, sep, dtype=None):
-    d = scalar_py(sep, "The separator")
-    if d is None:  # DuckDB: no separator, no split
-        return pc.if_else(pc.is_valid(s), _split(s, "\x00\x01never"), pa.scalar(None, dtype)) \
-            if not is_scalar(s) else _split(s, "\x00\x01never")
-    return _split(s, d)
+    """A NULL separator does not split (DuckDB): it stands for a separator no text contains."""
+    if is_scalar(sep):
+        return _split(s, sep.as_py() if sep.is_valid else _NO_SEPARATOR)
+    return _split_by_each(s, pc.fill_null(sep.cast(pa.string()), _NO_SEPARATOR), dtype=dtype)
 
 
 # ---------------------------------------------------------------- characters

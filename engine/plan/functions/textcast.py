@@ -272,7 +272,8 @@ def _match(s: pa.Array, pattern: str) -> np.ndarray:
 def _fail(s: pa.Array, bad: np.ndarray, t: pa.DataType, safe: bool) -> None:
     if not safe and bad.any():
         first = s[int(np.argmax(bad))].as_py()
-        raise DataError(f"Could not convert string '{first}' to {T.sql_name(t)}")
+        raise DataError(f"Cannot cast '{first}' to {T.sql_name(t)}: not a valid "
+                        f"{T.sql_name(t)} (DuckDB: Could not convert string)")
 
 
 def _text_to_int(s: pa.Array, t: pa.DataType, safe: bool) -> pa.Array:

@@ -313,6 +313,8 @@ class FunctionBinding:
             f = F.lookup("julian" if str(args[0].value).lower() != "epoch" else "epoch")
             args = args[1:]
         where = _TEMPORAL_ARG.get(f.name)
+        if f.name == "strftime" and len(args) == 2 and T.is_temporal(args[1].dtype):
+            where = None  # strftime(format, value)
         for i in (where,) if isinstance(where, int) else where or ():
             a = args[i] if i < len(args) else None
             if isinstance(a, Literal) and pa.types.is_string(a.dtype) and a.value is not None:
