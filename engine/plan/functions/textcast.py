@@ -91,7 +91,26 @@ _ZERO = ord("0")
 
 
 def float_to_text(v: Value) -> Value:
-    """DOUBLE/FLOAT -> VARCHAR exactly as DuckDB writes it (see the module docstring).
+    """DOUBLE/FLOAT -> VARCHAR exactly as DuckDB writes it (see the module docstring); a FLOAT
+    on which DuckDB's formatter falls back is written with its DOUBLE's digits (float32text)."""
+    a, scalar = _array(v)
+    out = _float_digits_to_text(a)
+    if pa.types.is_float32(a.type) and len(a):
+        from engine.plan.functions.float32text import grisu_gives_up
+        x = pc.fill_null(a, 0.0).to_numpy(zero_copy_only=False).astype(np.float64)
+        rows = np.flatnonzero(np.isfinite(x) & (x != 0))
+        gave_up = rows[grisu_gives_up(np.abs(x[rows]))]
+        if len(gave_up):
+            mask = np.zeros(len(a), bool)
+            mask[gave_up] = True
+            hit = pa.array(mask)
+            wide = _float_digits_to_text(a.filter(hit).cast(pa.float64()))
+            out = pc.replace_with_mask(out, hit, wide)
+    return _back(out, scalar)
+
+
+def _float_digits_to_text(v: Value) -> Value:
+    """Arrow's shortest digits of each value, in DuckDB's layout.
 
     Arrow writes the same shortest digits in a layout of its own: plain notation for decimal
     exponents -6..9, exponent notation outside, no '.0', one-digit exponents. A few regular
