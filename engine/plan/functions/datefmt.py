@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from engine.errors import DataError, NotSupportedError, TypeMismatchError
 from engine.plan import types as T
+from engine.plan.functions.calendar import month_days, month_start
 from engine.plan.functions.dates import _DAYS, _MONTHS, US_PER_DAY, Fields, _days_from_ymd
 from engine.plan.functions.registry import Value, is_scalar, register, scalar_py
 
@@ -268,8 +269,8 @@ def _days_or_invalid(year, month, day, matched) -> np.ndarray:
     """Days since the epoch, with -10**9 where the day does not exist in its month."""
     mm = np.clip(month, 1, 12)
     months = (year - 1970) * 12 + mm - 1
-    first = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
-    nxt = (months + 1).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+    first = month_start(months)
+    nxt = first + month_days(months)
     return np.where(matched & (day <= nxt - first), first + day - 1, -10 ** 9)
 
 

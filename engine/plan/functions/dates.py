@@ -2,7 +2,8 @@
 age, with DuckDB's semantics and result types.
 
 Every kernel works on the values' microseconds since the epoch as numpy int64 (DATE as whole
-days): calendar fields come from numpy's datetime64 conversions, never from per-row Python.
+days): calendar fields come from integer calendar arithmetic (calendar.py), never from
+per-row Python.
 date_diff counts unit boundaries crossed (DuckDB's T-SQL flavour: weeks are whole 7-day spans),
 date_sub counts whole units elapsed; both follow DuckDB's date_diff.cpp and date_sub.cpp.
 Formatting and parsing (strftime, strptime) live in datefmt.py.
@@ -10,6 +11,7 @@ Formatting and parsing (strftime, strptime) live in datefmt.py.
 from __future__ import annotations
 
 import datetime as _dt
+from functools import cached_property
 
 import numpy as np
 import pyarrow as pa
@@ -17,6 +19,7 @@ import pyarrow.compute as pc
 
 from engine.errors import DataError, NotSupportedError, TypeMismatchError
 from engine.plan import types as T
+from engine.plan.functions.calendar import civil, days_from_civil, month_days, month_start
 from engine.plan.functions.registry import (
     ALIASES,
     FUNCTIONS,
@@ -63,7 +66,7 @@ def part_of(name, what: str = "date part") -> str:
 
 
 class Fields:
-    """The calendar fields of DATE/TIMESTAMP values, computed once with numpy."""
+    """The calendar fields of DATE/TIMESTAMP values, each computed with numpy when first read."""
 
     def __init__(self, x: Value):
         arr = x if not is_scalar(x) else pa.array([x.as_py()], x.type)
@@ -78,26 +81,60 @@ class Fields:
             ts = arr.cast(pa.timestamp("us", tz=getattr(arr.type, "tz", None)))
             self.us, _ = _to_numpy(ts.cast(pa.int64()), 0)
             self.us = self.us.astype(np.int64)
-        self.days = np.floor_divide(self.us, US_PER_DAY)
-        self.tod = self.us - self.days * US_PER_DAY  # microseconds into the day
-        d = self.days.astype("datetime64[D]")
-        ym = d.astype("datetime64[M]")
-        self.year = d.astype("datetime64[Y]").astype(np.int64) + 1970
-        self.month = ym.astype(np.int64) % 12 + 1
-        self.day = (d - ym.astype("datetime64[D]")).astype(np.int64) + 1
-        self.hour = self.tod // 3_600_000_000
-        self.minute = self.tod // 60_000_000 % 60
-        self.second = self.tod // 1_000_000 % 60
-        self.micro = self.tod % 1_000_000  # within the second
-        self.dow = (self.days + 4) % 7  # 1970-01-01 was a Thursday; Sunday = 0
-        self.doy = (d - d.astype("datetime64[Y]").astype("datetime64[D]")).astype(np.int64) + 1
+
+    @cached_property
+    def days(self) -> np.ndarray:
+        return np.floor_divide(self.us, US_PER_DAY)
+
+    @cached_property
+    def tod(self) -> np.ndarray:  # microseconds into the day
+        return self.us - self.days * US_PER_DAY
+
+    @cached_property
+    def _ymd(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return civil(self.days)
+
+    @property
+    def year(self) -> np.ndarray:
+        return self._ymd[0]
+
+    @property
+    def month(self) -> np.ndarray:
+        return self._ymd[1]
+
+    @property
+    def day(self) -> np.ndarray:
+        return self._ymd[2]
+
+    @cached_property
+    def hour(self) -> np.ndarray:
+        return self.tod // 3_600_000_000
+
+    @cached_property
+    def minute(self) -> np.ndarray:
+        return self.tod // 60_000_000 % 60
+
+    @cached_property
+    def second(self) -> np.ndarray:
+        return self.tod // 1_000_000 % 60
+
+    @cached_property
+    def micro(self) -> np.ndarray:  # within the second
+        return self.tod % 1_000_000
+
+    @cached_property
+    def dow(self) -> np.ndarray:  # 1970-01-01 was a Thursday; Sunday = 0
+        return (self.days + 4) % 7
+
+    @cached_property
+    def doy(self) -> np.ndarray:
+        return self.days - days_from_civil(self.year, 1, 1) + 1
 
     def iso(self) -> tuple[np.ndarray, np.ndarray]:
         """ISO year and week: the week's Thursday decides its year."""
         thursday = self.days - (self.dow + 6) % 7 + 3
-        t = thursday.astype("datetime64[D]")
-        iso_year = t.astype("datetime64[Y]").astype(np.int64) + 1970
-        jan1 = t.astype("datetime64[Y]").astype("datetime64[D]").astype(np.int64)
+        iso_year = civil(thursday)[0]
+        jan1 = days_from_civil(iso_year, 1, 1)
         week = (thursday - jan1) // 7 + 1
         return iso_year, week
 
@@ -163,9 +200,23 @@ def extract(part: str, f: Fields) -> tuple[np.ndarray, pa.DataType]:
     raise NotSupportedError(f'date_part("{part}") is not supported')
 
 
+_ARROW_PARTS = {
+    "year": pc.year, "month": pc.month, "day": pc.day, "quarter": pc.quarter, "hour": pc.hour,
+    "minute": pc.minute, "second": pc.second, "doy": pc.day_of_year, "week": pc.iso_week,
+    "isoyear": pc.iso_year,
+    "dow": lambda x: pc.day_of_week(x, count_from_zero=True, week_start=7),
+    "isodow": lambda x: pc.day_of_week(x, count_from_zero=False, week_start=1),
+}
+
+
 def date_part(part: str, x: Value) -> Value:
+    """One date part of DATE/TIMESTAMP values; Arrow's kernels where it has one (they agree
+    with DuckDB's), calendar arithmetic for the rest."""
+    p = part_of(part)
+    if p in _ARROW_PARTS and (pa.types.is_date32(x.type) or pa.types.is_timestamp(x.type)):
+        return _ARROW_PARTS[p](x).cast(pa.int64())
     f = Fields(x)
-    vals, t = extract(part, f)
+    vals, t = extract(p, f)
     return f.out(vals, t)
 
 
@@ -183,19 +234,17 @@ def _date_part(part, x, dtype=None):
         return pa.scalar(None, dtype) if is_scalar(x) else pa.nulls(len(x), dtype)
     if pa.types.is_null(x.type):
         return pa.scalar(None, dtype) if is_scalar(x) else pa.nulls(len(x), dtype)
-    f = Fields(x)
-    vals, t = extract(p, f)
-    if t != dtype:
+    out = date_part(p, x)
+    if out.type != dtype:
         raise NotSupportedError(f'date_part("{p}") with a part that is not a constant')
-    return f.out(vals, dtype)
+    return out
 
 
 def _one_part(part: str, t: pa.DataType = pa.int64()):
     def kernel(x, dtype=None):
         if pa.types.is_null(x.type):
             return pa.scalar(None, t) if is_scalar(x) else pa.nulls(len(x), t)
-        f = Fields(x)
-        return f.out(extract(part, f)[0], t)
+        return date_part(part, x)
     return kernel
 
 
@@ -288,9 +337,8 @@ def _days_from_ymd(y: np.ndarray, m: np.ndarray, d: np.ndarray, mask: np.ndarray
     ok = (m >= 1) & (m <= 12) & (d >= 1)
     mm = np.clip(m, 1, 12)
     months = (y - 1970) * 12 + (mm - 1)
-    first = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
-    nxt = (months + 1).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
-    ok &= d <= nxt - first
+    first = month_start(months)
+    ok &= d <= month_days(months)
     bad = ~mask & ~ok
     if bad.any():
         i = int(np.argmax(bad))
@@ -317,7 +365,7 @@ def _make_date(y, m, d, dtype=None):
 def _last_day(x, dtype=None):
     f = Fields(x)
     months = (f.year - 1970) * 12 + f.month  # the next month
-    days = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64) - 1
+    days = month_start(months) - 1
     return f.out(days.astype(np.int32), pa.date32())
 
 
@@ -368,8 +416,7 @@ def _date_trunc(part, x, dtype=None):
         us = (f.days - (f.dow + 6) % 7) * US_PER_DAY
     elif p == "isoyear":
         iso_year, _ = f.iso()
-        jan4 = ((iso_year - 1970).astype("datetime64[Y]").astype("datetime64[D]")
-                .astype(np.int64) + 3)
+        jan4 = days_from_civil(iso_year, 1, 4)
         us = (jan4 - (jan4 + 4 + 6) % 7) * US_PER_DAY
     else:
         if p == "month":
@@ -387,7 +434,7 @@ def _date_trunc(part, x, dtype=None):
         else:
             raise NotSupportedError(f'date_trunc("{part.as_py()}") is not supported')
         months = (y - 1970) * 12 + m - 1
-        us = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64) * US_PER_DAY
+        us = month_start(months) * US_PER_DAY
     out = pa.array(us, pa.int64(), mask=f.mask if f.mask.any() else None).cast(T.TIMESTAMP)
     return out[0] if f.scalar else out
 
@@ -474,8 +521,7 @@ def _age_fields(e: Fields, s: Fields) -> tuple[np.ndarray, np.ndarray, np.ndarra
     ref_y = np.where(neg, e.year, s.year)
     ref_m = np.where(neg, e.month, s.month)
     months = (ref_y - 1970) * 12 + ref_m - 1
-    mdays = ((months + 1).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
-             - months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64))
+    mdays = month_days(months)
     for _ in range(3):
         low = dd < 0
         dd = np.where(low, dd + mdays, dd)
@@ -520,11 +566,9 @@ def _sub_months(s: Fields, e: Fields) -> np.ndarray:
     hi_us = np.where(neg, s.us, e.us)
     lo, hi = _fields_of(lo_us), _fields_of(hi_us)
     months = (hi.year - 1970) * 12 + hi.month - 1
-    end_days = ((months + 1).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
-                - months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64))
+    end_days = month_days(months)
     clamp = (hi.day == end_days) & ((lo.day > end_days) | ((lo.day == end_days) & (lo.tod < hi.tod)))
-    lo_month_start = ((lo.year - 1970) * 12 + lo.month - 1).astype("datetime64[M]") \
-        .astype("datetime64[D]").astype(np.int64)
+    lo_month_start = month_start((lo.year - 1970) * 12 + lo.month - 1)
     lo_us = np.where(clamp, (lo_month_start + end_days - 1) * US_PER_DAY + lo.tod, lo_us)
     m, _, _ = _age_fields(hi, _fields_of(lo_us))
     return np.where(neg, -m, m)

@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 
 from engine.errors import DataError, NotSupportedError
 from engine.plan import types as T
+from engine.plan.functions.calendar import month_days, month_start
 
 Value = Any
 
@@ -433,8 +434,8 @@ def _parse_datetime(s: pa.Array, t: pa.DataType, safe: bool, with_time: bool) ->
     ok_md = (m >= 1) & (m <= 12) & (d >= 1)
     mm = np.clip(m, 1, 12)
     months = (np.clip(y, 1, 200000) - 1970) * 12 + (mm - 1)
-    first = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
-    nxt = (months + 1).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+    first = month_start(months)
+    nxt = first + month_days(months)
     ok_md &= d <= (nxt - first)
     midnight24 = (hh == 24) & (mi == 0) & (ss == 0) & (us == 0)
     ok_t = ((hh < 24) | midnight24) & (mi < 60) & (ss < 60)

@@ -24,7 +24,7 @@ from engine.plan.expressions import Expr, Literal
 from engine.plan.functions.names import user_function_names
 from engine.plan.functions.structs import type_name
 from engine.sql.bind.aggregates import _AGGS
-from engine.sql.bind.util import _cast_literal, make_call
+from engine.sql.bind.util import _cast_literal, cast_to, make_call
 from engine.sql.bind.windows import _WINDOW_ONLY
 from engine.sql.dialect import Dawn
 from engine.sql.parser import location
@@ -342,7 +342,9 @@ class FunctionBinding:
             if not isinstance(sep, Literal):
                 raise NotSupportedError("string_agg's separator must be a constant")
             options = (("separator", sep.value),)
-            args = args[:1]
+            # DuckDB joins any value as its text (1.0, not 1): the implicit VARCHAR cast
+            args = [cast_to(a, pa.string()) if args and not pa.types.is_string(a.dtype)
+                    and not pa.types.is_null(a.dtype) else a for a in args[:1]]
             name = "string_agg"
         flt, self.pending_filter = self.pending_filter, None
         return self._make_agg(name, args, False, flt, options, node)
