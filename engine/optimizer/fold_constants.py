@@ -17,6 +17,7 @@ from engine.plan.expressions import (Call, Case, Cast, Expr, InList, Literal, Su
                                      and_all, conjuncts)
 from engine.plan.nodes import Node
 from engine.optimizer.rewrite import map_expressions
+from engine.plan.functions.names import VOLATILE
 
 _CMP = {"eq", "neq", "lt", "lte", "gt", "gte"}
 
@@ -25,8 +26,10 @@ def _foldable(e: Expr) -> bool:
     if isinstance(e, (Call, Cast, Case, InList)) and not isinstance(e, SubqueryExpr):
         if isinstance(e, Call):
             from engine.plan import functions as F
-            if e.fn not in F.FUNCTIONS:
-                return False  # user functions may be non-deterministic or costly
+            if e.fn not in F.FUNCTIONS or e.fn in VOLATILE:
+                return False  # user functions may be non-deterministic or costly; random()
+        if pa.types.is_nested(e.dtype):
+            return False  # list and struct values stay expressions (a Literal holds scalars)
         return all(isinstance(c, Literal) for c in e.children())
     return False
 

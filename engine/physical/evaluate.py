@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 
 from engine.errors import DataError, InternalError, NotSupportedError
 from engine.plan import functions as F
+from engine.plan.functions.names import VOLATILE
 from engine.physical.casts import cast_value
 from engine.plan.expressions import (AggCall, Call, Case, Cast, ColumnRef, Expr, InList, Literal,
                                      SubqueryExpr, UdfCall, WindowCall, user_sql)
@@ -62,6 +63,8 @@ def evaluate(e: Expr, batch: pa.RecordBatch, ctx) -> Value:
         args = [evaluate(a, batch, ctx) for a in e.args]
         if e.fn in ("and", "or") and all(isinstance(a, pa.Scalar) for a in args):
             return fn.kernel(*args, dtype=e.dtype)
+        if e.fn in VOLATILE:  # random(): one value per row
+            return fn.kernel(*args, dtype=e.dtype, rows=batch.num_rows)
         try:
             return fn.kernel(*args, dtype=e.dtype)
         except pa.ArrowInvalid as err:

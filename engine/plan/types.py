@@ -104,6 +104,11 @@ def sql_name(t: pa.DataType) -> str:
         return f"TENSOR{list(t.shape)}({sql_name(t.value_type)})"
     if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
         return f"{sql_name(t.value_type)}[]"
+    if pa.types.is_struct(t):  # DuckDB's spelling: STRUCT(a INTEGER, "b c" VARCHAR)
+        def ident(n: str) -> str:
+            plain = n.replace("_", "a").isalnum() and not n[:1].isdigit()
+            return n if plain else '"' + n.replace('"', '""') + '"'
+        return "STRUCT(" + ", ".join(f"{ident(f.name)} {sql_name(f.type)}" for f in t) + ")"
     return str(t).upper()
 
 

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
+from sqlglot.errors import ErrorLevel
+from sqlglot.expressions import Expr, Func
 from sqlglot.tokens import TokenType
 
 
@@ -51,12 +53,60 @@ class Explain(exp.Expression):
 DAWN_STATEMENTS = (CreateFunction, CreateVideo, DropObject, ShowFunctions, Explain)
 
 
+def _counting(builder):
+    if getattr(builder, "__func__", None) is Func.from_arg_list.__func__:
+        return builder  # the default builder keeps every argument (or raises)
+
+    def build(args, dialect=None):
+        # the parser calls builder(args) and, on TypeError, builder(args, dialect=...)
+        node = builder(args) if dialect is None else builder(args, dialect=dialect)
+        if isinstance(node, Expr):
+            node.meta["dawn_argc"] = len(args)
+        return node
+    return build
+
+
 class Dawn(DuckDB):
+    # the parser records each function's name as written (node.meta["dawn_name"]): messages and
+    # name lookups use the user's spelling, not sqlglot's class for it (instr parses as StrPosition)
+    ORIGINAL_NAME_META_KEY = "dawn_name"
+
     class Tokenizer(DuckDB.Tokenizer):
         # EXPLAIN is a statement Dawn parses (sqlglot would swallow the rest of the text as a string)
         KEYWORDS = {k: v for k, v in DuckDB.Tokenizer.KEYWORDS.items() if k != "EXPLAIN"}
 
     class Parser(DuckDB.Parser):
+        # sqlglot's custom function builders read the arguments they know and drop the rest
+        # (regexp_extract's fifth): each node records how many arguments were written, so the
+        # binder can refuse a call whose arguments it did not all receive
+        FUNCTIONS = {name: _counting(builder) for name, builder in DuckDB.Parser.FUNCTIONS.items()}
+
+        def validate_expression(self, expression, args=None):
+            # a function call with the wrong arguments is reported by the name the user wrote,
+            # not as "Required keyword: 'substr' missing for <class ...StrPosition>"
+            if isinstance(expression, Func) and self.error_level != ErrorLevel.IGNORE \
+                    and expression.error_messages(args):
+                name = self._call_name() or expression.sql_name().lower()
+                if args is not None:
+                    self.raise_error(f'Function "{name}" does not take {len(args)} argument(s)')
+                else:
+                    self.raise_error(f'Function "{name}" is missing an argument')
+            return super().validate_expression(expression, args)
+
+        def _call_name(self) -> str | None:
+            """The name before the '(' of the call being parsed."""
+            depth, i = 0, min(self._index, len(self._tokens)) - 1
+            while i > 0:
+                kind = self._tokens[i].token_type
+                if kind == TokenType.R_PAREN:
+                    depth += 1
+                elif kind == TokenType.L_PAREN:
+                    if depth == 0:
+                        return self._tokens[i - 1].text
+                    depth -= 1
+                i -= 1
+            return None
+
         def _peek_words(self, n: int) -> list[str]:
             """The upper-cased texts of the next ``n`` tokens (fewer at the end)."""
             return [t.text.upper() for t in self._tokens[self._index:self._index + n]]

@@ -6,7 +6,19 @@ Arrow arrays/scalars built on pyarrow.compute and numpy. Semantics follow DuckDB
 (DECIMAL is DOUBLE), engine.plan.types says so. ``registry.py`` holds the table; each other module
 registers one family of functions.
 """
-from engine.plan.functions import arithmetic, dates, logic, numeric, strings  # noqa: F401 (they register)
+from engine.plan.functions import (  # noqa: F401 (they register)
+    arithmetic,
+    datefmt,
+    dates,
+    formatting,
+    hashing,
+    lists,
+    logic,
+    numeric,
+    regexps,
+    strings,
+    structs,
+)
 from engine.plan.functions.dates import date_part
 from engine.plan.functions.registry import (
                                             ALIASES,

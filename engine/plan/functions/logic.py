@@ -114,8 +114,3 @@ register("like", 2, 3, _like_type, constant=(1, 2))(_like(False, False))
 register("ilike", 2, 3, _like_type, constant=(1, 2))(_like(True, False))
 register("not_like", 2, 3, _like_type, constant=(1, 2))(_like(False, True))
 register("not_ilike", 2, 3, _like_type, constant=(1, 2))(_like(True, True))
-
-
-@register("regexp_matches", 2, 2, _like_type, constant=(1,))
-def _regexp_matches(a, p, dtype=None):
-    return pc.match_substring_regex(a, scalar_py(p, "A regular expression"))

@@ -1,11 +1,16 @@
-"""Math functions, rounding, GREATEST/LEAST/COALESCE/NULLIF."""
+"""Math functions, rounding, GREATEST/LEAST/COALESCE/NULLIF, random numbers.
+
+Result types are DuckDB's: ceil/floor are DOUBLE (also of integers), round/trunc keep their
+argument's type, the transcendental functions are DOUBLE and give NaN or inf where C's libm does
+(sqrt(-1) is NaN, ln(0) is -inf) rather than raising.
+"""
 from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from engine.errors import DataError
+from engine.errors import DataError, TypeMismatchError
 from engine.plan import types as T
 from engine.plan.functions import integers
 from engine.plan.functions.registry import (
@@ -19,6 +24,7 @@ from engine.plan.functions.registry import (
 )
 
 # ---------------------------------------------------------------- math
+
 
 def _float1(args):
     return _float_result(args[:1])
@@ -40,32 +46,105 @@ def _sign(a, dtype=None):
     return pc.cast(s, pa.int8())
 
 
+def _f64(a):
+    return a.cast(pa.float64())
+
+
+def _unary_np(fn):
+    """A DOUBLE -> DOUBLE kernel computed by numpy (NaN/inf where libm gives them, no raising)."""
+    def k(a, dtype=None):
+        if is_scalar(a):
+            if not a.is_valid:
+                return pa.scalar(None, pa.float64())
+            with np.errstate(all="ignore"):
+                return pa.scalar(float(fn(np.float64(_f64(a).as_py()))), pa.float64())
+        x, mask = _to_numpy(_f64(a), 0.0)
+        with np.errstate(all="ignore"):
+            return pa.array(fn(x.astype(np.float64)), pa.float64(), mask=mask)
+    return k
+
+
 register("abs", 1, 1, _numeric_result)(_abs)
-register("sqrt", 1, 1, _float1)(lambda a, dtype=None: pc.sqrt(a.cast(pa.float64())))
-register("cbrt", 1, 1, _float1)(lambda a, dtype=None: pc.power(a.cast(pa.float64()), 1.0 / 3.0))
-register("exp", 1, 1, _float1)(lambda a, dtype=None: pc.exp(a.cast(pa.float64())))
-register("ln", 1, 1, _float1)(lambda a, dtype=None: pc.ln(a.cast(pa.float64())))
-register("log10", 1, 1, _float1)(lambda a, dtype=None: pc.log10(a.cast(pa.float64())))
-register("log2", 1, 1, _float1)(lambda a, dtype=None: pc.log2(a.cast(pa.float64())))
-register("sin", 1, 1, _float1)(lambda a, dtype=None: pc.sin(a.cast(pa.float64())))
-register("cos", 1, 1, _float1)(lambda a, dtype=None: pc.cos(a.cast(pa.float64())))
-register("power", 2, 2, _float_result)(lambda a, b, dtype=None: pc.power(a.cast(pa.float64()), b.cast(pa.float64())))
+register("sqrt", 1, 1, _float1)(_unary_np(np.sqrt))
+register("cbrt", 1, 1, _float1)(_unary_np(np.cbrt))
+register("exp", 1, 1, _float1)(_unary_np(np.exp))
+register("ln", 1, 1, _float1)(_unary_np(np.log))
+register("log10", 1, 1, _float1)(_unary_np(np.log10))
+register("log2", 1, 1, _float1)(_unary_np(np.log2))
+register("sin", 1, 1, _float1)(_unary_np(np.sin))
+register("cos", 1, 1, _float1)(_unary_np(np.cos))
+register("tan", 1, 1, _float1)(_unary_np(np.tan))
 register("sign", 1, 1, lambda a: _numeric_result(a) and pa.int8())(_sign)
 register("pi", 0, 0, _fixed(pa.float64()))(lambda dtype=None: pa.scalar(np.pi))
 
 
-def _round_type(args):
-    _numeric_result(args)
-    return args[0] if not pa.types.is_null(args[0]) else pa.float64()
+@register("log", 1, 2, _float_result)
+def _log(a, b=None, dtype=None):
+    """log(x) is the base-10 logarithm; log(b, x) the base-b one (DuckDB)."""
+    if b is None:
+        return _unary_np(np.log10)(a)
+    with np.errstate(all="ignore"):
+        return pc.divide(_unary_np(np.log)(b), _unary_np(np.log)(a))
 
 
-@register("round", 1, 2, _round_type, constant=(1,))
-def _round(a, nd=None, dtype=None):
-    if T.is_integer(a.type):
+@register("power", 2, 2, _float_result)
+def _power(a, b, dtype=None):
+    return pc.power(_f64(a), _f64(b))
+
+
+# ---------------------------------------------------------------- rounding
+
+
+def _same_numeric(args):
+    t = args[0]
+    if pa.types.is_null(t):
+        return pa.float64()
+    if not (T.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)):
+        raise TypeMismatchError(f"expects a numeric argument, got {T.sql_name(t)}")
+    for i, a in enumerate(args[1:], 2):
+        if not (T.is_integer(a) or pa.types.is_null(a)):
+            raise TypeMismatchError(f"expects an integer as argument {i}, got {T.sql_name(a)}")
+    return t
+
+
+def _ceil_type(args):
+    _same_numeric(args)
+    return args[0] if pa.types.is_floating(args[0]) else pa.float64()
+
+
+def _nulls(a, t):
+    return pa.scalar(None, t) if is_scalar(a) else pa.nulls(len(a), t)
+
+
+def _round_int(a, d: int, mode: str, dtype):
+    """round/trunc of an integer to 10**-d (d < 0): 15 -> 20, half away from zero, raising on
+    overflow as DuckDB does."""
+    if d >= 0:
         return a
+    if d < -18:
+        return pc.multiply(a, 0)
+    q = 10 ** -d
+    x, mask = _to_numpy(a.cast(pa.int64()), 0) if not is_scalar(a) else \
+        (np.asarray([a.as_py()], np.int64), None)
+    mag = np.abs(x)
+    r = (mag + q // 2) // q * q if mode == "round" else mag // q * q
+    out = np.sign(x) * r
+    lo, hi = {pa.int8(): (-2 ** 7, 2 ** 7 - 1), pa.int16(): (-2 ** 15, 2 ** 15 - 1),
+              pa.int32(): (-2 ** 31, 2 ** 31 - 1)}.get(a.type, (-2 ** 63, 2 ** 63 - 1))
+    live = out if mask is None else out[~mask]
+    if len(live) and (live.min() < lo or live.max() > hi or (r < 0).any()):
+        raise DataError("Overflow in ROUND of integer")
+    res = pa.array(out, pa.int64(), mask=mask).cast(a.type)
+    return res[0] if is_scalar(a) else res
+
+
+@register("round", 1, 2, _same_numeric, constant=(1,))
+def _round(a, nd=None, dtype=None):
     d = 0 if nd is None else scalar_py(nd, "ROUND's digits")
-    if d is None:
-        return pa.scalar(None, a.type) if is_scalar(a) else pa.nulls(len(a), a.type)
+    if d is None or pa.types.is_null(a.type):
+        return _nulls(a, dtype)
+    if T.is_integer(a.type):
+        return _round_int(a, d, "round", dtype)
     if is_scalar(a):
         return _round_away(pa.array([a.as_py()], a.type), d)[0]
     return _round_away(a, d)
@@ -78,6 +157,7 @@ def _round_away(a: pa.Array, d: int) -> pa.Array:
     the product exact for the usual digit counts."""
     x, mask = _to_numpy(a, 0.0)
     x = x.astype(np.float64)
+    d = max(min(d, 330), -330)
     with np.errstate(all="ignore"):
         if d >= 0:
             y = x.astype(np.longdouble) * (np.longdouble(10) ** d)
@@ -87,12 +167,71 @@ def _round_away(a: pa.Array, d: int) -> pa.Array:
         r = (t + np.where(np.abs(y - t) >= 0.5, np.sign(y), 0)).astype(np.float64)
         out = r / 10.0 ** d if d >= 0 else r * 10.0 ** -d
         out = np.where(np.isfinite(out), np.copysign(out, x), x)  # -0.0 stays, huge values stay
-    return pa.array(out, a.type if pa.types.is_floating(a.type) else pa.float64(), mask=mask)
+        if d >= 0:
+            out = np.where(np.isfinite(y.astype(np.float64)), out, x)  # 5.5 rounded to 400 digits
+    t = a.type if pa.types.is_floating(a.type) else pa.float64()
+    return pa.array(out, pa.float64(), mask=mask).cast(t)
 
 
-register("floor", 1, 1, _round_type)(lambda a, dtype=None: a if T.is_integer(a.type) else pc.floor(a))
-register("ceil", 1, 1, _round_type)(lambda a, dtype=None: a if T.is_integer(a.type) else pc.ceil(a))
-register("trunc", 1, 1, _round_type)(lambda a, dtype=None: a if T.is_integer(a.type) else pc.trunc(a))
+@register("trunc", 1, 2, _same_numeric, constant=(1,))
+def _trunc(a, nd=None, dtype=None):
+    d = 0 if nd is None else scalar_py(nd, "TRUNC's digits")
+    if d is None or pa.types.is_null(a.type):
+        return _nulls(a, dtype)
+    if T.is_integer(a.type):
+        return _round_int(a, d, "trunc", dtype)
+    if d == 0:
+        return pc.trunc(a)
+    q = 10.0 ** d
+    return pc.divide(pc.trunc(pc.multiply(a, q)), q).cast(a.type)
+
+
+register("floor", 1, 1, _ceil_type)(lambda a, dtype=None: pc.floor(a if pa.types.is_floating(a.type) else _f64(a)))
+register("ceil", 1, 1, _ceil_type)(lambda a, dtype=None: pc.ceil(a if pa.types.is_floating(a.type) else _f64(a)))
+
+
+def _float_test(args):
+    if not (T.is_numeric(args[0]) or pa.types.is_decimal(args[0])):
+        raise TypeMismatchError(f"expects a numeric argument, got {T.sql_name(args[0])}")
+    return pa.bool_()
+
+
+def _float_pred(fn):
+    def k(a, dtype=None):
+        if pa.types.is_floating(a.type):
+            return fn(a)
+        # integers are never NaN or infinite
+        return pc.if_else(pc.is_valid(a), False, pa.scalar(None, pa.bool_())) \
+            if not is_scalar(a) else pa.scalar(False if a.is_valid else None, pa.bool_())
+    return k
+
+
+register("isnan", 1, 1, _float_test)(_float_pred(pc.is_nan))
+register("isinf", 1, 1, _float_test)(_float_pred(pc.is_inf))
+register("isfinite", 1, 1, _float_test)(_float_pred(pc.is_finite))
+
+
+# ---------------------------------------------------------------- random numbers
+
+_RNG = [np.random.default_rng()]
+
+
+@register("random", 0, 0, _fixed(pa.float64()))
+def _random(dtype=None, rows: int = 1):
+    """Uniform in [0, 1), one value per row; setseed() makes the sequence reproducible."""
+    return pa.array(_RNG[0].random(rows), pa.float64())
+
+
+@register("setseed", 1, 1, lambda args: pa.null())
+def _setseed(s, dtype=None, rows: int = 1):
+    seed = scalar_py(s, "The seed")
+    if seed is None or not -1.0 <= seed <= 1.0:
+        raise DataError("SETSEED accepts seed values between -1.0 and 1.0, inclusive")
+    _RNG[0] = np.random.default_rng(int(round((seed + 1.0) * 2 ** 52)))
+    return pa.nulls(rows)
+
+
+# ---------------------------------------------------------------- greatest, least, coalesce
 
 
 def _common_all(args):
@@ -102,8 +241,17 @@ def _common_all(args):
     return t
 
 
-register("greatest", 1, 64, _common_all, "common")(lambda *a, dtype=None: pc.max_element_wise(*a, skip_nulls=True))
-register("least", 1, 64, _common_all, "common")(lambda *a, dtype=None: pc.min_element_wise(*a, skip_nulls=True))
+def _extreme(fn):
+    def k(*a, dtype=None):
+        if pa.types.is_null(dtype):
+            n = next((len(x) for x in a if not is_scalar(x)), None)
+            return pa.scalar(None, pa.null()) if n is None else pa.nulls(n)
+        return fn(*a, skip_nulls=True)
+    return k
+
+
+register("greatest", 1, 64, _common_all, "common")(_extreme(pc.max_element_wise))
+register("least", 1, 64, _common_all, "common")(_extreme(pc.min_element_wise))
 register("coalesce", 1, 64, _common_all, "common")(lambda *a, dtype=None: pc.coalesce(*a))
 
 

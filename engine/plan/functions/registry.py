@@ -34,10 +34,11 @@ class Function:
 FUNCTIONS: dict[str, Function] = {}
 ALIASES = {"char_length": "length", "len": "length", "character_length": "length",
            "substr": "substring", "pow": "power", "ceiling": "ceil", "instr": "strpos",
-           "position": "strpos", "ifnull": "coalesce", "log": "log10", "lcase": "lower",
+           "position": "strpos", "ifnull": "coalesce", "lcase": "lower",
            "ucase": "upper", "datepart": "date_part", "datetrunc": "date_trunc",
            "starts_with": "starts_with", "prefix": "starts_with", "suffix": "ends_with",
-           "string_split": "split_part", "mod": "mod_fn", "day": "dayofmonth"}
+           "str_split": "string_split", "string_to_array": "string_split", "mod": "mod_fn",
+           "day": "dayofmonth"}
 
 
 def register(name: str, min_args: int, max_args: int, rtype, coerce: str = "none",

@@ -46,7 +46,8 @@ HANDLED: dict[type, frozenset[str]] = {
     exp.Offset: frozenset({"this", "expression"}),
     exp.Window: frozenset({"this", "partition_by", "order", "spec", "alias", "over"}),
     exp.WindowSpec: frozenset({"kind", "start", "start_side", "end", "end_side"}),
-    exp.Column: frozenset({"this", "table"}),
+    # a schema (db) part is read as a struct field access (t.s.a) or refused by the binder
+    exp.Column: frozenset({"this", "table", "db"}),
     exp.Star: frozenset({"except_", "replace"}),
     exp.Alias: frozenset({"this", "alias"}),
     exp.Cast: frozenset({"this", "to"}),

@@ -20,6 +20,7 @@ from engine.errors import (
 from engine.plan import types as T
 from engine.plan.expressions import (
     AggCall,
+    Call,
     Case,
     Cast,
     ColumnRef,
@@ -81,6 +82,18 @@ def _fit_literal(e: Expr, node: exp.Expression, other: Expr) -> Expr:
     return Literal(e.value, other.dtype) if T.fits(e.value, other.dtype) else e
 
 
+def _index_was_shifted(node: exp.Bracket) -> bool:
+    """Did sqlglot subtract DuckDB's index offset from this subscript? It does when the base's
+    type is unknown or an array and the index is an integer expression (apply_index_offset)."""
+    from sqlglot.optimizer.annotate_types import annotate_types
+    base_t = node.this.type
+    if base_t is not None and base_t.this not in (exp.DataType.Type.UNKNOWN,
+                                                  exp.DataType.Type.ARRAY):
+        return False
+    idx = annotate_types(node.expressions[0].copy(), dialect="duckdb")
+    return idx.type is not None and idx.type.this in exp.DataType.INTEGER_TYPES
+
+
 class ExprBinder(AggregateBinding, WindowBinding, FunctionBinding):
     """Binds one expression tree against a scope (and, in a SELECT, its aggregates and windows)."""
 
@@ -119,6 +132,13 @@ class ExprBinder(AggregateBinding, WindowBinding, FunctionBinding):
         if qual is None and self.aliases and node.name.lower() in self.aliases \
                 and not self.scope.lookup(node.name, None):
             return self.aliases[node.name.lower()]
+        if qual is not None and not node.args.get("catalog"):
+            field = self._struct_field_column(node)
+            if field is not None:
+                return field
+        if node.args.get("db") is not None or node.args.get("catalog") is not None:
+            raise NotSupportedError(f'"{node.sql(dialect="duckdb")}": a schema-qualified column is not '
+                                    f"supported{location(node)}")
         return self.scope.resolve(node.name, qual, node)
 
     def _Identifier(self, node) -> Expr:
@@ -400,3 +420,77 @@ class ExprBinder(AggregateBinding, WindowBinding, FunctionBinding):
 
     def _post(self, e: Expr, node) -> Expr:
         return self.post(e, node) if self.post is not None else e
+
+    # -- nested values: list and struct literals, x[i], s.a and s['a']
+    def _struct_field_column(self, node: exp.Column) -> Expr | None:
+        """``s.a`` where ``s`` is a struct column and no table is called ``s``: field access.
+        ``t.s.a`` reads field ``a`` of column ``s`` of table ``t``."""
+        qual, db = node.table, node.args.get("db")
+        db_name = db.name if db is not None else None
+        if db_name is None and any(e.qualifier == qual.lower() for e in self.scope._all()):
+            return None  # a table called s: s.a is its column, as in DuckDB
+        try:
+            ref = self.scope.resolve(qual, db_name, node)
+        except BindError:
+            return None
+        if not pa.types.is_struct(ref.dtype):
+            return None
+        return self._field(ref, node.name, node)
+
+    def _field(self, s: Expr, name: str, node) -> Expr:
+        from engine.plan.functions.structs import field_type
+        if not pa.types.is_struct(s.dtype):
+            raise TypeMismatchError(f'Cannot read field "{name}" of a {T.sql_name(s.dtype)} value'
+                                    f"{location(node)}")
+        try:
+            _, t = field_type(s.dtype, name)
+        except BindError as e:
+            raise BindError(f"{e}{location(node)}") from None
+        return Call("struct_extract", (s, Literal(name, pa.string())), t)
+
+    def _Dot(self, node: exp.Dot) -> Expr:
+        return self._field(self.bind(node.this), node.expression.name, node)
+
+    def _StructExtract(self, node) -> Expr:
+        key = node.expression
+        if not (isinstance(key, exp.Literal) and key.is_string):
+            raise NotSupportedError(f"struct_extract's field name must be a string constant"
+                                    f"{location(node)}")
+        return self._field(self.bind(node.this), key.this, node)
+
+    def _Struct(self, node: exp.Struct) -> Expr:
+        names, values = [], []
+        for e in node.expressions:
+            if not isinstance(e, exp.PropertyEQ):
+                raise NotSupportedError(f"A struct field needs a name (name := value or "
+                                        f"{{'name': value}}){location(e)}")
+            key = e.this
+            names.append(key.name if isinstance(key, (exp.Identifier, exp.Column)) else
+                         key.this if isinstance(key, exp.Literal) else key.sql())
+            values.append(self.bind(e.expression))
+        if len({n.lower() for n in names}) != len(names):
+            raise BindError(f"Duplicate struct entry name{location(node)}")
+        t = pa.struct([pa.field(n, v.dtype) for n, v in zip(names, values)])
+        return Call("struct_pack", tuple(values), t)
+
+    def _Bracket(self, node: exp.Bracket) -> Expr:
+        if len(node.expressions) != 1 or any(node.args.get(k) for k in
+                                             ("offset", "safe", "json_access")):
+            raise NotSupportedError(f'Unsupported subscript "{node.sql(dialect="duckdb")}"'
+                                    f"{location(node)}")
+        idx_node = node.expressions[0]
+        if isinstance(idx_node, exp.Slice):
+            raise NotSupportedError(f'List slices ("{node.sql(dialect="duckdb")}") are not '
+                                    f"supported{location(node)}")
+        base = self.bind(node.this)
+        if pa.types.is_struct(base.dtype):
+            if not (isinstance(idx_node, exp.Literal) and idx_node.is_string):
+                raise NotSupportedError(f"A struct field name must be a string constant"
+                                        f"{location(node)}")
+            return self._field(base, idx_node.this, node)
+        idx = self.bind(idx_node)
+        if _index_was_shifted(node):
+            # sqlglot made DuckDB's 1-based integer index 0-based: put the 1 back
+            idx = Literal(idx.value + 1, idx.dtype) if isinstance(idx, Literal) and \
+                isinstance(idx.value, int) else make_call("add", [idx, Literal(1, pa.int32())], node)
+        return make_call("list_extract", [base, idx], node)

@@ -13,6 +13,7 @@ from engine.errors import BindError, ProgrammingError, TypeMismatchError, did_yo
 from engine.plan import functions as F
 from engine.plan import types as T
 from engine.plan.expressions import Call, Cast, Expr, Literal, SortKey
+from engine.plan.functions.names import user_function_names
 from engine.sql.parser import location
 
 _CMP = {exp.EQ: "eq", exp.NEQ: "neq", exp.LT: "lt", exp.LTE: "lte", exp.GT: "gt", exp.GTE: "gte",
@@ -112,18 +113,20 @@ def sort_key(e: Expr, o: exp.Ordered) -> SortKey:
     return SortKey(e, not desc, bool(o.args.get("nulls_first")))
 
 
-def make_call(name: str, args: list[Expr], node: exp.Expression | None = None) -> Expr:
-    """Type-check a built-in function call, coerce its arguments, and build the Call."""
+def make_call(name: str, args: list[Expr], node: exp.Expression | None = None,
+              written: str | None = None) -> Expr:
+    """Type-check a built-in function call, coerce its arguments, and build the Call.
+    ``written``: the call as the user wrote it, for messages (default: the node's SQL)."""
     f = F.lookup(name)
     if f is None:
         raise BindError(f'Function "{name}" does not exist{location(node)}.'
-                        + did_you_mean(name, list(F.FUNCTIONS) + list(F.ALIASES)))
+                        + did_you_mean(name, user_function_names()))
     if not f.min_args <= len(args) <= f.max_args:
         want = str(f.min_args) if f.min_args == f.max_args else f"{f.min_args} to {f.max_args}"
         raise TypeMismatchError(f'Function "{name}" takes {want} argument(s), got {len(args)}'
                                 f"{location(node)}")
     types = [a.dtype for a in args]
-    what = node.sql(dialect="duckdb") if node is not None else name
+    what = written or (node.sql(dialect="duckdb") if node is not None else name)
     try:
         if f.coerce == "common" and args:
             t = types[0]
@@ -137,10 +140,10 @@ def make_call(name: str, args: list[Expr], node: exp.Expression | None = None) -
         if typed and len(typed) < len(types):
             # an untyped NULL takes its typed sibling's type (DuckDB: NULL - DATE is DATE - DATE)
             return make_call(name, [cast_to(a, typed[0]) if pa.types.is_null(a.dtype) else a
-                                    for a in args], node)
+                                    for a in args], node, written)
         msg = str(e)
         if not msg.startswith("Cannot"):
-            msg = f"{f.name} {msg}"
+            msg = f"{what.split('(')[0] if written else f.name} {msg}"
         raise TypeMismatchError(f'Type error in "{what}"{location(node)}: {msg}') from None
     if rt is None:
         rt = types[0] if types else pa.null()
@@ -149,27 +152,19 @@ def make_call(name: str, args: list[Expr], node: exp.Expression | None = None) -
 
 
 def _cast_literal(value: str, t: pa.DataType, node, safe: bool) -> Literal | None:
-    """Fold CAST('text' AS type) at bind time, so typed literals (DATE '...') cost nothing."""
+    """Fold CAST('text' AS type) at bind time, so typed literals (DATE '...') cost nothing.
+    Text is read by the same rules as at run time (engine.plan.functions.textcast)."""
+    from engine.errors import DataError
+    from engine.plan.functions.textcast import from_text
+    if pa.types.is_string(t):
+        return Literal(value, t)
     try:
-        if pa.types.is_date(t):
-            return Literal(_dt.date.fromisoformat(value.strip()), t)
-        if pa.types.is_timestamp(t):
-            v = value.strip()
-            d = _dt.datetime.fromisoformat(v) if len(v) > 10 else _dt.datetime.fromisoformat(v + " 00:00:00")
-            return Literal(d, t)
-        if pa.types.is_integer(t):
-            return Literal(int(value.strip()), t)
-        if pa.types.is_floating(t):
-            return Literal(float(value.strip()), t)
-        if pa.types.is_string(t):
-            return Literal(value, t)
-        if pa.types.is_boolean(t):
-            v = value.strip().lower()
-            if v in ("true", "t", "1", "yes", "y"):
-                return Literal(True, t)
-            if v in ("false", "f", "0", "no", "n"):
-                return Literal(False, t)
-            raise ValueError(value)
+        out = from_text(pa.scalar(value, pa.string()), t, safe)
+    except DataError as e:
+        raise DataError(f"{e}{location(node)}") from None
+    if out is not None:
+        return Literal(out.as_py(), t)
+    try:
         if pa.types.is_binary(t):
             return Literal(bytes.fromhex(value), t)
         if pa.types.is_interval(t):
@@ -178,6 +173,5 @@ def _cast_literal(value: str, t: pa.DataType, node, safe: bool) -> Literal | Non
     except ValueError:
         if safe:
             return Literal(None, t)
-        from engine.errors import DataError
         raise DataError(f"Cannot cast '{value}' to {T.sql_name(t)}{location(node)}") from None
     return None
