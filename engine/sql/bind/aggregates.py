@@ -65,9 +65,19 @@ def _written(node: exp.Expression) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+class _Written:
+    """The call's text for a message, generated only when a message needs it."""
+
+    def __init__(self, node: exp.Expression) -> None:
+        self.node = node
+
+    def __str__(self) -> str:
+        return _written(self.node)
+
+
 def call_parts(entry: R.AggregateFunction, node: exp.Expression, within: exp.Order | None = None) -> CallParts:
     """Read an aggregate call's parts from its parse tree and check them against the registry."""
-    what = _written(node)
+    what = _Written(node)
     if isinstance(node, exp.Anonymous):
         positional = list(node.expressions)
     else:
@@ -152,7 +162,7 @@ def quantile_options(entry: R.AggregateFunction, parts: CallParts, node, within:
     ``WITHIN GROUP (ORDER BY x DESC)``."""
     if entry.family != "quantile":
         return ()
-    what = _written(node)
+    what = _Written(node)
     desc = within is not None and bool(within.expressions[0].args.get("desc"))
     if entry.variant == "median":
         return (("quantile", (Fraction(1, 2),)), ("list", False), ("descending", False))
@@ -176,7 +186,7 @@ def quantile_options(entry: R.AggregateFunction, parts: CallParts, node, within:
 def agg_type(name: str, types: list[pa.DataType], node=None, params: dict | None = None) -> pa.DataType:
     """The result type of aggregate ``name`` over arguments of ``types`` (DuckDB's typeof)."""
     entry = R.lookup(name)
-    what = _written(node) if node is not None else name
+    what = _Written(node) if node is not None else name
     if entry is None:
         raise BindError(f'Aggregate "{what}" does not exist{location(node)}')
     try:
@@ -249,7 +259,7 @@ class AggregateBinding:
             self.in_agg = False
         options = quantile_options(entry, parts, node, within)
         if entry.family == "string_agg":
-            sep = constant_param(parts.params[0], _written(node), entry, "separator") if parts.params else ","
+            sep = constant_param(parts.params[0], _Written(node), entry, "separator") if parts.params else ","
             options = (("separator", sep),)
         # DISTINCT changes nothing in these: skip its extra pass
         distinct = parts.distinct and entry.name not in _DISTINCT_NOOP

@@ -14,6 +14,7 @@ from engine.plan import types as T
 from engine.plan.expressions import ColumnRef, Expr, Frame, WindowCall, new_column
 from engine.plan import aggregates as R
 from engine.sql.bind.aggregates import (
+    _Written,
     agg_type,
     call_parts,
     coerce_args,
@@ -100,7 +101,7 @@ class WindowBinding:
             entry = R.lookup(f.name)
         if entry is None:
             return None
-        what = f.sql(dialect="duckdb")
+        what = _Written(f)
         parts = call_parts(entry, f, within)
         if parts.star:
             entry = R.get("count_star")
