@@ -112,6 +112,7 @@ AGGREGATES = [
     "product(i)", "bit_and(i)", "bit_or(i)", "bit_xor(i)", "bit_xor(DISTINCT i)", "bool_and(bo)", "bool_or(bo)",
     "list(i ORDER BY k)", "array_agg(s ORDER BY k DESC)", "string_agg(s, '|' ORDER BY k)",
     "string_agg(s ORDER BY s DESC, k)", "string_agg(i, '-' ORDER BY k)",
+    "list(DISTINCT i ORDER BY i DESC NULLS FIRST)", "string_agg(DISTINCT s, ',' ORDER BY s DESC)",
 ]
 
 

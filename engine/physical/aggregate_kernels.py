@@ -246,7 +246,7 @@ def grouped(call: AggCall, entry: R.AggregateFunction, gid: np.ndarray, ngroups:
     args = [a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a for a in args]
     gid = np.asarray(gid, dtype=np.int64)
     if call.distinct:
-        gid, args = _distinct_rows(gid, args)
+        gid, args = _distinct_rows(gid, args, keep_null=entry.family == "list")
     plan = arrow_plan(_plain(call), entry, args, None, True)
     if plan is not None:
         return _run_plan(plan, gid, ngroups, entry.empty_zero)
@@ -262,13 +262,19 @@ def _plain(call: AggCall) -> AggCall:
     return AggCall(call.fn, call.args, call.dtype, False, call.filter, call.options)
 
 
-def _distinct_rows(gid: np.ndarray, args: list[pa.Array]):
-    """One row per distinct (group, value) (-0.0 and 0.0 are one value; NULLs are dropped)."""
+def _distinct_rows(gid: np.ndarray, args: list[pa.Array], keep_null: bool = False):
+    """The first row of each distinct (group, first argument) (-0.0 and 0.0 are one value), with
+    all its arguments (an ORDER BY key of a DISTINCT aggregate is a function of the value). NULLs
+    are dropped unless the aggregate keeps them (list)."""
     v = args[0]
-    keep = pc.is_valid(v)
-    t = pa.table({"g": pa.array(gid).filter(keep), "v": hash_key(v.filter(keep))})
-    u = t.group_by(["g", "v"], use_threads=False).aggregate([])
-    return u.column("g").to_numpy(), [u.column("v").combine_chunks()]
+    t = pa.table({"g": pa.array(gid, pa.int64()), "v": hash_key(v),
+                  "r": pa.array(np.arange(len(v), dtype=np.int64))})
+    if not keep_null and v.null_count:
+        t = t.filter(pc.is_valid(v))
+    u = t.group_by(["g", "v"], use_threads=False).aggregate([("r", "min")])
+    rows = np.sort(u.column("r_min").to_numpy())
+    idx = pa.array(rows)
+    return gid[rows], [a.take(idx) for a in args]
 
 
 def _run_plan(plan: ArrowPlan, gid: np.ndarray, ngroups: int, empty_zero: bool) -> pa.Array:
@@ -311,6 +317,8 @@ def sort_key(arr: pa.Array) -> list[np.ndarray]:
     if pa.types.is_floating(t):
         v = pc.fill_null(arr, 0.0).to_numpy(zero_copy_only=False).astype(np.float64)
         nan = np.isnan(v)
+        if not nan.any():
+            return [v]
         return [np.where(nan, 0.0, v), nan.astype(np.int8)]
     if pa.types.is_integer(t):
         return [pc.fill_null(arr, 0).to_numpy(zero_copy_only=False)]
@@ -327,7 +335,13 @@ def _sorted_by(gid: np.ndarray, keys: list[np.ndarray], descending: bool = False
     """Stable permutation sorting rows by (group, keys)."""
     if descending:
         keys = [-k if k.dtype.kind in "if" else -(k.astype(np.int64)) for k in keys]
-    return np.lexsort(tuple(keys) + (gid,)) if keys else np.argsort(gid, kind="stable")
+    one_group = len(gid) == 0 or gid.min() == gid.max()
+    keys = list(keys) if one_group else list(keys) + [gid]
+    if not keys:
+        return np.arange(len(gid))
+    if len(keys) == 1:
+        return np.argsort(keys[0], kind="stable")
+    return np.lexsort(tuple(keys))
 
 
 def _valid_rows(gid: np.ndarray, *cols: pa.Array):
@@ -605,7 +619,7 @@ def _count(call, entry, gid, ngroups, args):
         return pa.array(np.bincount(gid, minlength=ngroups).astype(np.int64))
     gid, _ = _valid_rows(gid, args[0])
     if entry.variant == "distinct":
-        gid, _ = _distinct_rows(gid, args)
+        gid, _ = _distinct_rows(gid, args[:1])
     return pa.array(np.bincount(gid, minlength=ngroups).astype(np.int64))
 
 

@@ -281,6 +281,8 @@ for _a in AGGREGATES:
     for _n in (_a.name, *_a.aliases):
         BY_NAME[_n] = _a
 BY_NODE: dict[type, AggregateFunction] = {n: a for a in AGGREGATES for n in a.nodes}
+# aggregates that are 0, not NULL, over no rows (what a decorrelated scalar subquery fills in)
+ZERO_WHEN_EMPTY = frozenset(a.name for a in AGGREGATES if a.empty_zero)
 
 # aggregates DuckDB has and Dawn does not: named in a NotSupportedError rather than "no such function"
 UNSUPPORTED = {"kurtosis", "kurtosis_pop", "skewness", "entropy", "fsum", "sumkahan", "kahan_sum",

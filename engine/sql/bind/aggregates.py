@@ -59,25 +59,34 @@ class CallParts:
     star: bool = False  # count(*)
 
 
-def _written(node: exp.Expression) -> str:
-    """How the user wrote the call (for messages): the function name as typed when sqlglot kept it."""
+_WITHIN_NAMES = {"quantile_cont": "percentile_cont", "quantile_disc": "percentile_disc"}
+
+
+def _written(node: exp.Expression, entry: R.AggregateFunction | None = None, within: bool = False) -> str:
+    """How the user wrote the call, for messages. An anonymous call keeps the name as typed;
+    sqlglot regenerates its own classes under its own spelling (LISTAGG for string_agg), so
+    those are shown under the registry's (DuckDB's) name."""
     text = node.sql(dialect="duckdb")
+    if entry is not None and not isinstance(node, exp.Anonymous) and "(" in text:
+        name = _WITHIN_NAMES.get(entry.name, entry.name) if within else entry.name
+        text = name + text[text.index("("):]
     return text if len(text) <= 80 else text[:77] + "..."
 
 
 class _Written:
     """The call's text for a message, generated only when a message needs it."""
 
-    def __init__(self, node: exp.Expression) -> None:
-        self.node = node
+    def __init__(self, node: exp.Expression, entry: R.AggregateFunction | None = None,
+                 within: bool = False) -> None:
+        self.node, self.entry, self.within = node, entry, within
 
     def __str__(self) -> str:
-        return _written(self.node)
+        return _written(self.node, self.entry, self.within)
 
 
 def call_parts(entry: R.AggregateFunction, node: exp.Expression, within: exp.Order | None = None) -> CallParts:
     """Read an aggregate call's parts from its parse tree and check them against the registry."""
-    what = _Written(node)
+    what = _Written(node, entry, within is not None)
     if isinstance(node, exp.Anonymous):
         positional = list(node.expressions)
     else:
@@ -162,7 +171,7 @@ def quantile_options(entry: R.AggregateFunction, parts: CallParts, node, within:
     ``WITHIN GROUP (ORDER BY x DESC)``."""
     if entry.family != "quantile":
         return ()
-    what = _Written(node)
+    what = _Written(node, entry, within is not None)
     desc = within is not None and bool(within.expressions[0].args.get("desc"))
     if entry.variant == "median":
         return (("quantile", (Fraction(1, 2),)), ("list", False), ("descending", False))
@@ -186,7 +195,7 @@ def quantile_options(entry: R.AggregateFunction, parts: CallParts, node, within:
 def agg_type(name: str, types: list[pa.DataType], node=None, params: dict | None = None) -> pa.DataType:
     """The result type of aggregate ``name`` over arguments of ``types`` (DuckDB's typeof)."""
     entry = R.lookup(name)
-    what = _Written(node) if node is not None else name
+    what = _Written(node, entry) if node is not None else name
     if entry is None:
         raise BindError(f'Aggregate "{what}" does not exist{location(node)}')
     try:
@@ -244,7 +253,7 @@ class AggregateBinding:
     def _aggregate(self, name: str, node, within: exp.Order | None = None) -> Expr:
         entry = R.get(name)
         if self.agg is None:
-            raise BindError(f'Aggregate "{_written(node)}" is not allowed here{location(node)}')
+            raise BindError(f'Aggregate "{_written(node, entry)}" is not allowed here{location(node)}')
         if self.in_agg:
             raise BindError(f"Aggregate calls cannot be nested{location(node)}")
         flt, self.pending_filter = self.pending_filter, None
@@ -259,12 +268,14 @@ class AggregateBinding:
             self.in_agg = False
         options = quantile_options(entry, parts, node, within)
         if entry.family == "string_agg":
-            sep = constant_param(parts.params[0], _Written(node), entry, "separator") if parts.params else ","
+            sep = constant_param(parts.params[0], _Written(node, entry), entry, "separator") \
+                if parts.params else ","
             options = (("separator", sep),)
         # DISTINCT changes nothing in these: skip its extra pass
         distinct = parts.distinct and entry.name not in _DISTINCT_NOOP
-        if keys and distinct:
-            raise NotSupportedError(f"DISTINCT aggregates with ORDER BY are not supported{location(node)}")
+        if keys and distinct and any(k.expr != args[0] for k in keys):
+            raise BindError(f'"{_written(node, entry)}": in a DISTINCT aggregate, ORDER BY may only '
+                            f"order by the aggregated value{location(node)}")
         return self._make_agg(entry, args, distinct, flt, options, node, tuple(keys))
 
     def _udf_aggregate(self, u, argn, node) -> Expr:

@@ -101,7 +101,7 @@ class WindowBinding:
             entry = R.lookup(f.name)
         if entry is None:
             return None
-        what = _Written(f)
+        what = _Written(f, entry, within is not None)
         parts = call_parts(entry, f, within)
         if parts.star:
             entry = R.get("count_star")
