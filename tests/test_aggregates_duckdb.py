@@ -327,3 +327,7 @@ def test_bad_calls_name_the_function(engines):
             con.execute(sql)
     with pytest.raises(engine.NotSupportedError, match="kurtosis"):
         con.execute("SELECT kurtosis(f) FROM t")
+    # DuckDB averages dates; Dawn says it does not, rather than calling the SQL wrong
+    d.execute("SELECT avg(d) FROM t")
+    with pytest.raises(engine.NotSupportedError, match="avg"):
+        con.execute("SELECT avg(d) FROM t")

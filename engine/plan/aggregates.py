@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 from sqlglot import exp
 
-from engine.errors import TypeMismatchError
+from engine.errors import NotSupportedError, TypeMismatchError
 from engine.plan import types as T
 
 HUGEINT = T.HUGEINT
@@ -117,6 +117,8 @@ def _sum(types, params):
 def _double(name: str) -> Rule:
     def rule(types, params):
         for t in types:
+            if name == "avg" and (T.is_temporal(t) or t == T.INTERVAL):
+                raise NotSupportedError(f"avg over {T.sql_name(t)} values is not supported")
             _numeric(name, t)
         return pa.float64()
     return rule

@@ -202,6 +202,8 @@ def agg_type(name: str, types: list[pa.DataType], node=None, params: dict | None
         return entry.result(list(types), params or {})
     except TypeMismatchError as e:
         raise TypeMismatchError(f'Type error in "{what}"{location(node)}: {e}') from None
+    except NotSupportedError as e:
+        raise NotSupportedError(f'"{what}": {e}{location(node)}') from None
 
 
 def coerce_args(entry: R.AggregateFunction, args: list[Expr]) -> list[Expr]:
