@@ -91,7 +91,7 @@ CASES = {
 }
 
 # what Dawn refuses today (NotSupportedError); everything else must equal DuckDB
-REFUSED = {"within_group", "lateral", "asof"}
+REFUSED = {"lateral", "asof"}
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,12 @@
 
 For each window specification the input is sorted once by (partition, order) keys; partition and
 peer-group boundaries become index arrays, every frame becomes a [lo, hi] row range, and
-aggregates over frames are answered from prefix sums (sum, count, avg, variance) or a sparse table
-(min, max) — no per-row Python. Results are scattered back to the input's row order.
+aggregates over frames are answered from prefix sums (counts, integer sums: exact, HUGEINT as
+DuckDB), running sums or a segment tree of partial sums (float sums: a frame's sum adds only
+values of that frame, so it does not carry the rounding of a huge value outside it), or a sparse
+table (min, max) — no per-row Python. Over whole partitions every aggregate of the registry is
+computed by its grouped kernel (``aggregate_kernels.grouped``) on partition ids, the same code as
+GROUP BY. Results are scattered back to the input's row order.
 """
 from __future__ import annotations
 
@@ -12,10 +16,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.errors import NotSupportedError
+from engine.physical import aggregate_kernels as K
 from engine.physical.evaluate import evaluate_array
 from engine.physical.operator import Operator, collect, table_batches
 from engine.physical.sort import as_batch
-from engine.plan.expressions import WindowCall
+from engine.plan import aggregates as R
+from engine.plan import types as T
+from engine.plan.expressions import AggCall, WindowCall
 
 
 def _changes(arr: pa.Array) -> np.ndarray:
@@ -59,6 +66,8 @@ def _numeric(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, str]:
     valid = pc.is_valid(arr).to_numpy(zero_copy_only=False)
     if pa.types.is_boolean(t):
         return pc.fill_null(arr, False).cast(pa.int64()).to_numpy(), valid, "bool"
+    if pa.types.is_unsigned_integer(t) and t.bit_width == 64:
+        return pc.fill_null(arr, 0).to_numpy(), valid, "int"
     if pa.types.is_integer(t):
         return pc.fill_null(arr, 0).cast(pa.int64()).to_numpy(), valid, "int"
     if pa.types.is_floating(t):
@@ -67,7 +76,7 @@ def _numeric(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, str]:
         return pc.fill_null(arr.cast(pa.int32()), 0).cast(pa.int64()).to_numpy(), valid, "date"
     if pa.types.is_timestamp(t):
         return pc.fill_null(arr.cast(pa.int64()), 0).to_numpy(), valid, "ts"
-    raise NotSupportedError(f"Window aggregates over {t} values are not supported")
+    raise NotSupportedError(f"Window aggregates over {T.sql_name(t)} values are not supported")
 
 
 def _is_numeric_like(t: pa.DataType) -> bool:
@@ -196,6 +205,12 @@ def compute_window(batch: pa.RecordBatch, call: WindowCall, ctx) -> pa.Array:
         taken = args[0].take(pa.array(np.where(ok, src, 0)))
         default = args[2] if len(args) > 2 else pa.nulls(n, call.dtype)
         result = pc.if_else(pa.array(ok), taken, default.cast(call.dtype))
+    elif (entry := R.lookup(fn)) is not None and _whole_partition(call):
+        # one value per partition, computed as GROUP BY computes it, on partition ids
+        pid = np.cumsum(pchange) - 1
+        agg = AggCall(entry.name, call.args, call.dtype, False, None, call.options)
+        per = K.grouped(agg, entry, pid, int(pid[-1]) + 1, args)
+        result = per.take(pa.array(pid))
     else:
         lo, hi = _frame_bounds(call, pos, pstart, pend, peer_start, peer_end,
                                orders[0].take(pa_perm) if orders else None)
@@ -203,6 +218,13 @@ def compute_window(batch: pa.RecordBatch, call: WindowCall, ctx) -> pa.Array:
     inverse = np.empty(n, dtype=np.int64)
     inverse[perm] = pos
     return result.take(pa.array(inverse))
+
+
+def _whole_partition(call: WindowCall) -> bool:
+    f = call.frame
+    if f is None:
+        return not call.order
+    return f.start is None and f.end is None
 
 
 def _frame_bounds(call: WindowCall, pos, pstart, pend, peer_start, peer_end, key: pa.Array | None):
@@ -269,20 +291,79 @@ def _segmented_cumsum(v: np.ndarray, pstart: np.ndarray, reverse: bool = False) 
     return pd.Series(v).groupby(pstart, sort=False).cumsum().to_numpy()
 
 
+_DIRECT_WIDTH = 16  # frames spanning at most this many offsets are summed value by value
+
+
 def _frame_sums(v: np.ndarray, lo, hi, lo_c, hi_c, pstart, pend) -> np.ndarray:
-    """sum(v[lo..hi]) per row. Integers: prefix-sum differences (exact). Floats: a running sum
-    per partition when frames start or end at the partition's edge (the common frames), else
-    differences of extended-precision prefix sums, so that a frame's sum does not carry the
-    rounding error of everything summed before it."""
-    if v.dtype.kind != "f":
-        pre = np.concatenate([[0], np.cumsum(v)])
-        return pre[hi_c + 1] - pre[lo_c]
+    """sum(v[lo..hi]) per row of float values, adding only values inside each frame: a running
+    sum per partition when frames start or end at the partition's edge; left to right, offset by
+    offset, for narrow sliding frames (DuckDB's order); else a segment tree of partial sums."""
     if np.array_equal(lo, pstart):
         return _segmented_cumsum(v, pstart)[hi_c]
     if np.array_equal(hi, pend - 1):
         return _segmented_cumsum(v, pstart, reverse=True)[lo_c]
-    pre = np.concatenate([[0.0], np.cumsum(v.astype(np.longdouble))])
-    return (pre[hi_c + 1] - pre[lo_c]).astype(np.float64)
+    n = len(v)
+    pos = np.arange(n)
+    nonempty = hi >= lo
+    if not nonempty.any():
+        return np.zeros(n)
+    first, last = int((lo - pos)[nonempty].min()), int((hi - pos)[nonempty].max())
+    if last - first + 1 <= _DIRECT_WIDTH:
+        out = np.zeros(n)
+        for j in range(first, last + 1):
+            src = pos + j
+            inside = (src >= lo) & (src <= hi)
+            out += np.where(inside, v[np.clip(src, 0, n - 1)], 0.0)
+        return out
+    return _tree_sums(v, np.where(nonempty, lo, 0), np.where(nonempty, hi + 1, 0))
+
+
+def _tree_sums(v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """sum(v[lo:hi]) (half-open) for every row at once: a bottom-up segment tree, climbed one
+    level per step for all rows together (O(n log n), each frame summing O(log n) nodes that lie
+    inside it)."""
+    levels = [v.astype(np.float64)]
+    while len(levels[-1]) > 1:
+        p = levels[-1]
+        if len(p) % 2:
+            p = np.append(p, 0.0)
+        levels.append(p[0::2] + p[1::2])
+    out = np.zeros(len(lo))
+    a, b = lo.astype(np.int64).copy(), hi.astype(np.int64).copy()
+    for lev in levels:
+        left = (a < b) & (a & 1 == 1)
+        out[left] += lev[a[left]]
+        a = a + left
+        right = (a < b) & (b & 1 == 1)
+        b = b - right
+        out[right] += lev[b[right]]
+        if not (a < b).any():
+            break
+        a >>= 1
+        b >>= 1
+    return out
+
+
+def _int_frame_sums(v: np.ndarray, lo_c, hi_c, empty, dtype: pa.DataType) -> pa.Array:
+    """Exact integer frame sums: int64 prefix sums when no prefix can overflow, else prefix sums
+    of the values' high and low 32-bit halves, combined in decimal128 (HUGEINT)."""
+    n = len(v)
+    mx = max(abs(int(v.min())), abs(int(v.max()))) if n else 0
+    if n * mx < 2 ** 63:
+        pre = np.concatenate([[0], np.cumsum(v.astype(np.int64))])
+        return pa.array(pre[hi_c + 1] - pre[lo_c], pa.int64(), mask=empty).cast(dtype)
+    if v.dtype == np.uint64:
+        high, low = (v >> np.uint64(32)).astype(np.int64), (v & np.uint64(0xFFFFFFFF)).astype(np.int64)
+    else:
+        high, low = v >> 32, v & 0xFFFFFFFF
+    ph = np.concatenate([[0], np.cumsum(high)])
+    pl = np.concatenate([[0], np.cumsum(low)])
+    d19 = pa.decimal128(19, 0)
+    h = pa.array(ph[hi_c + 1] - ph[lo_c], pa.int64(), mask=empty).cast(d19)
+    lw = pa.array(pl[hi_c + 1] - pl[lo_c], pa.int64(), mask=empty).cast(d19)
+    import decimal
+    s = pc.add(pc.multiply(h, pa.scalar(decimal.Decimal(2 ** 32), pa.decimal128(10, 0))), lw)
+    return K.as_type(s.cast(K.HUGEINT), dtype)
 
 
 def _frame_aggregate(fn: str, args, lo: np.ndarray, hi: np.ndarray, dtype: pa.DataType,
@@ -293,10 +374,10 @@ def _frame_aggregate(fn: str, args, lo: np.ndarray, hi: np.ndarray, dtype: pa.Da
     hi_c = np.clip(hi, 0, max(n - 1, 0))
     if fn == "count_star":
         return pa.array(np.where(empty, 0, hi - lo + 1), pa.int64())
-    if fn in ("first_value", "last_value", "nth_value"):
-        if fn == "first_value":
+    if fn in ("first_value", "last_value", "nth_value", "first", "last"):
+        if fn in ("first_value", "first"):
             src = lo_c
-        elif fn == "last_value":
+        elif fn in ("last_value", "last"):
             src = hi_c
         else:
             k = int(args[1][0].as_py())
@@ -305,8 +386,12 @@ def _frame_aggregate(fn: str, args, lo: np.ndarray, hi: np.ndarray, dtype: pa.Da
             src = np.clip(src, 0, max(n - 1, 0))
         taken = args[0].take(pa.array(src))
         return pc.if_else(pa.array(empty), pa.scalar(None, dtype), taken)
+    if fn in ("bool_and", "bool_or"):
+        fn = "min" if fn == "bool_and" else "max"
     if fn in ("min", "max") and not _is_numeric_like(args[0].type):
         return _ranked_extreme(args[0], lo_c, hi_c, empty, fn == "min")
+    if fn == "count_if":  # DuckDB's count_if is the sum of its true values: NULL without values
+        fn, args = "sum", [args[0].cast(pa.int64())]
     vals, valid, kind = _numeric(args[0])
     cnt_prefix = np.concatenate([[0], np.cumsum(valid.astype(np.int64))])
     cnt = np.where(empty, 0, cnt_prefix[hi_c + 1] - cnt_prefix[lo_c])
@@ -319,14 +404,19 @@ def _frame_aggregate(fn: str, args, lo: np.ndarray, hi: np.ndarray, dtype: pa.Da
         raise NotSupportedError(f"{fn} over dates in a window is not supported")
     v = np.where(valid, vals, 0)
     if fn == "sum":
+        if kind in ("int", "bool"):
+            return _int_frame_sums(v, lo_c, hi_c, cnt == 0, dtype)
         s = _frame_sums(v, lo, hi, lo_c, hi_c, pstart, pend)
-        return _back(s, cnt == 0, "float" if pa.types.is_floating(dtype) else "int", dtype)
+        return _back(s, cnt == 0, "float", dtype)
     vf = v.astype(np.float64)
-    if fn in ("avg", "mean"):
-        s = _frame_sums(vf, lo, hi, lo_c, hi_c, pstart, pend)
+    if fn == "avg":
         with np.errstate(all="ignore"):
+            if kind in ("int", "bool"):  # the exact sum, divided in extended precision
+                s = K.as_longdouble(_int_frame_sums(v, lo_c, hi_c, cnt == 0, K.HUGEINT))
+                return pa.array((s / np.maximum(cnt, 1)).astype(np.float64), pa.float64(), mask=cnt == 0)
+            s = _frame_sums(vf, lo, hi, lo_c, hi_c, pstart, pend)
             return pa.array(s / np.maximum(cnt, 1), pa.float64(), mask=cnt == 0)
-    if fn in ("stddev", "variance", "stddev_pop", "var_pop", "stddev_samp", "var_samp"):
+    if fn in ("stddev_pop", "var_pop", "stddev_samp", "var_samp"):
         # variance is shift-invariant: centring each partition on one of its values keeps the
         # sums small, so equal values give exactly 0 instead of a cancellation residue
         last_valid = np.maximum.accumulate(np.where(valid, np.arange(n), -1))[pend - 1]
@@ -356,7 +446,7 @@ class WindowExec(Operator):
         b = as_batch(t)
         cols = list(b.columns)
         for c, f in self.funcs:
-            cols.append(compute_window(b, f, ctx).cast(c.dtype))
+            cols.append(K.as_type(compute_window(b, f, ctx), c.dtype))
         if not cols:
             yield from table_batches(t)
             return

@@ -259,6 +259,7 @@ class WindowCall(Expr):
     order: tuple[SortKey, ...]
     frame: Frame | None
     dtype: pa.DataType
+    options: tuple = ()  # an aggregate's constant parameters, as AggCall.options (quantiles)
 
     def children(self) -> tuple[Expr, ...]:
         return self.args + self.partition + tuple(k.expr for k in self.order)
@@ -268,7 +269,7 @@ class WindowCall(Expr):
         order = tuple(SortKey(c, k.ascending, k.nulls_first)
                       for c, k in zip(children[a + p:], self.order))
         return WindowCall(self.fn, tuple(children[:a]), tuple(children[a:a + p]), order,
-                          self.frame, self.dtype)
+                          self.frame, self.dtype, self.options)
 
     def sql(self) -> str:
         over = []

@@ -1,27 +1,37 @@
-"""Binding aggregate calls: the names Dawn knows as aggregates, their result types, and the
-collection of one SELECT's aggregates (``AggContext``).
+"""Binding aggregate calls: sqlglot's aggregate nodes (and anonymous calls that name an aggregate)
+to ``AggCall`` through the registry in ``engine.plan.aggregates``, and the collection of one
+SELECT's aggregates (``AggContext``).
+
+The registry says which names and node classes are aggregates, their result types, their constant
+parameters, and whether DISTINCT / ORDER BY / FILTER apply; this module reads a call's parts from
+the parse tree (``call_parts``, shared with window functions), checks them against the entry and
+builds the call. Nothing in the call is dropped: an argument or clause the entry does not take is
+an error.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
 
 import pyarrow as pa
 from sqlglot import exp
 
 from engine.errors import BindError, NotSupportedError, TypeMismatchError
-from engine.plan import types as T
+from engine.plan import aggregates as R
+from engine.plan import functions as F
 from engine.plan.expressions import AggCall, ColumnRef, Expr, new_column
 from engine.sql.bind.util import cast_to, sort_key
 from engine.sql.parser import location
 
-_AGGS = {"sum", "avg", "mean", "min", "max", "count", "count_star", "stddev", "stddev_samp",
-         "stddev_pop", "variance", "var_samp", "var_pop", "bool_and", "bool_or", "string_agg",
-         "group_concat", "listagg", "any_value", "first", "arbitrary", "median", "product",
-         "count_if", "list", "array_agg", "every"}
-_AGG_CLASS = {exp.Sum: "sum", exp.Avg: "avg", exp.Min: "min", exp.Max: "max", exp.Count: "count",
-              exp.Stddev: "stddev", exp.StddevSamp: "stddev", exp.StddevPop: "stddev_pop",
-              exp.Variance: "variance", exp.VariancePop: "var_pop",
-              exp.LogicalAnd: "bool_and", exp.LogicalOr: "bool_or", exp.GroupConcat: "string_agg",
-              exp.AnyValue: "any_value", exp.ArrayAgg: "list", exp.CountIf: "count_if",
-              exp.Median: "median", exp.First: "first"}
+# what the rest of the binder asks: is this name / node class an aggregate (derived, not listed)
+_AGGS = set(R.BY_NAME)
+_AGG_CLASS = {node: a.name for node, a in R.BY_NODE.items()}
+
+# sqlglot flags that carry no meaning of their own for Dawn (count's BIGINT result is the default)
+_IGNORED_ARGS = {"big_int"}
+# argument keys of aggregate nodes, in the order DuckDB's call lists them
+_POSITIONAL = ("this", "expression", "expressions", "quantile", "separator")
+_DISTINCT_NOOP = {"min", "max", "bool_and", "bool_or", "bit_and", "bit_or", "any_value"}
 
 
 class _AggContext:
@@ -49,90 +59,236 @@ class _AggContext:
         return ref
 
 
+@dataclass
+class CallParts:
+    """An aggregate call as written: value arguments, constant parameters, DISTINCT, ORDER BY."""
+    values: list[exp.Expression]
+    params: list[exp.Expression]
+    distinct: bool
+    order: list[exp.Ordered]
+    star: bool = False  # count(*)
 
-def agg_type(name: str, types: list[pa.DataType], node=None) -> pa.DataType:
-    what = node.sql(dialect="duckdb") if node is not None else name
-    if name in ("count", "count_star", "count_if"):
-        return pa.int64()
-    if not types:
-        raise TypeMismatchError(f'Aggregate "{what}" needs an argument{location(node)}')
-    t = types[0]
-    if name in ("sum", "product"):
-        if pa.types.is_boolean(t):
-            return pa.int64()
-        if not T.is_numeric(t):
-            raise TypeMismatchError(f'Type error in "{what}"{location(node)}: sum expects a numeric '
-                                    f"argument, got {T.sql_name(t)}")
-        return pa.int64() if T.is_integer(t) or pa.types.is_null(t) else pa.float64()
-    if name in ("avg", "mean", "stddev", "variance", "stddev_pop", "var_pop", "median"):
-        if not T.is_numeric(t):
-            raise TypeMismatchError(f'Type error in "{what}"{location(node)}: {name} expects a '
-                                    f"numeric argument, got {T.sql_name(t)}")
-        return pa.float64()
-    if name in ("bool_and", "bool_or", "every"):
-        if not (pa.types.is_boolean(t) or pa.types.is_null(t)):
-            raise TypeMismatchError(f'Type error in "{what}"{location(node)}: {name} expects a '
-                                    f"BOOLEAN argument, got {T.sql_name(t)}")
-        return pa.bool_()
-    if name == "string_agg":
-        return pa.string()
-    if name in ("list", "array_agg"):
-        return pa.list_(t)
-    return t  # min, max, any_value, first
 
+_WITHIN_NAMES = {"quantile_cont": "percentile_cont", "quantile_disc": "percentile_disc"}
+
+
+def _written(node: exp.Expression, entry: R.AggregateFunction | None = None, within: bool = False) -> str:
+    """How the user wrote the call, for messages. An anonymous call keeps the name as typed;
+    sqlglot regenerates its own classes under its own spelling (LISTAGG for string_agg), so
+    those are shown under the registry's (DuckDB's) name."""
+    text = node.sql(dialect="duckdb")
+    if entry is not None and not isinstance(node, exp.Anonymous) and "(" in text:
+        name = _WITHIN_NAMES.get(entry.name, entry.name) if within else entry.name
+        text = name + text[text.index("("):]
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+class _Written:
+    """The call's text for a message, generated only when a message needs it."""
+
+    def __init__(self, node: exp.Expression, entry: R.AggregateFunction | None = None,
+                 within: bool = False) -> None:
+        self.node, self.entry, self.within = node, entry, within
+
+    def __str__(self) -> str:
+        return _written(self.node, self.entry, self.within)
+
+
+def call_parts(entry: R.AggregateFunction, node: exp.Expression, within: exp.Order | None = None) -> CallParts:
+    """Read an aggregate call's parts from its parse tree and check them against the registry."""
+    what = _Written(node, entry, within is not None)
+    if isinstance(node, exp.Anonymous):
+        positional = list(node.expressions)
+    else:
+        positional = []
+        for key in node.arg_types:
+            v = node.args.get(key)
+            if v is None or v is False or (isinstance(v, list) and not v) or key in _IGNORED_ARGS:
+                continue
+            if key not in _POSITIONAL:
+                if key == "count" and entry.name in ("min", "max", "arg_max", "arg_min"):
+                    raise NotSupportedError(f'The top-n form of {entry.name} ("{what}") is not '
+                                            f"supported{location(node)}")
+                raise NotSupportedError(f'"{what}": the {key} argument is not supported{location(node)}')
+            positional.extend(v if isinstance(v, list) else [v])
+    distinct, order, star = False, [], False
+    if positional and isinstance(positional[0], exp.Order):  # string_agg(x, ',' ORDER BY y)
+        order, positional[0] = list(positional[0].expressions), positional[0].this
+    if positional and isinstance(positional[0], exp.Distinct):
+        d = positional[0]
+        if d.args.get("on") is not None:
+            raise NotSupportedError(f"DISTINCT ON inside an aggregate is not supported{location(node)}")
+        if len(d.expressions) != 1:
+            written = ", ".join(e.sql(dialect="duckdb") for e in d.expressions)
+            raise BindError(f'"{entry.name}(DISTINCT {written})": {entry.name} takes one argument, '
+                            f"got {len(d.expressions)}{location(node)}. To count distinct "
+                            "combinations of several columns, count the rows of a SELECT DISTINCT")
+        distinct, positional = True, [d.expressions[0]] + positional[1:]
+    if within is not None:
+        # percentile_cont(q) WITHIN GROUP (ORDER BY x): x is the value, q the parameter
+        keys = list(within.expressions)
+        if len(keys) != 1:
+            raise BindError(f'"{what}" WITHIN GROUP takes exactly one ORDER BY key{location(node)}')
+        positional = [keys[0].this] + positional
+        order = [keys[0]]
+    if entry.name == "count" and (not positional or isinstance(positional[0], exp.Star)):
+        if distinct:
+            raise BindError(f"count(DISTINCT *) is not allowed{location(node)}")
+        positional, star = positional[1:], True
+    lo, hi = entry.nargs
+    nv = min(len(positional), hi)
+    values, params = positional[:nv], positional[nv:]
+    if star:
+        values = []
+    if not star and (len(values) < lo or len(params) > len(entry.params)):
+        want = f"{lo}" if lo == hi else f"{lo} to {hi}"
+        total = f"{want} argument(s)" + (f" and its {', '.join(entry.params)}" if entry.params else "")
+        raise TypeMismatchError(f'"{what}": {entry.name} takes {total}, got {len(positional)}'
+                                f"{location(node)}")
+    if "quantile" in entry.params and not params:
+        raise TypeMismatchError(f'"{what}": {entry.name} needs a quantile{location(node)}')
+    if distinct and not entry.distinct:
+        raise NotSupportedError(f'DISTINCT is not supported in {entry.name} ("{what}"){location(node)}')
+    return CallParts(values, params, distinct, order, star)
+
+
+def constant_param(node: exp.Expression, what: str, entry: R.AggregateFunction, pname: str):
+    """A constant parameter's value: numbers as exact Fractions of the text written, strings,
+    None for NULL, lists of those."""
+    if isinstance(node, exp.Paren):
+        return constant_param(node.this, what, entry, pname)
+    if isinstance(node, exp.Null):
+        return None
+    if isinstance(node, exp.Neg):
+        v = constant_param(node.this, what, entry, pname)
+        if isinstance(v, Fraction):
+            return -v
+    elif isinstance(node, exp.Literal):
+        if node.is_string:
+            return node.this
+        return Fraction(node.this)
+    elif isinstance(node, exp.Cast) and isinstance(node.this, (exp.Literal, exp.Neg, exp.Null)):
+        return constant_param(node.this, what, entry, pname)
+    elif isinstance(node, exp.Array):
+        return [constant_param(e, what, entry, pname) for e in node.expressions]
+    raise BindError(f'The "{pname}" argument of {entry.name} ("{what}") must be a constant'
+                    f"{location(node)}")
+
+
+def quantile_options(entry: R.AggregateFunction, parts: CallParts, node, within: exp.Order | None) -> tuple:
+    """(("quantile", qs), ("list", bool), ("descending", bool)) of a quantile aggregate. As in
+    DuckDB, a negative quantile -q is q over the values in descending order, and so is
+    ``WITHIN GROUP (ORDER BY x DESC)``."""
+    if entry.family != "quantile":
+        return ()
+    what = _Written(node, entry, within is not None)
+    desc = within is not None and bool(within.expressions[0].args.get("desc"))
+    if entry.variant == "median":
+        return (("quantile", (Fraction(1, 2),)), ("list", False), ("descending", False))
+    v = constant_param(parts.params[0], what, entry, "quantile")
+    is_list = isinstance(v, list)
+    qs = tuple(v) if is_list else (v,)
+    lo = 0 if within is not None else -1
+    for q in qs:
+        if q is None:
+            raise BindError(f'The quantile of {entry.name} ("{what}") must not be NULL{location(node)}')
+        if not isinstance(q, Fraction) or not lo <= q <= 1:
+            raise BindError(f'The quantile of {entry.name} ("{what}") must be a number between '
+                            f"{lo} and 1{location(node)}")
+    if any(q < 0 for q in qs):
+        if any(q > 0 for q in qs):
+            raise BindError(f'The quantiles of {entry.name} ("{what}") must have one sign{location(node)}')
+        qs, desc = tuple(-q for q in qs), True
+    return (("quantile", qs), ("list", is_list), ("descending", desc))
+
+
+def agg_type(name: str, types: list[pa.DataType], node=None, params: dict | None = None) -> pa.DataType:
+    """The result type of aggregate ``name`` over arguments of ``types`` (DuckDB's typeof)."""
+    entry = R.lookup(name)
+    what = _Written(node, entry) if node is not None else name
+    if entry is None:
+        raise BindError(f'Aggregate "{what}" does not exist{location(node)}')
+    try:
+        return entry.result(list(types), params or {})
+    except TypeMismatchError as e:
+        raise TypeMismatchError(f'Type error in "{what}"{location(node)}: {e}') from None
+    except NotSupportedError as e:
+        raise NotSupportedError(f'"{what}": {e}{location(node)}') from None
+
+
+def coerce_args(entry: R.AggregateFunction, args: list[Expr]) -> list[Expr]:
+    """Untyped NULL arguments as the type the kernel computes them in, then the entry's casts."""
+    out = []
+    for i, a in enumerate(args):
+        if pa.types.is_null(a.dtype):
+            a = cast_to(a, entry.null_as)
+        want = entry.cast[i] if i < len(entry.cast) else None
+        if want is not None and a.dtype != want:
+            a = cast_to(a, want)
+        out.append(a)
+    return out
 
 
 class AggregateBinding:
     """Aggregate calls inside expressions (mixed into the expression binder)."""
 
-    def _aggregate(self, name: str, node) -> Expr:
+    def _Anonymous(self, node: exp.Anonymous) -> Expr:
+        entry = R.lookup(node.name)
+        if entry is not None:
+            return self._aggregate(entry.name, node)
+        name = node.name.lower()
+        if name in R.UNSUPPORTED and F.lookup(name) is None and self.b.lookup_udf(name, node) is None:
+            raise NotSupportedError(f'Aggregate function "{node.name}" is not supported{location(node)}')
+        return self._function(node)
+
+    def _unsupported_aggregate(self, node) -> Expr:
+        raise NotSupportedError(f'Aggregate function "{node.key}" is not supported{location(node)}')
+
+    _Kurtosis = _Skewness = _unsupported_aggregate
+
+    def _IgnoreNulls(self, node) -> Expr:
+        # DuckDB's any_value ignores NULLs, and sqlglot says so with this wrapper
+        if isinstance(node.this, exp.AnyValue):
+            return self.bind(node.this)
+        raise NotSupportedError(f'IGNORE NULLS is not supported here ("{_written(node)}"){location(node)}')
+
+    def _RespectNulls(self, node) -> Expr:
+        raise NotSupportedError(f'RESPECT NULLS is not supported here ("{_written(node)}"){location(node)}')
+
+    def _WithinGroup(self, node) -> Expr:
+        f = node.this
+        entry = R.BY_NODE.get(type(f))
+        if entry is None or entry.name not in ("quantile_cont", "quantile_disc", "mode"):
+            raise NotSupportedError(f'WITHIN GROUP is not supported for "{_written(f)}"{location(node)}')
+        return self._aggregate(entry.name, f, within=node.expression)
+
+    def _aggregate(self, name: str, node, within: exp.Order | None = None) -> Expr:
+        entry = R.get(name)
         if self.agg is None:
-            raise BindError(f'Aggregate "{node.sql()}" is not allowed here{location(node)}')
+            raise BindError(f'Aggregate "{_written(node, entry)}" is not allowed here{location(node)}')
         if self.in_agg:
             raise BindError(f"Aggregate calls cannot be nested{location(node)}")
         flt, self.pending_filter = self.pending_filter, None
-        inner = node.this
-        distinct = False
-        order_nodes = []
-        if isinstance(inner, exp.Order):  # string_agg(x, ',' ORDER BY y), list(x ORDER BY y)
-            order_nodes, inner = list(inner.expressions), inner.this
-            if isinstance(inner, exp.Distinct):
-                raise NotSupportedError(f"DISTINCT aggregates with ORDER BY are not supported{location(node)}")
-        if isinstance(inner, exp.Distinct):
-            distinct = True
-            inner_list = inner.expressions
-        else:
-            inner_list = [inner] if inner is not None else []
-        options: tuple = ()
-        if name == "string_agg" and node.args.get("separator") is not None:
-            sep = node.args["separator"]
-            options = (("separator", sep.this if isinstance(sep, exp.Literal) else ","),)
-        elif name == "string_agg":
-            options = (("separator", ","),)
-        extra = [e for e in (node.expressions or [])] if isinstance(node, exp.Anonymous) else []
+        parts = call_parts(entry, node, within)
+        if parts.star:
+            entry = R.get("count_star")
         self.in_agg = True
         try:
-            if name == "count" and (not inner_list or isinstance(inner_list[0], exp.Star)):
-                name, args = "count_star", []
-            else:
-                args = [self.bind(a) for a in inner_list]
+            args = [self.bind(a) for a in parts.values]
+            keys = [sort_key(self.bind(o.this), o) for o in parts.order] if entry.ordered else []
         finally:
             self.in_agg = False
-        if extra and name == "string_agg":
-            sep = extra[0]
-            options = (("separator", sep.this if isinstance(sep, exp.Literal) else ","),)
-        if order_nodes:
-            self.in_agg = True
-            try:
-                keys = [sort_key(self.bind(o.this), o) for o in order_nodes]
-            finally:
-                self.in_agg = False
-            if name in ("string_agg", "list", "array_agg"):
-                # the order keys ride along as extra arguments (so column pruning keeps them);
-                # "order" says their directions
-                return self._make_agg(name, args, distinct, flt, options, node, tuple(keys))
-            # DuckDB ignores ORDER BY in aggregates whose result does not depend on order
-        return self._make_agg(name, args, distinct, flt, options, node)
+        options = quantile_options(entry, parts, node, within)
+        if entry.family == "string_agg":
+            sep = constant_param(parts.params[0], _Written(node, entry), entry, "separator") \
+                if parts.params else ","
+            options = (("separator", sep),)
+        # DISTINCT changes nothing in these: skip its extra pass
+        distinct = parts.distinct and entry.name not in _DISTINCT_NOOP
+        if keys and distinct and any(k.expr != args[0] for k in keys):
+            raise BindError(f'"{_written(node, entry)}": in a DISTINCT aggregate, ORDER BY may only '
+                            f"order by the aggregated value{location(node)}")
+        return self._make_agg(entry, args, distinct, flt, options, node, tuple(keys))
 
     def _udf_aggregate(self, u, argn, node) -> Expr:
         if self.agg is None:
@@ -150,15 +306,17 @@ class AggregateBinding:
         call = AggCall(f"udf:{u.name}", tuple(args), dtype, False, flt, (("udf", u),))
         return self.agg.add(call, u.name)
 
-    def _make_agg(self, name, args, distinct, flt, options, node, order=()) -> Expr:
-        dtype = agg_type(name, [a.dtype for a in args], node)
-        if name in ("avg", "mean", "stddev", "variance", "stddev_pop", "var_pop", "median") and args:
-            args = [cast_to(args[0], pa.float64()) if not pa.types.is_floating(args[0].dtype) else args[0]]
+    def _make_agg(self, entry, args, distinct, flt, options, node, order=()) -> Expr:
+        if isinstance(entry, str):  # the scalar-function binder's path for anonymous aggregates
+            entry = R.get(entry)
+        params = dict(options)
+        dtype = agg_type(entry.name, [a.dtype for a in args], node, params)
+        args = coerce_args(entry, list(args))
         if order:
             args = list(args) + [k.expr for k in order]
             options = options + (("order", tuple((k.ascending, k.nulls_first) for k in order)),)
-        call = AggCall(name, tuple(args), dtype, distinct, flt, options)
-        return self.agg.add(call, name)
+        call = AggCall(entry.name, tuple(args), dtype, distinct, flt, options)
+        return self.agg.add(call, entry.name)
 
     def _Filter(self, node) -> Expr:
         f = node.this

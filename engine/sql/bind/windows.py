@@ -1,4 +1,8 @@
 """Binding window functions: OVER clauses (with named windows), frames and result types.
+
+Aggregates used as window functions are read through the aggregate registry
+(``engine.plan.aggregates``), which says whether a window computes them over any frame or only
+over whole partitions; the functions that exist only as window functions are listed here.
 """
 from __future__ import annotations
 
@@ -8,7 +12,15 @@ from sqlglot import exp
 from engine.errors import BindError, NotSupportedError
 from engine.plan import types as T
 from engine.plan.expressions import ColumnRef, Expr, Frame, WindowCall, new_column
-from engine.sql.bind.aggregates import _AGG_CLASS, _AGGS
+from engine.plan import aggregates as R
+from engine.sql.bind.aggregates import (
+    _Written,
+    agg_type,
+    call_parts,
+    coerce_args,
+    constant_param,
+    quantile_options,
+)
 from engine.sql.bind.util import _const_int, sort_key
 from engine.sql.parser import location
 
@@ -56,8 +68,6 @@ class WindowBinding:
     def _Window(self, node) -> Expr:
         if self.win is None:
             raise BindError(f"Window functions are not allowed here{location(node)}")
-        f = node.this
-        fname, args, argnodes = self._window_func(f)
         part_nodes, o, spec = self.win.resolve(node)
         partition = tuple(self._post(self.bind(p), p) for p in part_nodes)
         order = []
@@ -68,45 +78,80 @@ class WindowBinding:
             if len(order) != 1 or not T.is_numeric(order[0].expr.dtype):
                 raise NotSupportedError("A RANGE frame with an offset needs exactly one numeric "
                                         f"ORDER BY key{location(node)}")
-        dtype = self._window_type(fname, args, node)
-        call = WindowCall(fname, tuple(args), partition, tuple(order), frame, dtype)
+        agg = self._window_aggregate(node.this, node, frame, bool(order))
+        if agg is not None:
+            fname, args, dtype, options = agg
+        else:
+            fname, args = self._window_func(node.this)
+            dtype, options = self._window_type(fname, args, node), ()
+        call = WindowCall(fname, tuple(args), partition, tuple(order), frame, dtype, options)
         return self.win.add(call, fname)
 
+    def _window_aggregate(self, f: exp.Expression, node, frame: Frame | None, ordered: bool):
+        """(name, args, type, options) of an aggregate used as a window function, or None."""
+        within = None
+        if isinstance(f, exp.IgnoreNulls) and isinstance(f.this, exp.AnyValue):
+            f = f.this  # DuckDB's any_value ignores NULLs; sqlglot says so with this wrapper
+        if isinstance(f, exp.WithinGroup):
+            f, within = f.this, f.expression
+        if isinstance(f, exp.Filter):
+            raise NotSupportedError(f"FILTER in window aggregates is not supported{location(node)}")
+        entry = R.BY_NODE.get(type(f))
+        if entry is None and isinstance(f, exp.Anonymous):
+            entry = R.lookup(f.name)
+        if entry is None:
+            return None
+        what = _Written(f, entry, within is not None)
+        parts = call_parts(entry, f, within)
+        if parts.star:
+            entry = R.get("count_star")
+        if parts.distinct:
+            raise NotSupportedError(f'DISTINCT aggregates over windows are not supported ("{what}")'
+                                    f"{location(f)}")
+        if parts.order and entry.ordered:
+            raise NotSupportedError(f'ORDER BY inside a window aggregate is not supported ("{what}")'
+                                    f"{location(f)}")
+        whole = (frame is None and not ordered) or \
+            (frame is not None and frame.start is None and frame.end is None)
+        if entry.window is None or (entry.window == "partition" and not whole):
+            raise NotSupportedError(
+                f'{entry.name} as a window function is supported over whole partitions only '
+                f'("{what}" OVER without ORDER BY, or with ROWS BETWEEN UNBOUNDED PRECEDING AND '
+                f"UNBOUNDED FOLLOWING){location(node)}")
+        args = [self._post(self.bind(a), a) for a in parts.values]
+        options = quantile_options(entry, parts, f, within)
+        if entry.family == "string_agg":
+            sep = constant_param(parts.params[0], what, entry, "separator") if parts.params else ","
+            options = (("separator", sep),)
+        dtype = agg_type(entry.name, [a.dtype for a in args], f, dict(options))
+        return entry.name, coerce_args(entry, args), dtype, options
+
     def _window_func(self, f: exp.Expression):
-        cls = type(f)
-        if cls in _AGG_CLASS:
-            name = _AGG_CLASS[cls]
-            inner = f.this
-            if isinstance(inner, exp.Distinct):
-                raise NotSupportedError(f"DISTINCT aggregates over windows are not supported{location(f)}")
-            if name == "count" and (inner is None or isinstance(inner, exp.Star)):
-                return "count_star", [], []
-            args = [self._post(self.bind(inner), inner)] if inner is not None else []
-            return name, args, [inner]
+        if isinstance(f, (exp.IgnoreNulls, exp.RespectNulls)):
+            raise NotSupportedError(f'IGNORE/RESPECT NULLS is not supported ("{f.sql(dialect="duckdb")}")'
+                                    f"{location(f)}")
         name = (f.name if isinstance(f, exp.Anonymous) else f.key).lower()
         name = {"rownumber": "row_number", "denserank": "dense_rank", "firstvalue": "first_value",
                 "lastvalue": "last_value", "nthvalue": "nth_value", "percentrank": "percent_rank",
                 "cumedist": "cume_dist"}.get(name, name)
-        if name not in _WINDOW_ONLY and name not in _AGGS:
+        if name not in _WINDOW_ONLY:
             raise BindError(f'"{name}" is not a window function{location(f)}')
         raw = [a for a in ([f.this] if f.args.get("this") is not None else [])]
         for k in ("offset", "default", "expression"):
             if f.args.get(k) is not None:
                 raw.append(f.args[k])
         raw += list(f.expressions or [])
-        return name, [self._post(self.bind(a), a) for a in raw], raw
+        return name, [self._post(self.bind(a), a) for a in raw]
 
     def _window_type(self, fname, args, node) -> pa.DataType:
-        if fname in ("row_number", "rank", "dense_rank", "ntile", "count", "count_star"):
+        if fname in ("row_number", "rank", "dense_rank", "ntile"):
             return pa.int64()
-        if fname in ("percent_rank", "cume_dist", "avg", "stddev", "variance", "stddev_pop", "var_pop"):
+        if fname in ("percent_rank", "cume_dist"):
             return pa.float64()
-        if fname in ("lag", "lead", "first_value", "last_value", "nth_value", "min", "max"):
+        if fname in ("lag", "lead", "first_value", "last_value", "nth_value"):
             if not args:
                 raise BindError(f"{fname}() needs an argument{location(node)}")
             return args[0].dtype
-        if fname == "sum":
-            return pa.int64() if T.is_integer(args[0].dtype) else pa.float64()
         raise NotSupportedError(f"Window function {fname} is not supported{location(node)}")
 
     def _frame(self, spec, node) -> Frame:
