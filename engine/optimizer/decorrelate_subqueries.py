@@ -36,7 +36,7 @@ import pyarrow as pa
 from engine.optimizer import dependent_join as general
 from engine.optimizer.rewrite import map_node_expressions
 from engine.optimizer.subquery_plans import (correlated, fresh_copy, reads, refuse_outer_aggregate,
-                                             same_values)
+                                             same_values, volatile)
 from engine.plan.expressions import (AggCall, Call, Case, ColumnRef, Expr, Literal, SubqueryExpr,
                                      WindowCall, and_all, conjuncts, new_column)
 from engine.plan.nodes import (Aggregate, Distinct, Filter, Join, Node, Project, SetOp, Window,
@@ -167,6 +167,8 @@ def _scalar_join(child: Node, sq: SubqueryExpr, base: Node) -> tuple[Node, dict[
         agg = Aggregate(body, groups, aggs)
         cond = and_all([Call("eq", (o, g), pa.bool_()) for o, (g, _) in zip(keys_outer, groups)])
     else:
+        if volatile(base):
+            return None  # the domain would recompute the outer rows
         used = (set().union(*(p.columns() for p in corr)) & outer) | agg_outer
         ocols = [c for c in sq.outer if c.cid in used]
         dcols = [new_column(c.name, c.dtype) for c in ocols]

@@ -27,7 +27,7 @@ from dataclasses import replace
 
 import pyarrow as pa
 
-from engine.optimizer.subquery_plans import BOOL, same_values
+from engine.optimizer.subquery_plans import BOOL, same_values, volatile
 from engine.plan.expressions import (AggCall, Call, ColumnRef, Expr, Literal, SortKey, SubqueryExpr,
                                      WindowCall, and_all, conjuncts, new_column)
 from engine.plan.nodes import (Aggregate, Distinct, Filter, Join, Limit, Node, Project, Scan, SetOp,
@@ -239,6 +239,8 @@ def subquery_rows(base: Node, plan: Node, dcols: list[ColumnRef]) -> tuple[Node,
     """``plan`` for every value of D over ``base``: its columns, then the value's columns."""
     if not dcols:
         return plan, []
+    if volatile(base):
+        raise Unsupported("the outer rows cannot be recomputed for the domain")
     keys = _fresh(dcols)
     domain = Distinct(Project(base, tuple(zip(keys, dcols))))
     return DomainPush(dcols, domain).push(plan)

@@ -26,6 +26,22 @@ def correlated(e: Expr | None) -> bool:
     return e is not None and any(isinstance(x, SubqueryExpr) and x.outer for x in e.walk())
 
 
+_VOLATILE = {"random", "uuid", "gen_random_uuid"}
+
+
+def volatile(node: Node) -> bool:
+    """Does the plan compute values that differ between two runs (random(), a UDF declared
+    non-deterministic)? Such rows cannot be recomputed to find the domain of outer values."""
+    from engine.plan.expressions import UdfCall
+    for n in node.walk():
+        for e in n.expressions():
+            for x in e.walk():
+                if isinstance(x, Call) and x.fn in _VOLATILE or \
+                        isinstance(x, UdfCall) and not x.deterministic:
+                    return True
+    return False
+
+
 def reads(node: Node, ids: set[int]) -> bool:
     """Does any expression in the plan ``node`` read one of the columns ``ids``?"""
     for n in node.walk():
