@@ -413,12 +413,13 @@ def test_general_method_keeps_fast_paths():
 
     def plan(sql):
         return "\n".join(r[0] for r in p.dawn.execute("EXPLAIN " + sql).fetchall())
+    distinct = "aggs=[]"  # how EXPLAIN shows the DISTINCT that computes a domain
     fast = plan("SELECT x FROM t WHERE EXISTS (SELECT 1 FROM b WHERE b.k = t.k)")
-    assert "kind=semi" in fast and "Distinct" not in fast
+    assert "kind=semi" in fast and distinct not in fast, fast
     fast = plan("SELECT x, (SELECT count(*) FROM b WHERE b.k = t.k) FROM t")
-    assert "kind=left" in fast and "Distinct" not in fast
+    assert "kind=left" in fast and distinct not in fast, fast
     general = plan("SELECT x, (SELECT y FROM b WHERE b.k = t.k ORDER BY y LIMIT 1) FROM t")
-    assert "row_number" in general and "Distinct" in general
+    assert "row_number" in general and distinct in general, general
 
 
 if __name__ == "__main__":

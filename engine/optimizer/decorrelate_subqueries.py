@@ -403,7 +403,7 @@ def _rewrite_join(node: Join, free: frozenset) -> Node:
         return node
     out: Node = Join(left, right, kind, cond)
     if above:
-        out = Filter(out, and_all(above))
+        out = _rewrite_filter(Filter(out, and_all(above)), free)
     return _same_columns(out, node)
 
 
