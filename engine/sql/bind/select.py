@@ -8,7 +8,9 @@ from sqlglot import exp
 
 from engine.errors import BindError
 from engine.plan import functions as F
-from engine.plan.expressions import Call, ColumnRef, Expr, Literal, SortKey, WindowCall, new_column
+from engine.optimizer.subquery_plans import refuse_outer_aggregate, rename_in
+from engine.plan.expressions import (Call, ColumnRef, Expr, Literal, SortKey, SubqueryExpr, WindowCall,
+                                     new_column)
 from engine.plan.nodes import Distinct, Filter, Node, Project, Sort, Unnest, Window
 from engine.sql.bind.aggregates import _AGG_CLASS, _AGGS, _AggContext
 from engine.sql.bind.grouping import expand as expand_grouping
@@ -253,9 +255,17 @@ class SelectBinding:
         agg_out = {r.cid for r, _ in aggctx.aggs}
         gmap = {g: c for c, g in groups}
 
+        # a subquery reads a grouped column of this query as the group key's output
+        key_cols = {g.cid: c for g, c in gmap.items() if isinstance(g, ColumnRef)}
+
         def rewrite(x: Expr) -> Expr:
             if x in gmap:
                 return gmap[x]
+            if isinstance(x, SubqueryExpr):
+                arg = rewrite(x.arg) if x.arg is not None else None
+                if arg is not x.arg:
+                    x = SubqueryExpr(x.kind, x.plan, x.dtype, arg, x.negated, x.outer)
+                return rename_in(x, key_cols)
             if isinstance(x, ColumnRef):
                 if x.cid in agg_out:
                     return x
@@ -269,6 +279,11 @@ class SelectBinding:
         out = rewrite(e)
         allowed = agg_out | {c.cid for c, _ in groups}
         for x in out.walk():
+            if isinstance(x, SubqueryExpr):
+                bad = [o for o in x.outer if o.cid not in allowed and o.cid in local_ids]
+                if bad:
+                    refuse_outer_aggregate(x.plan, {o.cid for o in x.outer})
+                    x = bad[0]
             if isinstance(x, ColumnRef) and x.cid not in allowed and x.cid in local_ids:
                 where = location(node) if node is not None else ""
                 raise BindError(f'Column "{x.name}" must appear in the GROUP BY clause or be used in '
