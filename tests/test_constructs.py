@@ -50,6 +50,9 @@ CASES = {
     "group_by_mixed": "SELECT a, s, count(*) FROM t GROUP BY a, ROLLUP (s)",
     "within_group": "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY b) FROM t",
     "lateral": "SELECT t.a, l.x FROM t, LATERAL (SELECT t.b + 1 AS x) l",
+    "lateral_rows": "SELECT t.a, l.c FROM t, LATERAL (SELECT c FROM u WHERE u.a <= t.a) l",
+    "lateral_left": "SELECT t.a, l.n FROM t LEFT JOIN LATERAL (SELECT count(*) AS n FROM u WHERE u.a = t.a) l ON true",
+    "lateral_limit": "SELECT t.a, l.c FROM t, LATERAL (SELECT c FROM u WHERE u.a >= t.a ORDER BY c LIMIT 1) l",
     "unnest_select": "SELECT id, unnest(l) FROM lists",
     "unnest_two": "SELECT id, unnest(l), unnest(l) + 1 AS y FROM lists",
     "unnest_after_agg": "SELECT unnest(list(a)) FROM t",
@@ -91,7 +94,7 @@ CASES = {
 }
 
 # what Dawn refuses today (NotSupportedError); everything else must equal DuckDB
-REFUSED = {"lateral", "asof"}
+REFUSED = {"asof"}
 
 
 @pytest.fixture(scope="module")

@@ -56,6 +56,9 @@ class FromBinding:
                 plan = uplan if lateral else Join(plan, uplan, "cross", None)
                 scope.entries = scope.entries + [Entry(_unnest_qualifier(item), ref.name, ref)]
                 continue
+            if isinstance(j.this, exp.Lateral) and isinstance(j.this.this, exp.Subquery):
+                plan = self._bind_lateral(plan, scope, j, parent)
+                continue
             rplan, rentries = self._bind_table(j.this, scope)
             side = (j.args.get("side") or "").lower()
             kind = (j.args.get("kind") or "").lower()
@@ -118,6 +121,50 @@ class FromBinding:
                 plan = Project(plan, tuple((c, c) for c in plan.columns) + tuple(extra))
             scope.entries = merged
         return plan, scope
+
+    def _bind_lateral(self, plan: Node, scope: Scope, j: exp.Join, parent: Scope | None) -> Node:
+        """``left [LEFT] JOIN LATERAL (subquery) alias [ON cond]``: the subquery may read the left
+        side's columns, so it is a dependent join: computed once per distinct left value and
+        joined back on it (the optimizer's general decorrelation, dependent_join.py)."""
+        from engine.optimizer.dependent_join import Unsupported, subquery_rows
+        from engine.optimizer.subquery_plans import same_values
+        lat = j.this
+        side = (j.args.get("side") or "").lower()
+        kind = (j.args.get("kind") or "").lower()
+        if side not in ("", "left") or kind not in ("", "inner", "cross", "outer") or j.args.get("using"):
+            raise NotSupportedError(f"{(side or kind).upper()} JOIN LATERAL is not supported; use a comma, "
+                                    f"[INNER|CROSS] JOIN or LEFT JOIN{location(j)}")
+        sub = lat.this
+        alias_node = lat.args.get("alias") or sub.args.get("alias")
+        inner = Scope([], scope)
+        rplan = self.bind_query_in(sub.this, inner)
+        local = {e.ref.cid for e in scope.entries}
+        dcols = [r for r in inner.outer_refs if r.cid in local]
+        scope.outer_refs.extend(r for r in inner.outer_refs if r.cid not in local and r not in scope.outer_refs)
+        cols = rplan.columns
+        try:
+            rows, m = subquery_rows(plan, rplan, dcols)
+        except Unsupported as e:
+            raise NotSupportedError(f"This LATERAL subquery cannot be decorrelated ({e}){location(j)}") from None
+        qual = alias_node.name if alias_node is not None and alias_node.name else "lateral"
+        col_aliases = [_ident(c) for c in alias_node.columns] if alias_node is not None and alias_node.args.get("columns") else []
+        if col_aliases:
+            if len(col_aliases) > len(cols):
+                raise BindError(f'"{qual}" has {len(cols)} columns but {len(col_aliases)} aliases were given')
+            renamed = tuple(new_column(col_aliases[i] if i < len(col_aliases) else c.name, c.dtype)
+                            for i, c in enumerate(cols))
+            rows = Project(rows, tuple(zip(renamed, cols)) + tuple((x, x) for x in m))
+            cols = renamed
+        entries = [Entry(qual.lower(), c.name, c) for c in cols]
+        conds = same_values(list(dcols), list(m))
+        on = j.args.get("on")
+        if on is not None:
+            jscope = Scope(scope.entries + entries, parent)
+            conds.append(self._predicate(on, jscope))
+            scope.outer_refs.extend(r for r in jscope.outer_refs if r not in scope.outer_refs)
+        joined = Join(plan, rows, "left" if side == "left" else ("inner" if conds else "cross"), and_all(conds))
+        scope.entries = scope.entries + entries
+        return Project(joined, tuple((c, c) for c in plan.columns) + tuple((c, c) for c in cols))
 
     def _bind_table(self, node: exp.Expression, scope: Scope) -> tuple[Node, list[Entry]]:
         sample = node.args.get("sample")
