@@ -10,6 +10,7 @@ import pyarrow as pa
 from engine.errors import InternalError
 from engine.optimizer.cost import CostModel
 from engine.physical.hash_aggregate import HashAggregateExec
+from engine.physical.asof_join import AsofJoinExec
 from engine.physical.filter import FilterExec
 from engine.physical.hash_join import HashJoinExec
 from engine.physical.limit import LimitExec
@@ -95,6 +96,10 @@ class Planner:
             left, right = self.plan(node.left), self.plan(node.right)
             if node.kind == "positional":
                 return PositionalJoinExec(left, right, schema, **kw)
+            if node.kind in ("asof", "asof_left"):
+                return AsofJoinExec(left, right, node.kind, node.condition,
+                                    {c.cid for c in node.left.columns}, {c.cid for c in node.right.columns},
+                                    schema, **kw)
             lk, rk, rest = split_join_condition(node)
             if lk:
                 return HashJoinExec(left, right, node.kind, lk, rk, rest, schema, **kw)

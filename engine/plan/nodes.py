@@ -192,7 +192,8 @@ JOIN_KINDS = ("inner", "left", "right", "full", "cross", "semi", "anti")
 
 @dataclass(frozen=True, eq=False)
 class Join(Node):
-    """kind: inner, left, right, full, cross, semi, anti (semi/anti output the left columns)."""
+    """kind: inner, left, right, full, cross, semi, anti (semi/anti output the left columns),
+    positional (rows paired by position), asof / asof_left (engine/physical/asof_join.py)."""
     left: Node
     right: Node
     kind: str

@@ -145,6 +145,8 @@ class CostModel:
         return Estimate(c.rows, child_cost + c.rows, c.base)
 
     def join_rows(self, node: Join, l: Estimate, r: Estimate) -> float:
+        if node.kind in ("asof", "asof_left", "positional"):  # at most one partner per left row
+            return l.rows if node.kind != "positional" else max(l.rows, r.rows)
         equi = [p for p in conjuncts(node.condition) if _is_equi(p, node)]
         if node.kind == "cross" or (node.kind == "inner" and not equi and node.condition is None):
             return l.rows * r.rows

@@ -7,7 +7,7 @@ import os
 from sqlglot import exp
 
 from engine.errors import BindError, NotSupportedError, did_you_mean
-from engine.plan.expressions import Call, Expr, Literal, and_all, new_column
+from engine.plan.expressions import Call, Expr, Literal, and_all, conjuncts, new_column
 from engine.plan.nodes import Join, Node, Project, Scan, Values, WorkTable
 from engine.sql.bind.sample import _sample_spec
 from engine.sql.bind.scope import Entry, Scope
@@ -65,7 +65,7 @@ class FromBinding:
             method = str(j.args.get("method") or "").upper()
             if kind not in ("", "inner", "outer", "cross", "semi", "anti"):
                 raise NotSupportedError(f"{kind.upper()} JOIN is not supported{location(j)}")
-            if method not in ("", "NATURAL", "POSITIONAL"):
+            if method not in ("", "NATURAL", "POSITIONAL", "ASOF"):
                 raise NotSupportedError(f"{method} JOIN is not supported{location(j)}")
             jk = {"left": "left", "right": "right", "full": "full"}.get(side, "inner")
             if kind == "cross":
@@ -103,11 +103,14 @@ class FromBinding:
                 jscope = Scope(merged, parent)
                 cond = self._predicate(on, jscope)
                 scope.outer_refs.extend(r for r in jscope.outer_refs if r not in scope.outer_refs)
+            if method == "ASOF":
+                plan, jk = self._asof(plan, rplan, jk, using, cond, j)
             if jk == "inner" and cond is None:
                 jk = "cross"
             if jk in ("semi", "anti"):
                 merged = scope.entries
-            plan = Join(plan, rplan, jk, cond)
+            if method != "ASOF":
+                plan = Join(plan, rplan, jk, cond)
             if merged_using and jk in ("right", "full"):
                 # the unqualified USING column is the right side's on a RIGHT join and
                 # COALESCE(left, right) on a FULL join; qualified names still reach each side
@@ -121,6 +124,26 @@ class FromBinding:
                 plan = Project(plan, tuple((c, c) for c in plan.columns) + tuple(extra))
             scope.entries = merged
         return plan, scope
+
+    def _asof(self, plan: Node, rplan: Node, jk: str, using, cond: Expr | None, j: exp.Join):
+        """ASOF [LEFT] JOIN: equalities and one inequality (the last USING column is l >= r)."""
+        from engine.physical.asof_join import split_asof
+        if jk not in ("inner", "left"):
+            raise NotSupportedError(f"ASOF {jk.upper()} JOIN is not supported; use ASOF JOIN or ASOF LEFT "
+                                    f"JOIN{location(j)}")
+        if cond is None:
+            raise BindError(f"ASOF JOIN needs an ON or USING condition{location(j)}")
+        if using:
+            parts = conjuncts(cond)
+            last = parts[-1]
+            parts[-1] = Call("gte", last.args, last.dtype)
+            cond = and_all(parts)
+        try:
+            split_asof(cond, {c.cid for c in plan.columns}, {c.cid for c in rplan.columns})
+        except BindError as e:
+            raise BindError(f"{e}{location(j)}") from None
+        kind = "asof_left" if jk == "left" else "asof"
+        return Join(plan, rplan, kind, cond), kind
 
     def _bind_lateral(self, plan: Node, scope: Scope, j: exp.Join, parent: Scope | None) -> Node:
         """``left [LEFT] JOIN LATERAL (subquery) alias [ON cond]``: the subquery may read the left
