@@ -86,26 +86,43 @@ class HashJoinExec(Operator):
         return pa.schema(list(left.schema) + list(right.schema))
 
 
+def pair_batch(cond, left: pa.Table, right: pa.Table, li: pa.Array, ri: pa.Array) -> pa.RecordBatch:
+    """The columns ``cond`` reads, gathered for the candidate pairs (li[i], ri[i])."""
+    need = {f"#{c}" for c in cond.columns()}
+    fields, cols = [], []
+    for t, idx in ((left, li), (right, ri)):
+        for f, c in zip(t.schema, t.columns):
+            if f.name in need:
+                fields.append(f)
+                cols.append(c.take(idx).combine_chunks())
+    if not cols:
+        return pa.record_batch({"__n": pa.nulls(len(li))}).select([])
+    return pa.RecordBatch.from_arrays(cols, schema=pa.schema(fields))
+
+
+def pair_mask(cond, left: pa.Table, right: pa.Table, li: pa.Array, ri: pa.Array, ctx):
+    """``cond`` over the pairs as a filter: True, False or a BOOLEAN array (NULL is false)."""
+    m = evaluate_mask(cond, pair_batch(cond, left, right, li, ri), ctx)
+    if isinstance(m, pa.Array) and m.null_count:
+        m = pc.fill_null(m, False)
+    return m
+
+
 def filter_pairs(cond, left: pa.Table, right: pa.Table, li: np.ndarray, ri: np.ndarray,
                  schema: pa.Schema, ctx, chunk: int = 1 << 20):
-    """Keep the candidate pairs on which ``cond`` is TRUE (in chunks, to bound memory)."""
+    """Keep the candidate pairs on which ``cond`` is TRUE (in chunks, to bound memory); only the
+    columns the condition reads are gathered."""
     keep_l, keep_r = [], []
     for s in range(0, len(li), chunk):
-        a, b = li[s:s + chunk], ri[s:s + chunk]
-        pa_a, pa_b = pa.array(a), pa.array(b)
-        cols = [c.take(pa_a).combine_chunks() for c in left.columns] + \
-               [c.take(pa_b).combine_chunks() for c in right.columns]
-        batch = pa.RecordBatch.from_arrays(cols, schema=schema) if cols else \
-            pa.record_batch({"__n": pa.nulls(len(a))}).select([])
-        m = evaluate_mask(cond, batch, ctx)
+        a, b = pa.array(li[s:s + chunk]), pa.array(ri[s:s + chunk])
+        m = pair_mask(cond, left, right, a, b, ctx)
         if m is True:
             keep_l.append(a)
             keep_r.append(b)
         elif m is not False:
-            mk = m.to_numpy(zero_copy_only=False) if m.null_count == 0 else \
-                pc.fill_null(m, False).to_numpy(zero_copy_only=False)
-            keep_l.append(a[mk])
-            keep_r.append(b[mk])
+            keep_l.append(pc.filter(a, m))
+            keep_r.append(pc.filter(b, m))
     if not keep_l:
         return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
-    return np.concatenate(keep_l), np.concatenate(keep_r)
+    return (np.concatenate([x.to_numpy() for x in keep_l]),
+            np.concatenate([x.to_numpy() for x in keep_r]))

@@ -12,8 +12,9 @@ from collections.abc import Iterator
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from engine.physical.hash_join import filter_pairs
+from engine.physical.hash_join import filter_pairs, pair_mask
 from engine.physical.join_common import finish_join
 from engine.physical.operator import Operator, collect, table_batches
 
@@ -41,6 +42,9 @@ class NestedLoopJoinExec(Operator):
         if kind == "inner" and self.condition is None:
             yield from self._product(left, right)
             return
+        if kind == "inner":
+            yield from self._filtered_product(left, right, ctx)
+            return
         pair_schema = pa.schema(list(left.schema) + list(right.schema))
         right_hit = np.zeros(nr, dtype=bool) if kind in ("right", "full") else None
         # the block's left rows meet every right row, so left-side outcomes are final per block
@@ -65,6 +69,76 @@ class NestedLoopJoinExec(Operator):
                               np.array([], np.int64), np.array([], np.int64), self._schema)
             yield from table_batches(out)
             emitted = True
+        if not emitted:
+            yield self.empty_batch() if len(self._schema) else _empty_batch(0)
+
+    def _filtered_product(self, left: pa.Table, right: pa.Table, ctx) -> Iterator[pa.RecordBatch]:
+        """An inner theta join: each block's pairs are tested on just the condition's columns,
+        and only the pairs that pass gather their output columns (or are only counted)."""
+        nl, nr = left.num_rows, right.num_rows
+        sides = _comparisons(self.condition, left, right, ctx)
+        if sides is not None:
+            yield from self._compared_product(left, right, sides)
+            return
+        step = max(1, BLOCK_PAIRS // max(nr, 1))
+        lcols = [c.combine_chunks() for c in left.columns]
+        rcols = [c.combine_chunks() for c in right.columns]
+        emitted = False
+        # the index pattern of a block is the same every time: left rows shift, right rows repeat
+        rep = np.repeat(np.arange(step, dtype=np.int64), nr)
+        tiled = pa.array(np.tile(np.arange(nr, dtype=np.int64), step))
+        for s in range(0, nl if nr else 0, step):
+            k = min(nl, s + step) - s
+            li = pa.array(rep[:k * nr] + s)
+            ri = tiled if k == step else tiled.slice(0, k * nr)
+            m = pair_mask(self.condition, left, right, li, ri, ctx)
+            if m is False:
+                continue
+            if len(self._schema) == 0:
+                n = len(li) if m is True else int(pc.sum(m).as_py() or 0)
+                if n:
+                    emitted = True
+                    yield _empty_batch(n)
+                continue
+            if m is not True:
+                li, ri = pc.filter(li, m), pc.filter(ri, m)
+            if len(li):
+                emitted = True
+                cols = [c.take(li) for c in lcols] + [c.take(ri) for c in rcols]
+                yield pa.RecordBatch.from_arrays(cols, schema=self._schema)
+        if not emitted:
+            yield self.empty_batch() if len(self._schema) else _empty_batch(0)
+
+    def _compared_product(self, left: pa.Table, right: pa.Table, sides) -> Iterator[pa.RecordBatch]:
+        """A condition made of comparisons between a left and a right value: each block's pairs
+        are compared by numpy broadcasting (a rows x right-rows matrix), no pair gathered."""
+        nl, nr = left.num_rows, right.num_rows
+        step = max(1, (BLOCK_PAIRS * 8) // max(nr, 1))  # a boolean matrix of ~1M pairs a block
+        lcols = [c.combine_chunks() for c in left.columns]
+        rcols = [c.combine_chunks() for c in right.columns]
+        emitted = False
+        for s in range(0, nl if nr else 0, step):
+            e = min(nl, s + step)
+            m = None
+            for op, lv, lok, rv, rok in sides:
+                x = op(lv[s:e, None], rv[None, :])
+                if not lok[s:e].all():
+                    x &= lok[s:e, None]
+                if rok is not None:
+                    x &= rok[None, :]
+                m = x if m is None else (m & x)
+            if len(self._schema) == 0:
+                n = int(np.count_nonzero(m))
+                if n:
+                    emitted = True
+                    yield _empty_batch(n)
+                continue
+            flat = np.flatnonzero(m)
+            if len(flat):
+                emitted = True
+                li, ri = pa.array(flat // nr + s), pa.array(flat % nr)
+                cols = [c.take(li) for c in lcols] + [c.take(ri) for c in rcols]
+                yield pa.RecordBatch.from_arrays(cols, schema=self._schema)
         if not emitted:
             yield self.empty_batch() if len(self._schema) else _empty_batch(0)
 
@@ -100,3 +174,55 @@ class NestedLoopJoinExec(Operator):
             cols += rblock if k == step else [c.slice(0, k * nr) for c in rblock]
             yield pa.RecordBatch.from_arrays(cols, schema=self._schema)
 
+
+
+_NUMPY_CMP = {"eq": np.equal, "neq": np.not_equal, "lt": np.less, "lte": np.less_equal,
+              "gt": np.greater, "gte": np.greater_equal}
+_FLIPPED = {"eq": "eq", "neq": "neq", "lt": "gt", "lte": "gte", "gt": "lt", "gte": "lte"}
+
+
+def _as_numbers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+    """Values and validity of a numeric, date or timestamp column as numpy, else None."""
+    t = arr.type
+    if pa.types.is_date32(t):
+        arr = arr.cast(pa.int32())
+    elif pa.types.is_timestamp(t):
+        arr = arr.cast(pa.int64())
+    elif not (pa.types.is_integer(t) or pa.types.is_floating(t)):
+        return None
+    ok = pc.is_valid(arr).to_numpy(zero_copy_only=False)
+    fill = 0.0 if pa.types.is_floating(arr.type) else 0
+    vals = pc.fill_null(arr, fill).to_numpy(zero_copy_only=False)
+    if vals.dtype == np.uint64 or (pa.types.is_floating(arr.type) and np.isnan(vals).any()):
+        return None  # NaN orders above everything in SQL; uint64 does not mix with int64
+    return vals, ok
+
+
+def _comparisons(cond, left: pa.Table, right: pa.Table, ctx):
+    """The condition as [(numpy op, left values, left valid, right values, right valid)] when
+    it is an AND of comparisons between an expression of the left rows and one of the right
+    rows over numbers, dates or timestamps; None otherwise."""
+    from engine.physical.evaluate import evaluate_array
+    from engine.physical.sort import as_batch
+    from engine.plan.expressions import Call, conjuncts
+    lids = {int(f.name[1:]) for f in left.schema if f.name.startswith("#")}
+    rids = {int(f.name[1:]) for f in right.schema if f.name.startswith("#")}
+    out = []
+    lb = rb = None
+    for p in conjuncts(cond):
+        if not (isinstance(p, Call) and p.fn in _NUMPY_CMP):
+            return None
+        a, b = p.args
+        ac, bc = a.columns(), b.columns()
+        op = p.fn
+        if ac and bc and ac <= rids and bc <= lids:
+            a, b, op = b, a, _FLIPPED[op]
+        elif not (ac and bc and ac <= lids and bc <= rids):
+            return None
+        lb = lb if lb is not None else as_batch(left)
+        rb = rb if rb is not None else as_batch(right)
+        lv, rv = _as_numbers(evaluate_array(a, lb, ctx)), _as_numbers(evaluate_array(b, rb, ctx))
+        if lv is None or rv is None or (lv[0].dtype.kind == "f") != (rv[0].dtype.kind == "f"):
+            return None
+        out.append((_NUMPY_CMP[op], lv[0], lv[1], rv[0], None if rv[1].all() else rv[1]))
+    return out or None
