@@ -95,3 +95,15 @@ def test_typed_literal_binds_tighter_than_cast():
     cur = con.execute("SELECT DATE '2000-02-29'::VARCHAR")
     assert cur.fetchall() == [("2000-02-29",)] and cur.description[0][1] == "VARCHAR"
     assert con.execute("SELECT TIMESTAMP '2000-01-01 10:00:00'::DATE").fetchall()[0][0].isoformat() == "2000-01-01"
+
+
+def test_named_parameters_anywhere_and_missing_ones_named():
+    con = engine.connect()
+    con.register("t", pa.table({"a": [1, 2]}))
+    assert con.execute("SELECT :x", {"x": 5}).fetchall() == [(5,)]
+    assert con.execute("SELECT :x + a FROM t WHERE a = :x", {"x": 1}).fetchall() == [(2,)]
+    assert con.execute("SELECT z: a FROM t WHERE a = 2").fetchall() == [(2,)]  # DuckDB's prefix alias
+    with pytest.raises(engine.ProgrammingError, match=r"No value supplied for parameter :x"):
+        con.execute("SELECT :x")
+    with pytest.raises(engine.ProgrammingError, match=r"No value supplied for parameter :y"):
+        con.execute("SELECT :x, :y", {"x": 1})

@@ -22,25 +22,39 @@ from engine.errors import DataError, NotSupportedError, ParseError, ProgrammingE
 from engine.sql.dialect import Dawn
 
 
+_VALUE_END = {"VAR", "IDENTIFIER", "R_PAREN", "R_BRACKET", "R_BRACE", "NUMBER", "STRING", "NULL",
+              "TRUE", "FALSE", "STAR"}
+
+
 def number_placeholders(sql: str) -> str:
-    """Rewrite each positional ``?`` token as ``$N`` so parameters bind in textual order.
+    """Rewrite each positional ``?`` token as ``$N`` so parameters bind in textual order, and each
+    ``:name`` placeholder as ``$name`` (DuckDB's grammar reads ``SELECT :x`` as a prefix alias
+    ``alias: expression`` with the alias missing).
 
     Only placeholder tokens change (the tokenizer knows string literals and comments), never the
     values: these are bound later as AST literals.
     """
-    if "?" not in sql:
+    if "?" not in sql and ":" not in sql:
         return sql
     try:
         tokens = Dawn().tokenize(sql)
     except _SqlglotTokenError:
         return sql
     out, last, n = [], 0, 0
-    for t in tokens:
+    for i, t in enumerate(tokens):
         if t.token_type.name == "PLACEHOLDER" and t.text == "?":
             n += 1
             out.append(sql[last:t.start])
             out.append(f"${n}")
             last = t.end + 1
+        elif t.token_type.name == "COLON" and i + 1 < len(tokens):
+            nxt = tokens[i + 1]
+            prev = tokens[i - 1].token_type.name if i else ""
+            if nxt.start == t.end + 1 and nxt.token_type.name in ("VAR", "IDENTIFIER") \
+                    and prev not in _VALUE_END:
+                out.append(sql[last:t.start])
+                out.append("$")
+                last = t.end + 1
     out.append(sql[last:])
     return "".join(out)
 
@@ -287,6 +301,10 @@ def bind_parameters(stmt: exp.Expression, params: Sequence[Any] | Mapping[str, A
                 f"The statement has no parameters but {len(params)} were supplied")
         return stmt
     if params is None:
+        names = [h.name if isinstance(h, exp.Placeholder) else h.this.name for h in holders]
+        named = sorted({f":{n}" for n in names if n and not n.isdigit()})
+        if named:
+            raise ProgrammingError(f"No value supplied for parameter {', '.join(named)}")
         raise ProgrammingError(f"The statement has {len(holders)} parameter(s) but none were supplied")
     stmt = stmt.copy()
     holders = list(stmt.find_all(exp.Placeholder, exp.Parameter))
