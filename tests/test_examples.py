@@ -37,3 +37,11 @@ def test_stored_database(tmp_path):
     assert "('INSERT', 'FAILED'" in out
     assert os.path.exists(tmp_path / "mlruns")
     assert "MLflow file store" in out
+
+
+def test_duckdb_sql():
+    out = run_example("duckdb_sql.py")
+    assert "all queries gave DuckDB's answers" in out
+    assert "DIFFERENT" not in out and "accepted?!" not in out
+    assert "NotSupportedError: * RENAME is not supported" in out
+    assert "DataError: Overflow in addition of BIGINT" in out

@@ -41,7 +41,21 @@ GROUP BY o_orderpriority ORDER BY o_orderpriority"""),
          round(avg(c_acctbal) OVER (PARTITION BY n_name), 2) AS nation_avg
   FROM customer JOIN nation ON c_nationkey = n_nationkey) ranked
 WHERE rnk <= 2 ORDER BY n_name, rnk LIMIT 8"""),
+    ("DuckDB's SQL with DuckDB's answers: PIVOT (its columns read from the data), * EXCLUDE",
+     """PIVOT (SELECT * EXCLUDE (o_comment, o_clerk) FROM orders WHERE year(o_orderdate) = 1995)
+ON o_orderstatus USING count(*) GROUP BY o_orderpriority ORDER BY o_orderpriority"""),
+    ("ROLLUP with GROUPING(), exact HUGEINT sums, and a LATERAL subquery per nation",
+     """SELECT n_name, count(*) AS customers, sum(c_custkey) AS key_sum, grouping(n_name) AS total,
+       max(top.c_name) AS richest
+FROM nation JOIN customer ON c_nationkey = n_nationkey,
+     LATERAL (SELECT c2.c_name FROM customer c2 WHERE c2.c_nationkey = n_nationkey
+              ORDER BY c2.c_acctbal DESC LIMIT 1) top
+WHERE n_regionkey = 1 GROUP BY ROLLUP (n_name) ORDER BY total, n_name"""),
 ]
+
+# what Dawn does not support is refused by name, never silently ignored
+REFUSAL_SHOWCASE = ("What Dawn does not support is refused by name, not ignored",
+                    "SELECT * RENAME (n_name AS nation) FROM nation")
 
 
 VIDEO_SHOWCASE = [
@@ -122,6 +136,14 @@ def run_demo(sf: float = 0.1, where: str | None = None, out=sys.stdout) -> int:
         plan = con.execute("EXPLAIN ANALYZE " + sql).fetchall()
         print("\n".join(r[0] for r in plan), file=out)
         print(file=out)
+    title, sql = REFUSAL_SHOWCASE
+    print(f"== {title}", file=out)
+    print(sql, file=out)
+    try:
+        con.execute(sql)
+        print("(unexpectedly accepted)", file=out)
+    except engine.NotSupportedError as e:
+        print(f"NotSupportedError: {e}\n", file=out)
     title, sql = RUNS_SHOWCASE
     print(f"== {title}", file=out)
     print(sql, file=out)
