@@ -41,7 +41,6 @@ class Catalog:
     def open_video(self, path: str, name: str | None = None, fps=None, width=None, height=None):
         """A video source; probed metadata (frame count, content hash) is kept in the catalog so
         a file is hashed once per version, not once per query."""
-        import os
         from catalog.video import VideoSource, probe
         lookup = self.store.video_info if self.store is not None else None
         info = probe(path, lookup)

@@ -8,7 +8,7 @@ from typing import Any
 import pyarrow as pa
 
 from engine import errors as _e
-from engine.errors import InterfaceError, NotSupportedError, ProgrammingError
+from engine.errors import InterfaceError, ProgrammingError
 
 _INSERT_VALUES = re.compile(
     r"^\s*INSERT\s+INTO\s+(?P<table>[\w\"\.]+)\s*(?:\((?P<cols>[^)]*)\))?\s*VALUES\s*"

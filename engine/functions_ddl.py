@@ -69,7 +69,7 @@ def _create_video(session, st) -> Result:
         raise ProgrammingError(f'"{st.name}" already exists ({existing.describe()})'
                                + ("; use CREATE OR REPLACE VIDEO" if getattr(existing, "kind", "") == "video" else ""))
     try:
-        src = session.catalog.open_video(path, name=st.name, **st.options)
+        session.catalog.open_video(path, name=st.name, **st.options)  # opens and checks it now
     except FileNotFoundError:
         raise BindError(f"Video file '{st.target}' does not exist (CREATE VIDEO {st.name})") from None
     except VideoError as e:

@@ -11,7 +11,7 @@ from dataclasses import replace
 from engine.plan.expressions import (ColumnRef, Literal, SubqueryExpr, WindowCall, contains,
                                      substitute)
 from engine.plan.nodes import (Aggregate, Distinct, Filter, Join, Limit, Node, Project, Scan,
-                               SetOp, Sort, Values, Window)
+                               SetOp, Sort, Window)
 
 
 def _used(exprs) -> set[int]:

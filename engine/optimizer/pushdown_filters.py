@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from engine.plan.expressions import (ColumnRef, Expr, SubqueryExpr, WindowCall, and_all,
+from engine.plan.expressions import (Expr, SubqueryExpr, WindowCall, and_all,
                                      conjuncts, contains, substitute)
-from engine.plan.nodes import (Aggregate, Distinct, Filter, Join, Limit, Node, Project, Scan,
-                               SetOp, Sort, Values, Window)
+from engine.plan.nodes import (Aggregate, Distinct, Filter, Join, Node, Project, Scan,
+                               SetOp, Sort)
 
 
 def _ids(node: Node) -> set[int]:

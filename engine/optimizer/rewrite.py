@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from engine.plan.expressions import Expr, SortKey
+from engine.plan.expressions import SortKey
 from engine.plan.nodes import (Aggregate, Filter, Join, Node, Project, Scan, Sort, Values, Window,
                                transform_up)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 
 def take_rows(t: pa.Table, idx) -> list[pa.ChunkedArray]:

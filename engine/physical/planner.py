@@ -5,7 +5,6 @@ become a hash join, and a residual; joins with no equality key run as nested-loo
 """
 from __future__ import annotations
 
-import pyarrow as pa
 
 from engine.errors import InternalError
 from engine.optimizer.cost import CostModel

@@ -4,11 +4,10 @@ from __future__ import annotations
 import datetime as _dt
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from catalog.sources import ScanStats
 from engine.physical.operator import Operator
-from engine.plan.expressions import Call, ColumnRef, Expr, Literal, and_all
+from engine.plan.expressions import Call, ColumnRef, Expr, Literal
 
 _FLIP = {"lt": "gt", "lte": "gte", "gt": "lt", "gte": "lte", "eq": "eq"}
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from engine.physical.evaluate import hash_key
 from engine.physical.operator import Operator, collect, table_batches

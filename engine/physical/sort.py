@@ -6,7 +6,6 @@ import pyarrow.compute as pc
 
 from engine.physical.evaluate import evaluate_array
 from engine.physical.operator import Operator, collect, table_batches
-from engine.plan.expressions import ColumnRef
 
 
 def as_batch(t: pa.Table) -> pa.RecordBatch:

@@ -9,7 +9,7 @@ A failing function is re-run row by row on the failing chunk to name the row tha
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa

@@ -6,7 +6,7 @@ node's EXPLAIN text without estimates; estimates come from engine.optimizer.cost
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pyarrow as pa

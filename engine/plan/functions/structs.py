@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 
 from engine.errors import BindError
 from engine.plan import types as T
-from engine.plan.functions.registry import FUNCTIONS, Function, Value, is_scalar
+from engine.plan.functions.registry import FUNCTIONS, Function, is_scalar
 
 
 def _struct_pack(*args, dtype=None):

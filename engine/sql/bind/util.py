@@ -3,7 +3,6 @@ casts, sort keys, and ``make_call`` (type-check a built-in call and coerce its a
 """
 from __future__ import annotations
 
-import datetime as _dt
 from typing import Any
 
 import pyarrow as pa
