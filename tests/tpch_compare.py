@@ -1,5 +1,6 @@
-"""Comparing a Dawn result with DuckDB's: floats to 1e-6 relative, Decimal as float, order
-checked only where the query's ORDER BY defines it."""
+"""Comparing a Dawn result with DuckDB's: floats to 1e-6 relative, Decimal as float, integers
+exactly (an integer beyond 2^53 answered as a double is a difference: precision was lost), lists
+and structs element by element, order checked only where the query's ORDER BY defines it."""
 from __future__ import annotations
 
 import datetime as _dt
@@ -7,8 +8,13 @@ import decimal
 import math
 
 
+_EXACT = 2**53  # integers up to this are exact as doubles
+
+
 def _norm(v):
     if isinstance(v, decimal.Decimal):
+        if v.is_finite() and v == v.to_integral_value() and abs(v) > _EXACT:
+            return int(v)  # a HUGEINT or a wide DECIMAL: compared exactly
         return float(v)
     if isinstance(v, _dt.datetime) and v.time() == _dt.time(0):
         return v
@@ -21,9 +27,16 @@ def values_equal(a, b) -> bool:
     a, b = _norm(a), _norm(b)
     if a is None or b is None:
         return a is None and b is None
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(values_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return list(a) == list(b) and all(values_equal(a[k], b[k]) for k in a)
     if isinstance(a, float) or isinstance(b, float):
         if isinstance(a, bool) or isinstance(b, bool):
             return a == b
+        big = [x for x in (a, b) if isinstance(x, int) and abs(x) > _EXACT]
+        if big:
+            return False
         try:
             fa, fb = float(a), float(b)
         except (TypeError, ValueError):
