@@ -76,6 +76,11 @@ class Pool:
         self.next_wid = 0
         self.stats = fo.Stats()
 
+    def write(self, fail: dict) -> None:
+        """Failing cases go to --out as they come (a long run can be read while it runs)."""
+        with open(self.args.out, "a") as fh:
+            fh.write(json.dumps(fail) + "\n")
+
     def start_worker(self) -> None:
         wid = self.next_wid
         self.next_wid += 1
@@ -90,6 +95,8 @@ class Pool:
         tables = fo.dataset(seed, index // fo.QUERIES_PER_DATASET, self.features)
         v = fo.Verdict(oracle, status, reason, [sql] if sql else [], "", dawn_s, duck_s)
         self.stats.add(v, seed, index, self.features, tables)
+        if status not in ("pass", "skip"):
+            self.write(self.stats.failures[-1])
 
     def replace_worker(self, wid: int, status: str, reason: str) -> None:
         """Kill ``wid`` (stuck or dead), record its case, and queue the rest of its job."""
@@ -152,6 +159,7 @@ class Pool:
                     self.stats.duck_s[oracle] += duck_s
                     if fail:
                         self.stats.failures.append(fail)
+                        self.write(fail)
                     done_queries += 1
                     st["since"] = time.time()
                 elif kind == "done":
@@ -184,10 +192,19 @@ class Pool:
                 self.replace_worker(wid, "timeout", "the case ran past {elapsed:.0f}s (killed)")
 
 
+_QUOTED = re.compile(r'"[^"]*"|\'[^\']*\'')
+
+
+def _short(m: re.Match) -> str:
+    """A quoted name stays (a function's); quoted SQL (spaces, parentheses) becomes '…'."""
+    text = m.group(0)
+    return text if len(text) < 30 and not any(ch in text for ch in " (") else text[0] + "…" + text[0]
+
+
 def _signature(f: dict) -> str:
     reason = f["reason"].splitlines()[0] if f["reason"] else ""
     # names in quotes stay (a function's), long quoted SQL fragments do not
-    reason = re.sub(r"'[^']{30,}'|\"[^\"]{30,}\"", "'…'", reason)
+    reason = _QUOTED.sub(_short, reason)
     return f"{f['oracle']} {f['status']}: " + re.sub(r"(?<![A-Za-z_])\d+(\.\d+)?", "N", reason)[:140]
 
 
@@ -219,6 +236,7 @@ def main(argv=None) -> int:
         seed += 1
     print(f"fuzz: {args.queries} queries ({', '.join(oracles)}) over seeds {args.seed}..{seed - 1}, "
           f"{args.workers} workers, features: {args.features}", flush=True)
+    open(args.out, "w").close()
     t0 = time.time()
     stats = Pool(args, oracles, features).run(jobs)
     wall = time.time() - t0
@@ -228,9 +246,6 @@ def main(argv=None) -> int:
         print("\nmost common failures:")
         for sig, n in sigs.most_common(40):
             print(f"{n:6d}  {sig}")
-    with open(args.out, "w") as fh:
-        for f in stats.failures:
-            fh.write(json.dumps(f) + "\n")
     print(f"\n{len(stats.failures)} failing cases written to {args.out} "
           f"(reproduce one: python benchmarks/fuzz.py --repro ORACLE:SEED:INDEX --features {args.features})")
     bad = sum(stats.counts[o][s] for o in oracles for s in ("mismatch", "crash", "timeout"))

@@ -117,9 +117,18 @@ def run_sample(root: Path, label: str = "sqlite", workers: int = 2,
     return rows
 
 
+_QUOTED = re.compile(r'"[^"]*"|\'[^\']*\'')
+
+
+def _short(m: re.Match) -> str:
+    """A quoted name stays (a function's); quoted SQL (spaces, parentheses) becomes '…'."""
+    text = m.group(0)
+    return text if len(text) < 30 and not any(ch in text for ch in " (") else text[0] + "…" + text[0]
+
+
 def _signature(msg: str) -> str:
     first = msg.splitlines()[0] if msg else ""
-    first = re.sub(r"\"[^\"]{30,}\"|'[^']{30,}'", "'…'", first)
+    first = _QUOTED.sub(_short, first)
     return re.sub(r"(?<![A-Za-z_])\d+", "N", first)[:150]
 
 

@@ -90,6 +90,8 @@ def parse_features(spec: str) -> frozenset:
         if word in ("all", "ci"):
             out |= ALL_FEATURES if word == "all" else CI_FEATURES
             continue
+        if word.startswith("!"):  # as stored: a function turned off ("-fn:x")
+            word = "-" + word[1:]
         name = word.lstrip("-")
         if name not in known:
             raise ValueError(f"unknown feature {name!r} (see tests/fuzz_gen.py)")

@@ -62,6 +62,7 @@ class Engines:
     def __init__(self, tables: list[Table], heartbeat: Callable | None = None):
         self.dawn_con = engine.connect()
         self.duck_con = duckdb.connect()
+        self.duck_con.execute("SET enable_progress_bar = false")  # it would print on stdout
         for t in tables:
             self.dawn_con.register(t.name, t.data)
             self.duck_con.register(t.name, t.data)

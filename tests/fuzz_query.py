@@ -45,7 +45,7 @@ class Gen(ExprGen):
             q = self.select(depth - 1, top=self.chance(0.3))
             cols = [(f"{a}.c{j}", k) for j, k in enumerate(q.kinds)]
             return f"({q.sql}) AS {a}", cols, 200 * 200
-        if self.fn_on("unnest", "fn_list") and self.chance(0.05):
+        if self.fn_on("unnest", "fn_list") and self.chance(0.02):
             vals = ", ".join(self.literal("i") for _ in range(self.rng.randint(1, 4)))
             return f"(SELECT unnest([{vals}]) AS c0) AS {a}", [(f"{a}.c0", "i")], 5
         t = self.pick(self.tables)
@@ -62,7 +62,7 @@ class Gen(ExprGen):
         return f"({lsql} {kind} {rsql} ON {cond})", lcols + rcols, max(lrows, rrows) * 8
 
     def from_clause(self, depth: int) -> tuple[str, list[tuple[str, str]], bool]:
-        if self.on("paren_join") and self.chance(0.15):
+        if self.on("paren_join") and self.chance(0.05):
             sql, cols, rows = self.paren_group(depth)
         else:
             sql, cols, rows = self.table_ref(depth)
@@ -71,7 +71,7 @@ class Gen(ExprGen):
         nonequi_used = False
         for j in range(n_joins):
             first = j == 0
-            if self.on("paren_join") and self.chance(0.15):
+            if self.on("paren_join") and self.chance(0.05):
                 rsql, rcols, rrows = self.paren_group(depth)
             else:
                 rsql, rcols, rrows = self.table_ref(depth)
@@ -96,7 +96,7 @@ class Gen(ExprGen):
                 sql = f"{sql} {kind} {rsql} ON {cond}"
                 rows = rows * max(rrows, 1) if not equi else max(rows, rrows) * 8
             cols = cols + rcols
-            if self.on("paren_join") and j == 0 and n_joins > 1 and self.chance(0.2):
+            if self.on("paren_join") and j == 0 and n_joins > 1 and self.chance(0.1):
                 sql = f"({sql})"
         return sql, cols, using
 

@@ -51,7 +51,8 @@ def _key(row):
     """Sort key of a row: numbers by value whatever their Python type (one engine may give an
     INTEGER where the other gives a DOUBLE), everything else by its text. Numbers count first
     rounded (so last-bit differences between the engines do not reorder rows), then exactly (so
-    rows whose values round alike, -16.24291 and -16.24286, still pair up in order)."""
+    rows whose values round alike, -16.24291 and -16.24286, still pair up in order; integers as
+    themselves, since 2^53 and 2^53 + 1 are one double)."""
     coarse, exact = [], []
     for v in row:
         v = _norm(v)
@@ -61,7 +62,7 @@ def _key(row):
         elif isinstance(v, (int, float)) and not isinstance(v, bool):
             f = float(v)
             coarse.append((False, 0, round(f, 4) if f == f else math.inf))
-            exact.append(f if f == f else math.inf)
+            exact.append(v if isinstance(v, int) else f if f == f else math.inf)
         else:
             coarse.append((False, 1, repr(v)))
             exact.append(0.0)
