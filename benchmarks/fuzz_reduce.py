@@ -35,7 +35,7 @@ from fuzz_data import Table, table_sql  # noqa: E402
 from fuzz_gen import parse_features  # noqa: E402
 from tpch_compare import compare_results  # noqa: E402
 
-MAX_CHECKS = 400
+MAX_CHECKS = 250
 
 
 def _words(msg: str | None) -> str:
