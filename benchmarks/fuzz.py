@@ -17,7 +17,8 @@ as CREATE TABLE + INSERT) is written as a JSON line to ``--out``.
 The watchdog: a worker announces each Dawn statement; one running past ``--timeout`` seconds
 (DuckDB having answered within a second) is a timeout: the worker is killed, the case recorded,
 and a fresh worker resumes at the next index. A worker that dies (out of memory, a segfault) is
-counted as a crash of the case it was running. Feature switches: tests/fuzz_gen.py.
+counted as a crash of the case it was running. Feature switches: tests/fuzz_gen.py. Shrink the
+failing cases to minimal reproductions with ``python benchmarks/fuzz_reduce.py FAILURES.jsonl``.
 """
 from __future__ import annotations
 
@@ -141,7 +142,7 @@ class Pool:
                 if kind == "job":
                     st["job"], st["case"] = msg[2:5], None
                 elif kind == "hb":
-                    _, _, event, sql, duck_s, when = msg
+                    _, _, event, sql, duck_s, _when = msg
                     if event == "case":
                         oracle, seed, index = sql.split(":")
                         st["case"] = (oracle, int(seed), int(index))

@@ -22,8 +22,8 @@ from fuzz_data import Table  # noqa: E402
 from fuzz_query import NorecCase, TlpCase  # noqa: E402
 from test_differential import assert_clean, features  # noqa: E402
 
-SEED = int(os.environ.get("DAWN_TLP_SEED", 4242))
-CASES = int(os.environ.get("DAWN_TLP_QUERIES", 220))  # per oracle
+SEED = int(os.environ.get("DAWN_TLP_SEED", "4242"))
+CASES = int(os.environ.get("DAWN_TLP_QUERIES", "220"))  # per oracle
 
 
 def test_tlp_and_norec_on_dawn_and_duckdb():
