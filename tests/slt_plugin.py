@@ -14,11 +14,17 @@ Records (SQLite's sqllogictest format, with DuckDB's row-per-line results also a
 ``T`` text (``(empty)`` for the empty string), ``B`` boolean (``true``/``false``); NULL prints as
 ``NULL``. ``N values hashing to <md5>`` may replace a long result, as in SQLite's suite.
 ``skipif <engine>`` / ``onlyif <engine>`` lines before a record select engines, ``halt`` stops the
-file, ``#`` starts a comment.
+file (for the engines its skipif/onlyif select), ``#`` starts a comment.
 
 The records of a file run in order on one connection. By default the engine is Dawn; with
 ``--slt-engine duckdb`` the same files run on DuckDB, which is how the expected results are checked
 to be DuckDB's and not copies of Dawn's output.
+
+``run_file`` runs a whole file outside pytest and returns every record's outcome: it is how
+benchmarks/sqllogictest_sqlite.py counts the queries of SQLite's own corpus that each engine
+passes. That corpus writes one value per line (``values_per_line``) and names engines sqlite,
+mysql, postgresql, mssql, oracle in skipif/onlyif; the caller chooses the name both engines answer
+to (``label``).
 """
 from __future__ import annotations
 
@@ -54,8 +60,9 @@ class Record:
 _HASH = re.compile(r"^(\d+) values hashing to ([0-9a-f]{32})$")
 
 
-def parse_slt(text: str) -> list[Record]:
-    """The records of an .slt file, each with the line it starts on."""
+def parse_slt(text: str, values_per_line: bool = False) -> list[Record]:
+    """The records of an .slt file, each with the line it starts on. ``values_per_line``: the
+    results are one value per line (SQLite's corpus), not one row per line."""
     lines = text.split("\n")
     records: list[Record] = []
     i, skipif, onlyif = 0, set(), set()
@@ -68,7 +75,10 @@ def parse_slt(text: str) -> list[Record]:
         words = line.split()
         head = words[0]
         if head == "halt":
-            break
+            records.append(Record(kind="halt", sql="", line=i + 1, skipif=skipif, onlyif=onlyif))
+            skipif, onlyif = set(), set()
+            i += 1
+            continue
         if head in ("skipif", "onlyif"):
             (skipif if head == "skipif" else onlyif).add(words[1])
             i += 1
@@ -118,8 +128,11 @@ def parse_slt(text: str) -> list[Record]:
                 rec.hashed = (int(m.group(1)), m.group(2))
             else:
                 for row in out:
-                    rec.expected.extend(row.split("\t") if "\t" in row else [row.strip()] if
-                                        len(rec.types) == 1 else row.split())
+                    if values_per_line:
+                        rec.expected.append(row.strip())
+                    else:
+                        rec.expected.extend(row.split("\t") if "\t" in row else [row.strip()] if
+                                            len(rec.types) == 1 else row.split())
         records.append(rec)
     return records
 
@@ -178,6 +191,87 @@ class _DuckDB:
         self.con.close()
 
 
+class SltFailure(Exception):
+    pass
+
+
+def selected(rec: Record, label: str) -> bool:
+    """Whether the record runs on the engine named ``label`` (its skipif/onlyif)."""
+    return label not in rec.skipif and (not rec.onlyif or label in rec.onlyif)
+
+
+def run_record(db, rec: Record) -> None:
+    """Run one statement or query record; raises SltFailure when the engine's answer differs."""
+    try:
+        rows = db.run(rec.sql)
+    except Exception as e:  # noqa: BLE001 - any engine error is an outcome to compare
+        if rec.expect_error:
+            if rec.error_pattern and not re.search(rec.error_pattern, str(e), re.I | re.S):
+                raise SltFailure(f"error {e!r} does not match /{rec.error_pattern}/") from None
+            return
+        raise SltFailure(f"{type(e).__name__}: {e}") from None
+    if rec.expect_error:
+        raise SltFailure("expected an error, the statement succeeded")
+    if rec.kind == "statement":
+        return
+    rows = rows or []
+    if rows and len(rows[0]) != len(rec.types):
+        raise SltFailure(f"query returned {len(rows[0])} columns, the record declares {len(rec.types)}")
+    try:
+        values = [[format_value(v, rec.types[j]) for j, v in enumerate(r)] for r in rows]
+    except (TypeError, ValueError) as e:  # a text value in a column declared R
+        raise SltFailure(f"result does not print as {rec.types}: {e}") from None
+    if rec.sort == "rowsort":
+        values.sort()
+    flat = [v for r in values for v in r]
+    if rec.sort == "valuesort":
+        flat.sort()
+    if rec.hashed is not None:
+        n, digest = rec.hashed
+        got = hashlib.md5("".join(v + "\n" for v in flat).encode()).hexdigest()
+        if len(flat) != n or got != digest:
+            raise SltFailure(f"expected {n} values hashing to {digest}, got {len(flat)} hashing to {got}")
+        return
+    if flat != rec.expected:
+        width = max(len(rec.types), 1)
+        exp = "\n".join("\t".join(rec.expected[k:k + width]) for k in range(0, len(rec.expected), width))
+        got = "\n".join("\t".join(r) for r in values)
+        raise SltFailure(f"wrong result\n--- expected\n{exp}\n--- got\n{got}")
+
+
+@dataclass
+class RecordOutcome:
+    record: Record
+    status: str           # pass | fail | skip (not for this engine)
+    message: str = ""
+
+
+def run_file(path, engine: str = "dawn", label: str | None = None,
+             values_per_line: bool = False) -> list[RecordOutcome]:
+    """Every record of an .slt file, in order on one fresh connection of ``engine`` ("dawn" or
+    "duckdb"), answering skipif/onlyif as ``label`` (default: the engine's own name)."""
+    from pathlib import Path
+    records = parse_slt(Path(path).read_text(), values_per_line)
+    db = (_DuckDB if engine == "duckdb" else _Dawn)()
+    label = label or db.name
+    out: list[RecordOutcome] = []
+    try:
+        for rec in records:
+            if not selected(rec, label):
+                out.append(RecordOutcome(rec, "skip"))
+                continue
+            if rec.kind == "halt":
+                break
+            try:
+                run_record(db, rec)
+                out.append(RecordOutcome(rec, "pass"))
+            except SltFailure as e:
+                out.append(RecordOutcome(rec, "fail", str(e)))
+    finally:
+        db.close()
+    return out
+
+
 class SltFile(pytest.File):
     def collect(self):
         text = self.path.read_text()
@@ -185,7 +279,12 @@ class SltFile(pytest.File):
             records = parse_slt(text)
         except ValueError as e:
             raise pytest.UsageError(f"{self.path}: {e}") from None
+        label = self.config.getoption("--slt-engine")
         for rec in records:
+            if rec.kind == "halt":
+                if selected(rec, label):
+                    return
+                continue
             yield SltItem.from_parent(self, name=f"line{rec.line}", record=rec)
 
     def connection(self):
@@ -201,10 +300,6 @@ class SltFile(pytest.File):
             self._db = None
 
 
-class SltFailure(Exception):
-    pass
-
-
 class SltItem(pytest.Item):
     def __init__(self, *, record: Record, **kw):
         super().__init__(**kw)
@@ -213,40 +308,9 @@ class SltItem(pytest.Item):
     def runtest(self):
         rec = self.record
         db = self.parent.connection()
-        if db.name in rec.skipif or (rec.onlyif and db.name not in rec.onlyif):
+        if not selected(rec, db.name):
             pytest.skip(f"not for {db.name}")
-        try:
-            rows = db.run(rec.sql)
-        except Exception as e:  # noqa: BLE001 - any engine error is an outcome to compare
-            if rec.expect_error:
-                if rec.error_pattern and not re.search(rec.error_pattern, str(e), re.I | re.S):
-                    raise SltFailure(f"error {e!r} does not match /{rec.error_pattern}/") from None
-                return
-            raise SltFailure(f"{type(e).__name__}: {e}") from None
-        if rec.expect_error:
-            raise SltFailure("expected an error, the statement succeeded")
-        if rec.kind == "statement":
-            return
-        rows = rows or []
-        if rows and len(rows[0]) != len(rec.types):
-            raise SltFailure(f"query returned {len(rows[0])} columns, the record declares {len(rec.types)}")
-        values = [[format_value(v, rec.types[j]) for j, v in enumerate(r)] for r in rows]
-        if rec.sort == "rowsort":
-            values.sort()
-        flat = [v for r in values for v in r]
-        if rec.sort == "valuesort":
-            flat.sort()
-        if rec.hashed is not None:
-            n, digest = rec.hashed
-            got = hashlib.md5("".join(v + "\n" for v in flat).encode()).hexdigest()
-            if len(flat) != n or got != digest:
-                raise SltFailure(f"expected {n} values hashing to {digest}, got {len(flat)} hashing to {got}")
-            return
-        if flat != rec.expected:
-            width = max(len(rec.types), 1)
-            exp = "\n".join("\t".join(rec.expected[k:k + width]) for k in range(0, len(rec.expected), width))
-            got = "\n".join("\t".join(r) for r in values)
-            raise SltFailure(f"wrong result\n--- expected\n{exp}\n--- got\n{got}")
+        run_record(db, rec)
 
     def repr_failure(self, excinfo):
         if isinstance(excinfo.value, SltFailure):

@@ -1,5 +1,6 @@
-"""Comparing a Dawn result with DuckDB's: floats to 1e-6 relative, Decimal as float, order
-checked only where the query's ORDER BY defines it."""
+"""Comparing a Dawn result with DuckDB's: floats to 1e-6 relative, Decimal as float, integers
+exactly (an integer beyond 2^53 answered as a double is a difference: precision was lost), lists
+and structs element by element, order checked only where the query's ORDER BY defines it."""
 from __future__ import annotations
 
 import datetime as _dt
@@ -7,8 +8,13 @@ import decimal
 import math
 
 
+_EXACT = 2**53  # integers up to this are exact as doubles
+
+
 def _norm(v):
     if isinstance(v, decimal.Decimal):
+        if v.is_finite() and v == v.to_integral_value() and abs(v) > _EXACT:
+            return int(v)  # a HUGEINT or a wide DECIMAL: compared exactly
         return float(v)
     if isinstance(v, _dt.datetime) and v.time() == _dt.time(0):
         return v
@@ -21,9 +27,16 @@ def values_equal(a, b) -> bool:
     a, b = _norm(a), _norm(b)
     if a is None or b is None:
         return a is None and b is None
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(values_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return list(a) == list(b) and all(values_equal(a[k], b[k]) for k in a)
     if isinstance(a, float) or isinstance(b, float):
         if isinstance(a, bool) or isinstance(b, bool):
             return a == b
+        big = [x for x in (a, b) if isinstance(x, int) and abs(x) > _EXACT]
+        if big:
+            return False
         try:
             fa, fb = float(a), float(b)
         except (TypeError, ValueError):
@@ -38,7 +51,8 @@ def _key(row):
     """Sort key of a row: numbers by value whatever their Python type (one engine may give an
     INTEGER where the other gives a DOUBLE), everything else by its text. Numbers count first
     rounded (so last-bit differences between the engines do not reorder rows), then exactly (so
-    rows whose values round alike, -16.24291 and -16.24286, still pair up in order)."""
+    rows whose values round alike, -16.24291 and -16.24286, still pair up in order; integers as
+    themselves, since 2^53 and 2^53 + 1 are one double)."""
     coarse, exact = [], []
     for v in row:
         v = _norm(v)
@@ -48,7 +62,7 @@ def _key(row):
         elif isinstance(v, (int, float)) and not isinstance(v, bool):
             f = float(v)
             coarse.append((False, 0, round(f, 4) if f == f else math.inf))
-            exact.append(f if f == f else math.inf)
+            exact.append(v if isinstance(v, int) else f if f == f else math.inf)
         else:
             coarse.append((False, 1, repr(v)))
             exact.append(0.0)
