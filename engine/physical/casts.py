@@ -23,10 +23,45 @@ def _to_array(v: Value, n: int) -> pa.Array:
     return v
 
 
+def _kind(t: pa.DataType) -> str:
+    if pa.types.is_date(t) or pa.types.is_timestamp(t):
+        return "temporal"
+    if pa.types.is_time(t):
+        return "time"
+    if pa.types.is_interval(t):
+        return "interval"
+    if pa.types.is_boolean(t):
+        return "bool"
+    if T.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+        return "number"
+    return "other"
+
+
+# casts DuckDB has no conversion for (a DATE is not a number of days, a number not a TIMESTAMP)
+_NO_CAST = {("temporal", "number"), ("temporal", "bool"), ("number", "temporal"), ("bool", "temporal"),
+            ("interval", "number"), ("interval", "bool"), ("interval", "temporal"), ("interval", "time"),
+            ("number", "interval"), ("bool", "interval"), ("temporal", "interval"), ("time", "interval"),
+            ("time", "number"), ("number", "time"), ("bool", "time"), ("time", "bool"),
+            ("time", "temporal")}
+
+
+def castable(src: pa.DataType, t: pa.DataType) -> bool:
+    """Whether DuckDB converts ``src`` values to ``t`` at all (TRY_CAST is then NULL for all)."""
+    if (_kind(src), _kind(t)) in _NO_CAST:
+        return False
+    return not (pa.types.is_date(src) and pa.types.is_time(t))
+
+
 def cast_value(v: Value, t: pa.DataType, safe: bool, e: Expr | None = None) -> Value:
     src = v.type
     if src == t:
         return v
+    if not castable(src, t):
+        if safe:
+            return pa.scalar(None, t) if isinstance(v, pa.Scalar) else pa.nulls(len(v), t)
+        what = f' in "{user_sql(e)}"' if e is not None else ""
+        raise DataError(f"Cannot cast {T.sql_name(src)} to {T.sql_name(t)}{what}: there is no such "
+                        f"conversion (as in DuckDB)")
     if numeric_casts.handles(src, t):  # numbers, and HUGEINT from/to text and BOOLEAN
         return numeric_casts.numeric_cast(v, t, safe, e)
     try:

@@ -43,6 +43,9 @@ def literal_scalar(e: Literal) -> pa.Scalar:
 
 
 def evaluate(e: Expr, batch: pa.RecordBatch, ctx) -> Value:
+    if batch.num_rows == 0 and not isinstance(e, (ColumnRef, Literal)):
+        # nothing is computed over no rows (as in DuckDB, a failing cast there does not fail)
+        return pa.nulls(0, e.dtype)
     if isinstance(e, ColumnRef):
         idx = batch.schema.get_field_index(e.key)
         if idx < 0:
@@ -52,6 +55,8 @@ def evaluate(e: Expr, batch: pa.RecordBatch, ctx) -> Value:
         return literal_scalar(e)
     if isinstance(e, Call) and e.fn in ("and", "or") and is_expensive(e.args[1]):
         return _lazy_logic(e, batch, ctx)
+    if isinstance(e, Call) and e.fn == "coalesce" and any(_is_fallible(a) for a in e.args[1:]):
+        return _lazy_coalesce(e, batch, ctx)
     if isinstance(e, UdfCall):
         args = [evaluate(a, batch, ctx) for a in e.args]
         ident = [evaluate(a, batch, ctx) for a in e.identity]
@@ -91,6 +96,23 @@ def evaluate(e: Expr, batch: pa.RecordBatch, ctx) -> Value:
 def is_expensive(e: Expr) -> bool:
     """Does evaluating ``e`` call a user function (worth skipping rows for)?"""
     return any(isinstance(x, UdfCall) for x in e.walk())
+
+
+def _lazy_coalesce(e: Call, batch: pa.RecordBatch, ctx) -> Value:
+    """COALESCE computing each argument only on the rows the ones before left NULL (as DuckDB:
+    ``coalesce(x, 1 // 0)`` fails only where x is NULL)."""
+    n = batch.num_rows
+    out = to_array(evaluate(e.args[0], batch, ctx), n).cast(e.dtype)
+    for arg in e.args[1:]:
+        missing = pc.is_null(out)
+        if not pc.any(missing).as_py():
+            break
+        idx = pc.indices_nonzero(missing)
+        vals = to_array(evaluate(arg, batch.take(idx), ctx), len(idx)).cast(e.dtype)
+        scatter = np.zeros(n, dtype=np.int64)
+        scatter[idx.to_numpy()] = np.arange(len(idx))
+        out = pc.if_else(missing, vals.take(pa.array(scatter)), out)
+    return out
 
 
 def _lazy_logic(e: Call, batch: pa.RecordBatch, ctx) -> Value:

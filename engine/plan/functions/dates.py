@@ -209,10 +209,50 @@ _ARROW_PARTS = {
 }
 
 
+def _trunc_div(a: np.ndarray, b: int) -> np.ndarray:
+    """Division truncated toward zero (C's, which DuckDB's interval parts use)."""
+    q = np.abs(a) // b
+    return np.where(a < 0, -q, q)
+
+
+def interval_part(p: str, x: Value) -> Value:
+    """A part of INTERVAL values as DuckDB reads it: years and months from the months field,
+    days from the days field, the clock parts from the time, each truncated toward zero; the
+    epoch counts a year as 365.25 days and a month as 30."""
+    arr = x if not is_scalar(x) else pa.array([x.as_py()], x.type)
+    n = len(arr)
+    valid = pc.is_valid(arr).to_numpy(zero_copy_only=False) if n else np.zeros(0, bool)
+    raw = np.frombuffer(arr.buffers()[1], dtype=[("m", "<i4"), ("d", "<i4"), ("ns", "<i8")],
+                        count=arr.offset + n)[arr.offset:]
+    months, days, us = raw["m"].astype(np.int64), raw["d"].astype(np.int64), raw["ns"] // 1000
+    if p == "epoch":
+        years, rest = _trunc_div(months, 12), months - _trunc_div(months, 12) * 12
+        v = (years * 365.25 * 86400 + rest * 30 * 86400 + days * 86400 + us / 1e6).astype(np.float64)
+        out = pa.array(v, pa.float64(), mask=~valid)
+    else:
+        fields = {
+            "year": lambda: _trunc_div(months, 12), "month": lambda: months - _trunc_div(months, 12) * 12,
+            "quarter": lambda: _trunc_div(months - _trunc_div(months, 12) * 12, 3) + 1,
+            "decade": lambda: _trunc_div(months, 120), "century": lambda: _trunc_div(months, 1200),
+            "millennium": lambda: _trunc_div(months, 12000), "day": lambda: days,
+            "hour": lambda: _trunc_div(us, 3_600_000_000),
+            "minute": lambda: _trunc_div(us, 60_000_000) - _trunc_div(us, 3_600_000_000) * 60,
+            "second": lambda: _trunc_div(us, 1_000_000) - _trunc_div(us, 60_000_000) * 60,
+            "milliseconds": lambda: _trunc_div(us, 1000) - _trunc_div(us, 60_000_000) * 60_000,
+            "microseconds": lambda: us - _trunc_div(us, 60_000_000) * 60_000_000,
+        }
+        if p not in fields:
+            raise NotSupportedError(f'The date part "{p}" of an INTERVAL is not supported')
+        out = pa.array(fields[p]().astype(np.int64), pa.int64(), mask=~valid)
+    return out[0] if is_scalar(x) else out
+
+
 def date_part(part: str, x: Value) -> Value:
     """One date part of DATE/TIMESTAMP values; Arrow's kernels where it has one (they agree
     with DuckDB's), calendar arithmetic for the rest."""
     p = part_of(part)
+    if pa.types.is_interval(x.type):
+        return interval_part(p, x)
     if p in _ARROW_PARTS and (pa.types.is_date32(x.type) or pa.types.is_timestamp(x.type)):
         return _ARROW_PARTS[p](x).cast(pa.int64())
     f = Fields(x)
@@ -222,8 +262,8 @@ def date_part(part: str, x: Value) -> Value:
 
 def _part_type(args):
     x = args[-1]
-    if not (T.is_temporal(x) or pa.types.is_null(x)):
-        raise TypeMismatchError(f"expects a DATE or TIMESTAMP, got {T.sql_name(x)}")
+    if not (T.is_temporal(x) or pa.types.is_null(x) or pa.types.is_interval(x)):
+        raise TypeMismatchError(f"expects a DATE, TIMESTAMP or INTERVAL, got {T.sql_name(x)}")
     return pa.int64()
 
 
@@ -647,3 +687,32 @@ def interval_fields(v: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
 ALIASES["datediff"] = "date_diff"
 ALIASES["datesub"] = "date_sub"
 ALIASES["dateadd"] = "date_add"
+
+
+def _interval_of_type(args):
+    _numeric_result(args[:1])
+    return T.INTERVAL
+
+
+@register("interval_of", 2, 2, _interval_of_type, constant=(1,))
+def _interval_of(x, unit, dtype=None):
+    """INTERVAL (x) unit for a non-constant x, as DuckDB's to_days(CAST(trunc(x) AS INTEGER))
+    etc.: the number truncated for units down to minutes, kept for seconds and below."""
+    from engine.plan.intervals import unit_of
+    field, factor = unit_of(scalar_py(unit, "The interval unit"))
+    arr = x if not is_scalar(x) else pa.array([x.as_py()], x.type)
+    v, mask = _to_numpy(arr.cast(pa.float64()), 0.0)
+    if field != "us" or factor >= 60_000_000:
+        v = np.trunc(v)
+    n = len(v)
+    raw = np.zeros(n, dtype=[("m", "<i4"), ("d", "<i4"), ("ns", "<i8")])
+    if field == "months":
+        raw["m"] = (v * factor).astype(np.int64)
+    elif field == "days":
+        raw["d"] = (v * factor).astype(np.int64)
+    else:
+        raw["ns"] = np.round(v * factor).astype(np.int64) * 1000
+    validity = None if mask is None else pa.array(~mask).buffers()[1]
+    out = pa.Array.from_buffers(T.INTERVAL, n, [validity, pa.py_buffer(raw.tobytes())],
+                                null_count=-1 if mask is not None else 0)
+    return out[0] if is_scalar(x) else out

@@ -35,7 +35,7 @@ from engine.sql.bind.pivot import rewrite_pivot
 from engine.sql.bind.rows import _row_in_conjuncts
 from engine.sql.bind.scope import Relay, Scope
 from engine.sql.bind.select import SelectBinding
-from engine.sql.bind.util import _const_int, _ident, cast_to, make_call, sort_key
+from engine.sql.bind.util import _const_int, _ident, cast_to, make_call, position_of, sort_key
 from engine.sql.bind.windows import _WindowContext
 from engine.sql.parser import location
 
@@ -200,10 +200,8 @@ class Binder(FromBinding, SelectBinding):
 
     def _output_ref(self, plan: Node, node: exp.Expression) -> ColumnRef:
         cols = plan.columns
-        if isinstance(node, exp.Literal) and not node.is_string:
-            i = int(node.this)
-            if not 1 <= i <= len(cols):
-                raise BindError(f"ORDER BY position {i} is not in the select list (1..{len(cols)})")
+        i = position_of(node, "ORDER BY", len(cols))
+        if i is not None:
             return cols[i - 1]
         if isinstance(node, exp.Column) and not node.table:
             hits = [c for c in cols if c.name.lower() == node.name.lower()]

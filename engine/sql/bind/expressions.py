@@ -12,6 +12,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from engine.errors import (
+    DataError,
     BindError,
     NotSupportedError,
     ProgrammingError,
@@ -389,7 +390,12 @@ class ExprBinder(AggregateBinding, WindowBinding, FunctionBinding):
         t = self._type(to)
         inner = self.bind(node.this)
         if isinstance(inner, Literal) and inner.value is not None and pa.types.is_string(inner.dtype):
-            folded = _cast_literal(inner.value, t, node, safe)
+            try:
+                folded = _cast_literal(inner.value, t, node, safe)
+            except DataError:
+                # as in DuckDB, a cast that cannot succeed fails where it is computed, not here:
+                # in a CASE branch no row takes, or over no rows, it never fails
+                folded = None
             if folded is not None:
                 return folded
         if pa.types.is_null(inner.dtype):
@@ -410,8 +416,18 @@ class ExprBinder(AggregateBinding, WindowBinding, FunctionBinding):
     def _Interval(self, node) -> Expr:
         unit = node.args.get("unit")
         val = node.this
-        text = val.this if isinstance(val, exp.Literal) else val.sql()
         u = unit.name if unit is not None else None
+        if isinstance(val, exp.Literal) and val.is_string:
+            text = val.this
+            if node.args.get("fraction_in_string") and u:
+                text, u = f"{text} {u}", None  # INTERVAL '1.5 days': fractions carry down
+        else:
+            v = self.bind(val)  # INTERVAL (x) DAY
+            if not (isinstance(v, Literal) and isinstance(v.value, (int, float)) and not isinstance(v.value, bool)):
+                if u is None:
+                    raise BindError(f"INTERVAL of an expression needs a unit{location(node)}")
+                return make_call("interval_of", [v, Literal(u.lower(), pa.string())], node)
+            text = str(v.value)
         try:
             m, d, n = parse_interval(str(text), u)
         except (ValueError, ProgrammingError):

@@ -16,6 +16,17 @@ from engine.sql.bind.util import _ident, make_call
 from engine.sql.parser import location
 
 
+def _parenthesised_item(node: exp.Expression) -> bool:
+    """Is ``node`` parentheses around a FROM item or join tree (not around a query)?"""
+    if not isinstance(node, exp.Subquery):
+        return False
+    inner = node.this
+    if isinstance(inner, exp.Table):
+        return True
+    return isinstance(inner, exp.Subquery) and (inner.args.get("alias") is not None or bool(inner.args.get("joins"))
+                                                 or _parenthesised_item(inner))
+
+
 def _unnest_qualifier(node: exp.Unnest) -> str:
     alias = node.args.get("alias")
     return (alias.name if alias is not None and alias.name else "unnest").lower()
@@ -94,6 +105,11 @@ class FromBinding:
                     rrefs = [e for e in rentries if e.name.lower() == n.lower()]
                     if not lrefs or not rrefs:
                         raise BindError(f'USING column "{n}" is missing from one side of the join{location(ident)}')
+                    for refs in (lrefs, rrefs):
+                        if len(refs) > 1:
+                            raise BindError(f'USING column "{n}" is ambiguous: it is in '
+                                            + " and ".join(sorted({e.qualifier or "?" for e in refs}))
+                                            + f"{location(ident)}")
                     parts.append(self._compare("eq", lrefs[0].ref, rrefs[0].ref, j))
                     for r in rrefs:
                         r.hidden = True
@@ -220,16 +236,20 @@ class FromBinding:
         alias_node = node.args.get("alias")
         alias = alias_node.name if alias_node is not None and alias_node.name else None
         col_aliases = [_ident(c) for c in alias_node.columns] if alias_node is not None and alias_node.args.get("columns") else []
-        if isinstance(node, exp.Subquery) and isinstance(node.this, exp.Table) and node.this.args.get("joins"):
-            # FROM (a JOIN b ON ...) [AS alias]: a join tree in parentheses, its tables still
-            # reachable by their own names unless the parentheses are aliased
-            inner = node.this.copy()
+        if node.args.get("joins"):
+            # X JOIN ... inside parentheses: sqlglot hangs the joins on the first item
+            inner = node.copy()
             joins = inner.args.pop("joins")
             plan, jscope = self._bind_join_tree(inner, joins, scope.parent)
             scope.outer_refs.extend(r for r in jscope.outer_refs if r not in scope.outer_refs)
+            return plan, jscope.entries
+        if _parenthesised_item(node):
+            # FROM (a JOIN b ON ...) [AS alias] or FROM ((SELECT ...) AS s): a FROM item or join
+            # tree in parentheses, its tables reachable by their own names unless aliased here
+            plan, entries = self._bind_table(node.this, scope)
             if alias is None and not col_aliases:
-                return plan, jscope.entries
-            visible = [e for e in jscope.entries if not e.hidden]
+                return plan, entries
+            visible = [e for e in entries if not e.hidden]
             plan = Project(plan, tuple((e.ref, e.ref) for e in visible))
             return self._entries_for(plan, alias or "subquery", col_aliases)
         if isinstance(node, exp.Subquery):

@@ -18,7 +18,7 @@ from engine.sql.bind.grouping import plan_grouping
 from engine.sql.bind.names import duckdb_name
 from engine.sql.bind.scope import Scope
 from engine.sql.bind.star import expand_select_list
-from engine.sql.bind.util import _is_all, sort_key
+from engine.sql.bind.util import _is_all, position_of, sort_key
 from engine.sql.bind.windows import _WindowContext
 from engine.sql.parser import location
 
@@ -71,10 +71,8 @@ class SelectBinding:
             has_agg = any(self._has_aggregate(o.this) for o in order.expressions)
 
         def bind_group(g: exp.Expression) -> Expr:
-            if isinstance(g, exp.Literal) and not g.is_string:
-                i = int(g.this)
-                if not 1 <= i <= len(items):
-                    raise BindError(f"GROUP BY position {i} is not in the select list{location(g)}")
+            i = position_of(g, "GROUP BY", len(items))
+            if i is not None:
                 src = items[i - 1][1]
                 return src if isinstance(src, ColumnRef) else self.bind_expr(src, scope)
             if isinstance(g, exp.Column) and not g.table and g.name.lower() in aliases \
@@ -119,11 +117,8 @@ class SelectBinding:
 
         def resolve_key(t: exp.Expression, what: str) -> Expr:
             """An ORDER BY / DISTINCT ON key: a select position or alias first, then any expression."""
-            if isinstance(t, exp.Literal) and not t.is_string:
-                i = int(t.this)
-                if not 1 <= i <= len(bound):
-                    raise BindError(f"{what} position {i} is not in the select list "
-                                    f"(1..{len(bound)}){location(t)}")
+            i = position_of(t, what, len(bound))
+            if i is not None:
                 return bound[i - 1][1]
             if isinstance(t, exp.Column) and not t.table:
                 hits = [e for n, e in bound if n.lower() == t.name.lower()]

@@ -13,6 +13,7 @@ from engine.plan import functions as F
 from engine.plan import types as T
 from engine.plan.expressions import Call, Cast, Expr, Literal, SortKey
 from engine.plan.functions.names import user_function_names
+from engine.plan.intervals import parse_interval  # noqa: F401 (used by the binder modules)
 from engine.sql.parser import location
 
 _CMP = {exp.EQ: "eq", exp.NEQ: "neq", exp.LT: "lt", exp.LTE: "lte", exp.GT: "gt", exp.GTE: "gte",
@@ -55,43 +56,6 @@ def _const_int(node: exp.Expression | None, what: str) -> int | None:
     if isinstance(node, exp.Null):
         return None
     raise ProgrammingError(f"{what} must be an integer constant{location(node)}, got {node.sql()}")
-
-
-def parse_interval(text: str, unit: str | None) -> tuple[int, int, int]:
-    """'3 months' / ('90', 'DAY') -> (months, days, nanoseconds)."""
-    parts = text.strip().split()
-    pairs: list[tuple[float, str]] = []
-    if unit:
-        pairs.append((float(text), unit))
-    else:
-        if len(parts) % 2:
-            raise ProgrammingError(f"Cannot parse interval '{text}'")
-        for i in range(0, len(parts), 2):
-            pairs.append((float(parts[i]), parts[i + 1]))
-    months = days = nanos = 0
-    for n, u in pairs:
-        u = u.lower().rstrip("s")
-        if u in ("year", "y", "yr"):
-            months += int(n * 12)
-        elif u in ("quarter",):
-            months += int(n * 3)
-        elif u in ("month", "mon"):
-            months += int(n)
-        elif u in ("week", "w"):
-            days += int(n * 7)
-        elif u in ("day", "d"):
-            days += int(n)
-        elif u in ("hour", "h", "hr"):
-            nanos += int(n * 3600e9)
-        elif u in ("minute", "min", "m"):
-            nanos += int(n * 60e9)
-        elif u in ("second", "sec", "s"):
-            nanos += int(n * 1e9)
-        elif u in ("millisecond", "m"):
-            nanos += int(n * 1e6)
-        else:
-            raise ProgrammingError(f"Unknown interval unit '{u}'")
-    return months, days, nanos
 
 
 def cast_to(e: Expr, t: pa.DataType) -> Expr:
@@ -173,4 +137,24 @@ def _cast_literal(value: str, t: pa.DataType, node, safe: bool) -> Literal | Non
         if safe:
             return Literal(None, t)
         raise DataError(f"Cannot cast '{value}' to {T.sql_name(t)}{location(node)}") from None
+    return None
+
+
+def position_of(node: exp.Expression, what: str, n: int) -> int | None:
+    """The select-list position an ORDER BY / DISTINCT ON / GROUP BY term names (1..n), as DuckDB
+    reads it: an integer literal, in parentheses or not, is a position (out of range is an error);
+    other literal constants in ORDER BY and DISTINCT ON are an error (they order nothing); any other
+    expression is not a position (None)."""
+    while isinstance(node, exp.Paren):
+        node = node.this
+    neg = isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal) and not node.this.is_string
+    lit = node.this if neg else node
+    if isinstance(lit, exp.Literal) and not lit.is_string and lit.this.isdigit():
+        i = -int(lit.this) if neg else int(lit.this)
+        if not 1 <= i <= n:
+            raise BindError(f"{what} term out of range: {i} is not between 1 and {n}{location(node)}")
+        return i
+    if what != "GROUP BY" and isinstance(node, (exp.Literal, exp.Boolean, exp.Null)):
+        raise BindError(f'{what} non-integer literal "{node.sql(dialect="duckdb")}" has no effect'
+                        f"{location(node)}")
     return None
