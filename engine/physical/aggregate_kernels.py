@@ -421,8 +421,12 @@ def _string_agg(call, entry, gid, ngroups, args):
 
 def _bits(call, entry, gid, ngroups, args):
     gid, (v,) = _valid_rows(gid, args[0])
+    result_type = v.type
     if v.type == HUGEINT:
-        raise NotSupportedError(f"{entry.name} over HUGEINT values is not supported")
+        mm = pc.min_max(v)
+        if mm["min"].is_valid and not (-(2 ** 63) <= mm["min"].as_py() and mm["max"].as_py() < 2 ** 63):
+            raise NotSupportedError(f"{entry.name} over HUGEINT values beyond BIGINT's range is not supported")
+        v = v.cast(pa.int64())  # two's complement bits agree within BIGINT's range
     vals = v.to_numpy(zero_copy_only=False)
     order = np.argsort(gid, kind="stable")
     counts, starts = _segments(gid, ngroups)
@@ -431,7 +435,7 @@ def _bits(call, entry, gid, ngroups, args):
     nz = counts > 0
     if len(vals):
         out[nz] = ufunc.reduceat(vals[order], starts[nz])
-    return pa.array(out, v.type, mask=~nz)
+    return pa.array(out, v.type, mask=~nz).cast(result_type)
 
 
 def _bool(call, entry, gid, ngroups, args):

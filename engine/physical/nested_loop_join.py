@@ -65,7 +65,9 @@ class NestedLoopJoinExec(Operator):
                 emitted = True
         if right_hit is not None and not right_hit.all():
             miss = np.nonzero(~right_hit)[0]
-            out = finish_join("right", left.slice(0, 0), right.take(pa.array(miss)),
+            rest = right.take(pa.array(miss)) if right.num_columns else \
+                pa.table({"__n": pa.nulls(len(miss))}).select([])  # a take of no columns keeps no rows
+            out = finish_join("right", left.slice(0, 0), rest,
                               np.array([], np.int64), np.array([], np.int64), self._schema)
             yield from table_batches(out)
             emitted = True

@@ -76,7 +76,15 @@ def _numeric(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, str]:
         return pc.fill_null(arr.cast(pa.int32()), 0).cast(pa.int64()).to_numpy(), valid, "date"
     if pa.types.is_timestamp(t):
         return pc.fill_null(arr.cast(pa.int64()), 0).to_numpy(), valid, "ts"
+    if t == T.HUGEINT and _fits_int64(arr):  # e.g. sum(sum(x)) OVER (...): HUGEINT that fits
+        return pc.fill_null(arr, 0).cast(pa.int64()).to_numpy(), valid, "int"
     raise NotSupportedError(f"Window aggregates over {T.sql_name(t)} values are not supported")
+
+
+def _fits_int64(arr: pa.Array) -> bool:
+    mm = pc.min_max(arr)
+    lo, hi = mm["min"].as_py(), mm["max"].as_py()
+    return lo is None or (-(2 ** 63) <= lo and hi < 2 ** 63)
 
 
 def _is_numeric_like(t: pa.DataType) -> bool:

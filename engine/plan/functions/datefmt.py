@@ -22,7 +22,13 @@ import pyarrow.compute as pc
 from engine.errors import DataError, NotSupportedError, TypeMismatchError
 from engine.plan import types as T
 from engine.plan.functions.calendar import month_days, month_start
-from engine.plan.functions.dates import _DAYS, _MONTHS, US_PER_DAY, Fields, _days_from_ymd
+from engine.plan.functions.dates import (
+    _DAYS,
+    _MONTHS,
+    US_PER_DAY,
+    Fields,
+    _days_from_ymd,
+)
 from engine.plan.functions.registry import is_scalar, register
 
 _SPEC = re.compile(r"%(-?)([a-zA-Z%])")

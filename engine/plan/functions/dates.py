@@ -19,7 +19,12 @@ import pyarrow.compute as pc
 
 from engine.errors import DataError, NotSupportedError, TypeMismatchError
 from engine.plan import types as T
-from engine.plan.functions.calendar import civil, days_from_civil, month_days, month_start
+from engine.plan.functions.calendar import (
+    civil,
+    days_from_civil,
+    month_days,
+    month_start,
+)
 from engine.plan.functions.registry import (
     ALIASES,
     FUNCTIONS,
@@ -27,6 +32,7 @@ from engine.plan.functions.registry import (
     Value,
     _numeric_result,
     _to_numpy,
+    implicit_int,
     is_scalar,
     register,
     scalar_py,
@@ -386,7 +392,7 @@ def _days_from_ymd(y: np.ndarray, m: np.ndarray, d: np.ndarray, mask: np.ndarray
     return first + d - 1
 
 
-@register("make_date", 3, 3, lambda args: _numeric_result(args) and pa.date32())
+@register("make_date", 3, 3, lambda args: implicit_int(args, pa.int64(), "each part") or pa.date32())
 def _make_date(y, m, d, dtype=None):
     n = max(1 if is_scalar(v) else len(v) for v in (y, m, d))
     cols, mask = [], np.zeros(n, bool)

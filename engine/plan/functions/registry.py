@@ -167,3 +167,15 @@ def _to_numpy(v: Value, fill) -> tuple[np.ndarray, np.ndarray | None]:
     return v.to_numpy(zero_copy_only=False), mask
 
 
+
+
+def implicit_int(args, widest: pa.DataType, what: str) -> None:
+    """DuckDB casts an argument to an integer parameter only from a narrower integer type: no
+    DOUBLE or DECIMAL, nor a wider integer (chr(BIGINT) has no match). TypeMismatchError else."""
+    limit = T.INT_RANK.get(widest, 4)
+    for a in args:
+        if pa.types.is_null(a):
+            continue
+        if not T.is_integer(a) or a == T.HUGEINT or T.INT_RANK.get(a, 5) > limit \
+                or (pa.types.is_unsigned_integer(a) and a.bit_width >= widest.bit_width):
+            raise TypeMismatchError(f"has no form taking {T.sql_name(a)} ({what} is {T.sql_name(widest)})")

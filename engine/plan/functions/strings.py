@@ -17,6 +17,7 @@ from engine.plan.functions.registry import (
     Value,
     _need,
     _per_distinct,
+    implicit_int,
     is_scalar,
     register,
     scalar_py,
@@ -445,8 +446,7 @@ def _code_points(first: pa.Array) -> pa.Array:
 
 
 def _int_arg(args):
-    if not (T.is_integer(args[0]) or pa.types.is_null(args[0])):
-        raise TypeMismatchError(f"expects an integer code point, got {T.sql_name(args[0])}")
+    implicit_int(args, pa.int32(), "the code point")
     return pa.string()
 
 

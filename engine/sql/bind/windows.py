@@ -10,9 +10,10 @@ import pyarrow as pa
 from sqlglot import exp
 
 from engine.errors import BindError, NotSupportedError
-from engine.plan import types as T
-from engine.plan.expressions import ColumnRef, Expr, Frame, WindowCall, new_column
 from engine.plan import aggregates as R
+from engine.plan import types as T
+from engine.plan.expressions import Call, ColumnRef, Expr, Frame, WindowCall, new_column
+from engine.plan.functions.names import VOLATILE
 from engine.sql.bind.aggregates import (
     _Written,
     agg_type,
@@ -73,6 +74,9 @@ class WindowBinding:
         order = []
         for k in (o.expressions if o is not None else []):
             order.append(sort_key(self._post(self.bind(k.this), k.this), k))
+        for what, exprs in (("PARTITION BY", partition), ("ORDER BY", [k.expr for k in order])):
+            if any(isinstance(x, Call) and x.fn in VOLATILE for e in exprs for x in e.walk()):
+                raise BindError(f"{what} window expressions cannot be volatile (random()){location(node)}")
         frame = self._frame(spec, node) if spec is not None else None
         if frame is not None and frame.mode == "range" and {frame.start, frame.end} - {None, 0}:
             if len(order) != 1 or not T.is_numeric(order[0].expr.dtype):
