@@ -57,7 +57,8 @@ def cast_value(v: Value, t: pa.DataType, safe: bool, e: Expr | None = None) -> V
     if src == t:
         return v
     if not castable(src, t):
-        if safe:
+        # as in DuckDB, the missing conversion fails only on a value there is to convert
+        if safe or (not v.is_valid if isinstance(v, pa.Scalar) else v.null_count == len(v)):
             return pa.scalar(None, t) if isinstance(v, pa.Scalar) else pa.nulls(len(v), t)
         what = f' in "{user_sql(e)}"' if e is not None else ""
         raise DataError(f"Cannot cast {T.sql_name(src)} to {T.sql_name(t)}{what}: there is no such "

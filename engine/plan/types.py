@@ -142,7 +142,8 @@ def common_type(a: pa.DataType, b: pa.DataType, what: str = "expression") -> pa.
     if is_numeric(a) and is_numeric(b):
         return float_common(a, b)
     if is_temporal(a) and is_temporal(b):
-        return TIMESTAMP
+        # TIMESTAMP WITH TIME ZONE wins, as in DuckDB
+        return next((x for x in (a, b) if pa.types.is_timestamp(x) and x.tz is not None), TIMESTAMP)
     if is_string(a) and (is_temporal(b) or is_numeric(b) or pa.types.is_boolean(b)):
         return b
     if is_string(b) and (is_temporal(a) or is_numeric(a) or pa.types.is_boolean(a)):

@@ -51,6 +51,18 @@ def _tokens(fmt: str) -> list[tuple[str, str]]:
     return out
 
 
+_KNOWN = set("aAwdbBmyYHIpMSfzZjUWcxXTgGVu%n") | {"-d", "-m", "-y", "-H", "-I", "-M", "-S", "-j"}
+
+
+def validate_format(fmt: str) -> None:
+    """Refuse a format DuckDB refuses, when the statement is bound (as DuckDB does), not only when
+    a row reaches it."""
+    for kind, text in _tokens(fmt):
+        if kind == "spec" and text not in _KNOWN:
+            raise DataError(f"Failed to parse format specifier {fmt}: Unrecognized format for "
+                            f"strftime/strptime: %{text}")
+
+
 # ---------------------------------------------------------------- strftime
 
 

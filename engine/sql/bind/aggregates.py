@@ -116,9 +116,7 @@ def call_parts(entry: R.AggregateFunction, node: exp.Expression, within: exp.Ord
         order, positional[0] = list(positional[0].expressions), positional[0].this
         for o in order:  # as DuckDB: a constant that is not an integer orders nothing
             k = o.this
-            while isinstance(k, exp.Paren):
-                k = k.this
-            if isinstance(k, exp.Neg):
+            while isinstance(k, (exp.Paren, exp.Neg)):
                 k = k.this
             if isinstance(k, (exp.Boolean, exp.Null)) or (isinstance(k, exp.Literal) and not k.this.isdigit()):
                 raise BindError(f'ORDER BY non-integer literal "{o.this.sql(dialect="duckdb")}" has no '

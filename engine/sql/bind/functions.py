@@ -17,7 +17,7 @@ from collections.abc import Callable
 import pyarrow as pa
 from sqlglot import exp
 
-from engine.errors import BindError, NotSupportedError, TypeMismatchError, did_you_mean
+from engine.errors import BindError, DataError, NotSupportedError, TypeMismatchError, did_you_mean
 from engine.plan import functions as F
 from engine.plan import types as T
 from engine.plan.expressions import Expr, Literal
@@ -307,6 +307,14 @@ class FunctionBinding:
         args = [self.bind(a) for a in argn]
         if f.name == "typeof":
             return Literal(type_name(args[0].dtype), pa.string())
+        if f.name in ("strftime", "strptime", "try_strptime"):
+            from engine.plan.functions.datefmt import validate_format
+            for a in args:
+                if isinstance(a, Literal) and isinstance(a.value, str) and "%" in a.value:
+                    try:
+                        validate_format(a.value)
+                    except DataError as e:
+                        raise DataError(f"{e}{location(node)}") from None
         if f.name == "date_part" and isinstance(args[0], Literal) and \
                 str(args[0].value).lower() in ("epoch", "julian", "jd"):
             # these parts are DOUBLE, the others BIGINT: a function of their own
