@@ -11,6 +11,10 @@ Accounting (ISSUE_5_11.md), per oracle:
 - timeout: a Dawn statement running past ``TIMEOUT_S`` where DuckDB answered within
   ``DUCK_FAST_S``. In process a statement can only be measured (and flagged when it ends);
   benchmarks/fuzz.py runs the cases in worker processes and kills one that overruns;
+- eval_order: one engine raised a data error (a value that does not cast, an overflow) where the
+  other answered. Which rows reach an expression depends on the order each engine evaluates
+  joins, filters and projections in, which SQL leaves to the implementation (DuckDB's own plans
+  differ in it); counted and reported apart from mismatches, never silently dropped;
 - skip: both engines raised (e.g. a cast of text that does not parse): nothing to compare;
 - oracle_false: DuckDB itself fails the TLP/NoREC identity, so the case says nothing about Dawn
   (expected 0: it would be a bug of the oracle or of DuckDB).
@@ -39,7 +43,16 @@ DUCK_FAST_S = 1.0
 QUERIES_PER_DATASET = 25
 MAX_ROWS = 20_000  # a case whose DuckDB result is larger is replaced (keeps comparisons cheap)
 ORACLES = ("diff", "tlp", "norec")
-STATUSES = ("pass", "mismatch", "crash", "refusal", "timeout", "skip", "oracle_false")
+STATUSES = ("pass", "mismatch", "crash", "refusal", "timeout", "eval_order", "skip", "oracle_false")
+
+# errors that depend on the values an expression meets (not on types or the query's shape)
+_DAWN_DATA_ERRORS = ("DataError:",)
+_DUCK_DATA_ERRORS = ("ConversionException:", "OutOfRangeException:", "InvalidInputException: Invalid Input "
+                     "Error: Could not", "DivideByZero")
+
+
+def _data_error(error: str | None, prefixes: tuple[str, ...]) -> bool:
+    return bool(error) and error.startswith(prefixes)
 
 
 @dataclass
@@ -138,14 +151,18 @@ def _classify(d: Outcome, w: Outcome) -> tuple[str, str] | None:
         if w.status == "refusal":
             return "refusal", w.error or ""
         if not w.ok:
+            if _data_error(w.error, _DAWN_DATA_ERRORS):
+                return "eval_order", f"Dawn raised a data error where DuckDB answers: {w.error}"
             return "mismatch", f"Dawn raised where DuckDB answers: {w.error}"
         return None
     if w.ok:
+        if _data_error(d.error, _DUCK_DATA_ERRORS):
+            return "eval_order", f"DuckDB raised a data error where Dawn answers: {d.error}"
         return "mismatch", f"DuckDB raised but Dawn returned rows: {d.error}"
     return "skip", "both raised"
 
 
-_RANK = {"crash": 0, "timeout": 1, "mismatch": 2, "refusal": 3, "skip": 4}
+_RANK = {"crash": 0, "timeout": 1, "mismatch": 2, "refusal": 3, "eval_order": 4, "skip": 5}
 
 
 def _worst(found: list[tuple[str, str]]) -> tuple[str, str] | None:
@@ -304,14 +321,14 @@ class Stats:
 
     def table(self) -> str:
         head = (f"{'oracle':<7}{'queries':>9}{'mismatch':>10}{'crash':>7}{'refusal':>9}"
-                f"{'timeout':>9}{'skip':>7}{'oracle_false':>14}{'Dawn s':>9}{'DuckDB s':>10}")
+                f"{'timeout':>9}{'eval_order':>12}{'skip':>7}{'oracle_false':>14}{'Dawn s':>9}{'DuckDB s':>10}")
         lines = [head]
         for o in ORACLES:
             if not self.queries[o]:
                 continue
             c = self.counts[o]
             lines.append(f"{o:<7}{self.queries[o]:>9}{c['mismatch']:>10}{c['crash']:>7}"
-                         f"{c['refusal']:>9}{c['timeout']:>9}{c['skip']:>7}{c['oracle_false']:>14}"
+                         f"{c['refusal']:>9}{c['timeout']:>9}{c['eval_order']:>12}{c['skip']:>7}{c['oracle_false']:>14}"
                          f"{self.dawn_s[o]:>9.1f}{self.duck_s[o]:>10.1f}")
         return "\n".join(lines)
 

@@ -39,6 +39,9 @@ DEFAULT_QUERIES = 600
 # Dawn refusing (NotSupportedError) what DuckDB answers: counted apart from mismatches; none are
 # expected of the CI features (raise it only for a switch whose refusals are deliberate).
 MAX_REFUSALS = 0
+# refusals Dawn makes on purpose, by their message: DuckDB's infinite dates and timestamps
+# ('infinity'::DATE) have no Arrow value, so Dawn refuses them by name rather than wrap around
+KNOWN_REFUSALS = ("NotSupportedError: Infinite DATE values", "NotSupportedError: Infinite TIMESTAMP values")
 
 
 def features() -> frozenset:
@@ -49,7 +52,8 @@ def features() -> frozenset:
 def assert_clean(stats, seed: int, oracles: tuple[str, ...]) -> None:
     print(f"\nseed={seed}, {stats.replaced} cases replaced (too large)\n{stats.table()}")
     bad = [f for s in ("crash", "timeout", "mismatch", "oracle_false") for f in stats.of(s, oracles)]
-    refusals = stats.of("refusal", oracles)
+    refusals = [f for f in stats.of("refusal", oracles)
+                if not any(k in f["detail"] or k in f["reason"] for k in KNOWN_REFUSALS)]
     assert not bad, (
         f"{len(bad)} failing cases (reproduce: DAWN_DIFF_SEED={seed} python tests/test_differential.py "
         f"<index>, or python benchmarks/fuzz.py --repro ORACLE:SEED:INDEX)\n\n"
@@ -57,8 +61,12 @@ def assert_clean(stats, seed: int, oracles: tuple[str, ...]) -> None:
     assert len(refusals) <= MAX_REFUSALS, (
         f"{len(refusals)} refusals of what DuckDB answers\n\n" + "\n\n".join(describe(f) for f in refusals[:10]))
     n = sum(stats.queries[o] for o in oracles)
+    order = stats.of("eval_order", oracles)
+    assert len(order) <= 0.01 * n, (
+        f"{len(order)} data errors raised by one engine only (more than 1% of {n})\n\n"
+        + "\n\n".join(describe(f) for f in order[:10]))
     skipped = sum(stats.counts[o]["skip"] for o in oracles)
-    assert skipped <= 0.05 * n, f"too many queries fail on both engines: {skipped} of {n}"
+    assert skipped <= 0.10 * n, f"too many queries fail on both engines: {skipped} of {n}"
 
 
 def test_differential_against_duckdb():
