@@ -19,7 +19,7 @@ from engine.errors import BindError
 from engine.physical.evaluate import evaluate_array
 from engine.physical.operator import Operator, collect, table_batches
 from engine.physical.sort import as_batch
-from engine.plan.expressions import Call, Expr, conjuncts
+from engine.plan.expressions import Call, Expr, conjuncts, user_sql
 
 _FLIP = {"gte": "lte", "gt": "lt", "lte": "gte", "lt": "gt"}
 
@@ -32,7 +32,7 @@ def split_asof(condition: Expr | None, lids: set[int], rids: set[int]):
     for p in conjuncts(condition):
         if not (isinstance(p, Call) and p.fn in ("eq", "gte", "gt", "lte", "lt")):
             raise BindError("An ASOF JOIN condition is equalities and one inequality (>=, >, <=, <) "
-                            f"between the two sides, not {p.sql()}")
+                            f"between the two sides, not {user_sql(p)}")
         a, b = p.args
         ac, bc = a.columns(), b.columns()
         if ac and bc and ac <= lids and bc <= rids:

@@ -15,7 +15,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from engine.errors import BindError
-from engine.plan.expressions import ColumnRef, Expr, Literal, new_column
+from engine.plan.expressions import ColumnRef, Expr, Literal, new_column, user_sql
 from engine.plan.nodes import Aggregate, Node, Project, SetOp
 from engine.sql.parser import location
 
@@ -95,7 +95,7 @@ def grouping_value(args: tuple[Expr, ...], keys: list[Expr], grouped: tuple[int,
     for a in args:
         hits = [i for i, k in enumerate(keys) if k == a]
         if not hits:
-            raise BindError(f'GROUPING() arguments must be GROUP BY expressions, "{a.sql()}" is not'
+            raise BindError(f'GROUPING() arguments must be GROUP BY expressions, "{user_sql(a)}" is not'
                             f"{location(node)}")
         value = (value << 1) | (0 if hits[0] in grouped else 1)
     return value
