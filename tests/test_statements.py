@@ -107,3 +107,16 @@ def test_named_parameters_anywhere_and_missing_ones_named():
         con.execute("SELECT :x")
     with pytest.raises(engine.ProgrammingError, match=r"No value supplied for parameter :y"):
         con.execute("SELECT :x, :y", {"x": 1})
+
+
+def test_create_video_is_ddl_without_a_row_count(tmp_path):
+    """CREATE VIDEO once reported "750 rows affected": it is DDL, with no row count (DB-API -1),
+    and the command line prints no count for it."""
+    con = engine.connect()
+    cur = con.execute(f"CREATE VIDEO bikes FROM '{BIKES}'")
+    assert cur.rowcount == -1 and cur.description is None
+    out = subprocess.run([sys.executable, "-m", "engine.interfaces.cli", "-c",
+                          f"CREATE VIDEO v FROM '{BIKES}'; SELECT count(*) AS n FROM v"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "rows affected" not in out.stdout and "250" in out.stdout
