@@ -513,14 +513,25 @@ def _floor_diff(start: np.ndarray, end: np.ndarray, unit: int) -> np.ndarray:
     return np.floor_divide(end, unit) - np.floor_divide(start, unit)
 
 
+def _part_or_none(part, a, b) -> str | None:
+    """The (normalised) part of a two-date function, or None when its answer is NULL."""
+    p = scalar_py(part, "The date part")
+    if p is None or pa.types.is_null(a.type) or pa.types.is_null(b.type):
+        return None
+    return part_of(p)
+
+
+def _null_ints(a, b) -> Value:
+    return pa.scalar(None, pa.int64()) if is_scalar(a) and is_scalar(b) else \
+        pa.nulls(max(1 if is_scalar(v) else len(v) for v in (a, b)), pa.int64())
+
+
 @register("date_diff", 3, 3, _diff_type, constant=(0,))
 def _date_diff(part, a, b, dtype=None):
     """date_diff(part, start, end): the number of part boundaries between them."""
-    p = scalar_py(part, "The date part")
-    if p is None or pa.types.is_null(a.type) or pa.types.is_null(b.type):
-        return pa.scalar(None, pa.int64()) if is_scalar(a) and is_scalar(b) else \
-            pa.nulls(max(1 if is_scalar(v) else len(v) for v in (a, b)), pa.int64())
-    p = part_of(p)
+    p = _part_or_none(part, a, b)
+    if p is None:
+        return _null_ints(a, b)
     s, e, scalar = _pair(a, b)
     if p in ("year",):
         v = e.year - s.year
@@ -582,11 +593,9 @@ def _age_fields(e: Fields, s: Fields) -> tuple[np.ndarray, np.ndarray, np.ndarra
 @register("date_sub", 3, 3, _diff_type, constant=(0,))
 def _date_sub(part, a, b, dtype=None):
     """date_sub(part, start, end): the number of whole parts elapsed from start to end."""
-    p = scalar_py(part, "The date part")
-    if p is None or pa.types.is_null(a.type) or pa.types.is_null(b.type):
-        return pa.scalar(None, pa.int64()) if is_scalar(a) and is_scalar(b) else \
-            pa.nulls(max(1 if is_scalar(v) else len(v) for v in (a, b)), pa.int64())
-    p = part_of(p)
+    p = _part_or_none(part, a, b)
+    if p is None:
+        return _null_ints(a, b)
     s, e, scalar = _pair(a, b)
     if p in ("year", "isoyear", "month", "quarter", "decade", "century", "millennium"):
         months = _sub_months(s, e)

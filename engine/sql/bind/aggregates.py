@@ -297,14 +297,18 @@ class AggregateBinding:
                             f"order by the aggregated value{location(node)}")
         return self._make_agg(entry, args, distinct, flt, options, node, tuple(keys))
 
-    def _udf_aggregate(self, u, argn, node) -> Expr:
+    def _bind_in_aggregate(self, argn, node) -> list[Expr]:
+        """An aggregate's arguments, bound where aggregates are allowed and not nested."""
         if self.agg is None:
             raise BindError(f'Aggregate "{node.sql()}" is not allowed here{location(node)}')
         self.in_agg = True
         try:
-            args = [self.bind(a) for a in argn]
+            return [self.bind(a) for a in argn]
         finally:
             self.in_agg = False
+
+    def _udf_aggregate(self, u, argn, node) -> Expr:
+        args = self._bind_in_aggregate(argn, node)
         if len(args) != 1:
             raise NotSupportedError(f'Aggregate UDF "{u.name}" must take exactly one argument '
                                     f"(got {len(args)}){location(node)}")

@@ -337,13 +337,7 @@ class FunctionBinding:
             argn = _positional(node)
         if name == "count":
             return self._aggregate("count", exp.Count(this=argn[0] if argn else exp.Star()))
-        if self.agg is None:
-            raise BindError(f'Aggregate "{node.sql()}" is not allowed here{location(node)}')
-        self.in_agg = True
-        try:
-            args = [self.bind(a) for a in argn]
-        finally:
-            self.in_agg = False
+        args = self._bind_in_aggregate(argn, node)
         options = ()
         if name in ("string_agg", "group_concat", "listagg"):
             sep = args[1] if len(args) > 1 else Literal(",", pa.string())
