@@ -362,10 +362,13 @@ def _split(s: Value, sep: str) -> Value:
 
 
 def _split_chars(s: Value) -> Value:
-    """Each string as the list of its characters ('' as ['']), via a regex split on the gaps."""
+    """Each string as the list of its characters ('' as [], as DuckDB), via a regex split on the
+    gaps."""
     marked = pc.replace_substring_regex(s, r"(.)", "\\1\x00")
     marked = pc.replace_substring_regex(marked, "\x00$", "")
-    return pc.split_pattern(marked, "\x00")
+    parts = pc.split_pattern(marked, "\x00")
+    empty = pc.equal(s, "")
+    return pc.if_else(empty, pc.list_slice(parts, 0, 0), parts)
 
 
 @register("split_part", 3, 3, _text_args(0, 1), constant=(1, 2))

@@ -95,6 +95,21 @@ def _index_was_shifted(node: exp.Bracket) -> bool:
     return idx.type is not None and idx.type.this in exp.DataType.INTEGER_TYPES
 
 
+def _decimal_params(to: exp.DataType) -> tuple[int, int] | None:
+    """(precision, scale) of a DECIMAL(p, s) / NUMERIC target type (DuckDB's default 18, 3)."""
+    if not isinstance(to, exp.DataType) or to.this not in (exp.DataType.Type.DECIMAL,):
+        return None
+    params = [int(p.this.this) for p in to.expressions if isinstance(p.this, exp.Literal)]
+    if not params:
+        return 18, 3
+    precision = params[0]
+    scale = params[1] if len(params) > 1 else 0
+    if not 1 <= precision <= 38 or not 0 <= scale <= precision:
+        raise BindError(f"DECIMAL({precision}, {scale}): the width must be 1 to 38 and the scale 0 "
+                        f"to the width")
+    return precision, scale
+
+
 class ExprBinder(AggregateBinding, WindowBinding, FunctionBinding):
     """Binds one expression tree against a scope (and, in a SELECT, its aggregates and windows)."""
 
@@ -388,6 +403,18 @@ class ExprBinder(AggregateBinding, WindowBinding, FunctionBinding):
     def _Cast(self, node, safe: bool = False) -> Expr:
         to = node.args["to"]
         t = self._type(to)
+        dec = _decimal_params(to)
+        if dec is not None:
+            # DECIMAL is computed as DOUBLE, but a cast to DECIMAL(p, s) still rounds to s digits
+            # and refuses what does not fit in p, as DuckDB does
+            inner = self.bind(node.this)
+            if T.is_string(inner.dtype):  # text rounds by its decimal digits ('1.005' is 1.01)
+                return make_call("to_decimal_text", [inner, Literal(dec[0], pa.int32()),
+                                                     Literal(dec[1], pa.int32()), Literal(safe, pa.bool_())], node)
+            plain = exp.Cast(this=node.this, to=exp.DataType.build("DOUBLE"))
+            value = self._Cast(plain, safe)
+            return make_call("to_decimal", [value, Literal(dec[0], pa.int32()), Literal(dec[1], pa.int32()),
+                                            Literal(safe, pa.bool_())], node)
         inner = self.bind(node.this)
         if isinstance(inner, Literal) and inner.value is not None and pa.types.is_string(inner.dtype):
             try:
