@@ -1,5 +1,7 @@
 """Rule: evaluate constant subexpressions once at plan time and simplify boolean logic.
 
+A filter that folds to FALSE becomes LIMIT 0, so what is below it never runs.
+
 Example: ``l_shipdate <= DATE '1998-12-01' - INTERVAL '90' DAY`` becomes
 ``l_shipdate <= DATE '1998-09-02'`` (a DATE compared with a midnight TIMESTAMP is compared as
 DATE, so the column is not cast row by row), ``x AND TRUE`` becomes ``x``, and conjuncts common
@@ -15,7 +17,7 @@ import pyarrow as pa
 from engine.errors import Error
 from engine.plan.expressions import (Call, Case, Cast, Expr, InList, Literal, SubqueryExpr,
                                      and_all, conjuncts)
-from engine.plan.nodes import Node
+from engine.plan.nodes import Filter, Limit, Node, transform_up
 from engine.optimizer.rewrite import map_expressions
 from engine.plan.functions.names import VOLATILE
 
@@ -99,5 +101,14 @@ def _date_vs_midnight(x: Call) -> Expr:
     return x
 
 
+def _never(node: Node) -> Node:
+    """A filter that is never TRUE (``WHERE FALSE``, a constant that folded to FALSE or NULL)
+    passes no rows: its input is not computed at all (LIMIT 0 pulls nothing), as DuckDB prunes
+    such a plan, so nothing below it can fail or cost."""
+    if isinstance(node, Filter) and isinstance(node.predicate, Literal) and not node.predicate.value:
+        return Limit(node.child, 0, 0)
+    return node
+
+
 def fold_constants(plan: Node, ctx=None) -> Node:
-    return map_expressions(plan, fold_expr)
+    return transform_up(map_expressions(plan, fold_expr), _never)
