@@ -34,8 +34,9 @@ class Cursor:
         self.rowcount = -1
         self.description: list[tuple] | None = None
         self.lastrowid = None
-        self._table: pa.Table | None = None
-        self._rows: list[tuple] | None = None
+        self._stream = None             # the result set being read (engine/statements/result.py)
+        self._rows: list[tuple] = []    # the rows of the current chunk, as tuples
+        self._batch: pa.RecordBatch | None = None  # what is left of the current batch
         self._pos = 0
         self._closed = False
         self.run_id: str | None = None  # the tracked run of the last statement (catalog/tracking.py)
@@ -47,8 +48,14 @@ class Cursor:
         self.connection._check()
 
     def close(self) -> None:
+        self._end_result()
         self._closed = True
-        self._table = self._rows = None
+
+    def _end_result(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+        self._stream = self._batch = None
+        self._rows, self._pos = [], 0
 
     def __enter__(self) -> "Cursor":
         return self
@@ -63,6 +70,7 @@ class Cursor:
         if not isinstance(operation, str):
             raise ProgrammingError(f"SQL must be a string, got {type(operation).__name__}")
         session = self.connection._session
+        self._end_result()
         try:
             res = session.execute(operation, parameters)
         finally:
@@ -77,10 +85,11 @@ class Cursor:
         params = list(seq_of_parameters)
         m = _INSERT_VALUES.match(operation)
         if m and params:
-            from engine.session import Result
+            from engine.statements.result import Result
             session = self.connection._session
+            self._end_result()
             try:
-                res = session.tracked("INSERT", operation, lambda: Result(None, session.insert_many(
+                res = session.tracked("INSERT", operation, lambda run: Result(None, session.insert_many(
                     m.group("table"), m.group("cols"), m.group("vals"), params)))
             finally:
                 self.run_id = session.last_run_id
@@ -103,7 +112,7 @@ class Cursor:
 
     def nextset(self) -> bool | None:
         """Dawn statements produce one result set: there is never a next one."""
-        self._result()
+        self._open_stream()
         return None
 
     def setinputsizes(self, sizes) -> None:
@@ -113,60 +122,115 @@ class Cursor:
         self._check()
 
     def _set_result(self, res, rowcount: int | None = None) -> None:
-        self._rows = None
-        self._pos = 0
-        if res is None or res.table is None:
-            self._table = None
+        self._rows, self._pos, self._batch, self._chunk = [], 0, None, None
+        if res is None or res.stream is None:
+            self._stream = None
             self.description = None
             self.rowcount = rowcount if rowcount is not None else (res.rowcount if res else -1)
             return
         from engine.plan.types import sql_name
-        self._table = res.table
-        self.rowcount = res.table.num_rows
+        self._stream = res.stream
+        # known when the whole answer was computed by execute; -1 (PEP 249) while it streams
+        self.rowcount = res.rowcount
         self.description = [(f.name, sql_name(f.type), None, None, None, None, f.nullable)
-                            for f in res.table.schema]
+                            for f in res.stream.schema]
 
-    # ---- fetching
-    def _result(self) -> pa.Table:
+    # ---- fetching: everything reads the statement's one stream, a batch at a time
+    CHUNK = 2048  # rows turned into tuples at a time by fetchone/fetchmany
+
+    def _open_stream(self):
         self._check()
-        if self._table is None:
+        if self._stream is None:
             raise ProgrammingError("No result set: the last statement returned no rows "
                                    "(or nothing was executed)")
-        return self._table
+        return self._stream
 
-    def _materialize(self) -> list[tuple]:
-        if self._rows is None:
-            t = self._result()
-            cols = [_pylist(c) for c in t.columns]
-            self._rows = list(zip(*cols)) if cols else [() for _ in range(t.num_rows)]
-        self._check()
-        return self._rows
+    def _note_end(self, stream) -> None:
+        if stream.complete and self.rowcount < 0:
+            self.rowcount = stream.rows
+
+    def _next_rows(self) -> bool:
+        """Turn the next chunk of the result into tuples; False at the end."""
+        stream = self._open_stream()
+        while self._batch is None or self._batch.num_rows == 0:
+            self._batch = stream.next_batch()
+            if self._batch is None:
+                self._note_end(stream)
+                return False
+        chunk, self._batch = self._batch.slice(0, self.CHUNK), self._batch.slice(self.CHUNK)
+        self._chunk = chunk
+        cols = [_pylist(c) for c in chunk.columns]
+        self._rows = list(zip(*cols)) if cols else [() for _ in range(chunk.num_rows)]
+        self._pos = 0
+        return True
 
     def fetchone(self) -> tuple | None:
-        rows = self._materialize()
-        if self._pos >= len(rows):
+        self._open_stream()
+        if self._pos >= len(self._rows) and not self._next_rows():
             return None
         self._pos += 1
-        return rows[self._pos - 1]
+        return self._rows[self._pos - 1]
 
     def fetchmany(self, size: int | None = None) -> list[tuple]:
-        rows = self._materialize()
+        self._open_stream()
         n = self.arraysize if size is None else size
-        out = rows[self._pos:self._pos + n]
-        self._pos += len(out)
+        out: list[tuple] = []
+        while len(out) < n:
+            if self._pos >= len(self._rows) and not self._next_rows():
+                break
+            take = self._rows[self._pos:self._pos + n - len(out)]
+            self._pos += len(take)
+            out.extend(take)
         return out
 
     def fetchall(self) -> list[tuple]:
-        rows = self._materialize()
-        out = rows[self._pos:]
-        self._pos = len(rows)
+        self._open_stream()
+        out = self._rows[self._pos:]
+        self._pos = len(self._rows)
+        while self._next_rows():
+            out.extend(self._rows)
+            self._pos = len(self._rows)
         return out
 
+    def _rest_batches(self) -> Iterator[pa.RecordBatch]:
+        """What is left of the result, as batches (rows already fetched as tuples excluded)."""
+        stream = self._open_stream()
+        if self._pos < len(self._rows):
+            rest = self._chunk.slice(self._pos)
+            self._pos = len(self._rows)
+            yield rest
+        if self._batch is not None and self._batch.num_rows:
+            b, self._batch = self._batch, None
+            yield b
+        for b in stream:
+            yield b
+        self._note_end(stream)
+
     def fetch_arrow_table(self) -> pa.Table:
-        return self._result()
+        """The rest of the result as one Arrow table."""
+        stream = self._open_stream()
+        batches = list(self._rest_batches())
+        if len(stream.schema) == 0:
+            return pa.table({"__n": pa.nulls(sum(b.num_rows for b in batches))}).select([])
+        return pa.Table.from_batches(batches, schema=stream.schema)
+
+    def fetch_record_batch(self, rows_per_batch: int = 1_000_000) -> pa.RecordBatchReader:
+        """The rest of the result as a streaming ``pyarrow.RecordBatchReader`` (DuckDB's name);
+        reading it to the end or closing it ends the statement."""
+        stream = self._open_stream()
+        stream.reader_owned = True
+
+        def gen():
+            try:
+                for b in self._rest_batches():
+                    for lo in range(0, b.num_rows, rows_per_batch) if b.num_rows else [0]:
+                        yield b.slice(lo, rows_per_batch)
+            finally:
+                stream.close()
+        return pa.RecordBatchReader.from_batches(stream.schema, gen())
 
     def fetch_df(self):
-        return self._result().to_pandas()
+        return self.fetch_arrow_table().to_pandas()
 
     fetchdf = fetch_df
 
@@ -226,6 +290,13 @@ class Connection:
     def executemany(self, sql: str, seq) -> Cursor:
         return self.cursor().executemany(sql, seq)
 
+    def prepare(self, sql: str) -> list:
+        """The statements of ``sql``, parsed, each with its result ``schema`` known before it
+        runs and ``execute(params) -> pyarrow.RecordBatchReader`` (engine/statements)."""
+        self._check()
+        from engine.statements import prepare
+        return prepare(self._session, sql)
+
     def register(self, name: str, data: Any) -> None:
         """Expose an Arrow table/record batch or a pandas DataFrame as table ``name`` (this
         connection only; nothing is copied into the database)."""
@@ -249,9 +320,9 @@ class Connection:
     def append(self, table: str, data: Any) -> int:
         """Append an Arrow table or pandas frame to a stored table (one atomic write)."""
         self._check()
-        from engine.session import Result
+        from engine.statements.result import Result
         s = self._session
-        return s.tracked("APPEND", f"APPEND INTO {table}", lambda: Result(None, s.append(table, data))).rowcount
+        return s.tracked("APPEND", f"APPEND INTO {table}", lambda run: Result(None, s.append(table, data))).rowcount
 
     def commit(self) -> None:
         self._check()

@@ -98,7 +98,7 @@ def _result(rows: list[Row]):
     from engine.session import Result
     cols = list(zip(*rows)) if rows else [[] for _ in DESCRIBE_SCHEMA]
     table = pa.Table.from_arrays([pa.array(list(c), pa.string()) for c in cols], schema=DESCRIBE_SCHEMA)
-    return Result(table, table.num_rows)
+    return Result.of_table(table)
 
 
 def describe(session, stmt: exp.Describe):
@@ -239,7 +239,7 @@ def show(session, stmt):
                                 "use SHOW TABLES, SHOW TABLES FROM dawn, SHOW ALL TABLES, "
                                 "SHOW FUNCTIONS or SHOW <table>")
     from engine.session import Result
-    return Result(pa.table({"name": pa.array(names, pa.string())}), len(names))
+    return Result.of_table(pa.table({"name": pa.array(names, pa.string())}))
 
 
 def user_tables(session) -> list[str]:
@@ -275,4 +275,4 @@ def _all_tables(session):
     types = (pa.string(), pa.string(), pa.string(), pa.list_(pa.string()), pa.list_(pa.string()), pa.bool_())
     cols = list(zip(*rows)) if rows else [[] for _ in names]
     table = pa.Table.from_arrays([pa.array(list(c), t) for c, t in zip(cols, types)], names=list(names))
-    return Result(table, table.num_rows)
+    return Result.of_table(table)

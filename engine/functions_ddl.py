@@ -16,9 +16,10 @@ def execute(session, st) -> Result:
         return _drop_function(session, st)
     if st.kind == "show_functions":
         rows = session.functions.listing()
-        return Result(pa.table({"name": [r[0] for r in rows], "kind": [r[1] for r in rows],
-                                "signature": [r[2] for r in rows], "source": [r[3] for r in rows]}),
-                      len(rows))
+        return Result.of_table(pa.table({
+            "name": pa.array([r[0] for r in rows], pa.string()), "kind": pa.array([r[1] for r in rows], pa.string()),
+            "signature": pa.array([r[2] for r in rows], pa.string()),
+            "source": pa.array([r[3] for r in rows], pa.string())}))
     if st.kind == "create_video":
         return _create_video(session, st)
     if st.kind == "drop_video":

@@ -6,7 +6,7 @@ runs each statement, and handles the utility statements (EXPLAIN, SET, SHOW, DES
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+import weakref
 from typing import Any
 
 import pyarrow as pa
@@ -14,18 +14,14 @@ from sqlglot import exp
 
 from collections.abc import Iterator, Mapping, Sequence
 
-from catalog.tracking import DEFAULT_EXPERIMENT, RunRecord, current_user, new_run_id
 from engine.errors import NotSupportedError, ProgrammingError
 from engine.plan import types as T
+from engine.statements.result import Result, ResultStream
+from engine.statements.run import StatementRun
 
-@dataclass
-class Result:
-    table: pa.Table | None          # None for statements without a result set
-    rowcount: int = -1
-    plan_text: str | None = None
-    metrics: dict[str, Any] = field(default_factory=dict)
-    run_id: str | None = None       # the tracked run of the statement (catalog/tracking.py)
-
+# A query's first batches are computed by ``execute`` (its errors raise there and a small
+# answer is complete, its run recorded, when ``execute`` returns); the rest stream on fetch.
+PREFETCH_ROWS = 1 << 16
 
 class Session:
     """A connection's state: catalog, settings, the DuckDB connection and its transaction.
@@ -54,6 +50,7 @@ class Session:
         from catalog.functions import FunctionRegistry
         self.functions = FunctionRegistry(self.store)
         self.last_udf_metrics: dict = {}
+        self._streams: weakref.WeakSet[ResultStream] = weakref.WeakSet()  # results still streaming
         self.settings: dict[str, Any] = {"disabled_rules": "", "threads": 1, "use_model_cache": True}
         self.autocommit = False
         self.in_txn = False
@@ -66,8 +63,6 @@ class Session:
         self.source = source
         self.session_id = uuid.uuid4().hex[:16]
         self.last_run_id: str | None = None
-        self._exec = None          # (logical plan, physical operator, ExecContext) of the last query
-        self._untracked = False    # the statement read only dawn.* tables
         self._update_tracking()
 
     # ---- transactions
@@ -85,6 +80,7 @@ class Session:
         self._log = []
 
     def commit(self) -> None:
+        self.settle_streams()
         if self.in_txn:
             self.store.duck.execute("COMMIT")
             self.in_txn = False
@@ -94,6 +90,7 @@ class Session:
         self.store.invalidate()
 
     def rollback(self) -> None:
+        self.settle_streams()
         if self.in_txn:
             self.store.duck.execute("ROLLBACK")
             self.in_txn = False
@@ -131,6 +128,8 @@ class Session:
             op(duck)
 
     def close(self) -> None:
+        for stream in list(self._streams):
+            stream.close()
         if self.in_txn:
             try:
                 self.rollback()
@@ -159,7 +158,7 @@ class Session:
         if not parts:
             parts = [(1, sql)]
         if len(parts) > 1 and params is not None:
-            def refuse():
+            def refuse(run):
                 raise ProgrammingError("Parameters can only be bound to a single statement")
             yield self.tracked("UNKNOWN", sql, refuse)
             return
@@ -181,12 +180,12 @@ class Session:
             if len(stmts) > 1:
                 raise ProgrammingError("Expected one statement")
         except Error as e:
-            def failed(e=e):
+            def failed(run, e=e):
                 raise e
             return self.tracked("UNKNOWN", text, failed)
         stmt = stmts[0]
         return self.tracked(statement_kind(stmt), text,
-                            lambda: self.execute_ast(bind_parameters(stmt, params)))
+                            lambda run: self.execute_ast(bind_parameters(stmt, params), run))
 
     # ---- tracking
     def _update_tracking(self) -> None:
@@ -194,84 +193,43 @@ class Session:
         self._tracker = None if off else self.db.tracker()
 
     def tracked(self, kind: str, text: str, fn) -> Result:
-        """Run ``fn()`` (one statement) and record it as a run: FINISHED with its metrics, or
-        FAILED with its error (the error is re-raised, carrying ``run_id``)."""
-        tracker = self._tracker
-        if tracker is None:
-            self.last_run_id = None
-            return fn()
-        self._exec = None
-        self._untracked = False
-        experiment = str(self.settings.get("experiment") or DEFAULT_EXPERIMENT[1])
-        run_id = self.last_run_id = new_run_id()
-        start = time.time()
-        t0 = time.perf_counter()
+        """Run ``fn(run)`` (one statement, ``run`` its StatementRun) and record it as a run:
+        FINISHED with its metrics, or FAILED with its error (re-raised, carrying ``run_id``).
+        A result that is still streaming is recorded when its stream ends."""
+        self.settle_streams()
+        run = StatementRun(self, kind, text)
+        self.last_run_id = run.run_id
         try:
-            res = fn()
+            res = fn(run)
         except BaseException as e:
-            self._submit(tracker, run_id, experiment, kind, text, start, time.perf_counter() - t0, None, e)
-            if isinstance(e, Exception):
-                e.run_id = run_id
+            run.submit(None, e)
+            if isinstance(e, Exception) and run.recorded:
+                e.run_id = run.run_id
             raise
-        if self._untracked:
+        if run.untracked:
             self.last_run_id = None
-            return res
-        self._submit(tracker, run_id, experiment, kind, text, start, time.perf_counter() - t0, res, None)
-        res.run_id = run_id
+        elif run.recorded:
+            res.run_id = run.run_id
+        if res.stream is not None and not res.stream.done:
+            self._streams.add(res.stream)
+        run.returned(res)
         return res
 
-    def _submit(self, tracker, run_id, exp_name, kind, text, start, dur, res, err) -> None:
-        settings = self.settings
-        rec = RunRecord(run_id=run_id, experiment_id=tracker.experiment_id(exp_name), experiment=exp_name,
-                        status="FAILED" if err is not None else "FINISHED", start_time=int(start * 1000),
-                        end_time=int((start + dur) * 1000), duration_ms=dur * 1000, user=current_user(),
-                        source=self.source, kind=kind, sql=text, session_id=self.session_id)
-        rec.params = dict(settings)
-        rec.tags = {"dawn.statement_kind": kind, "dawn.source": self.source, "dawn.session": self.session_id}
-        metrics = rec.metrics
-        metrics["wall_time_ms"] = dur * 1000
-        if err is not None:
-            rec.error = f"{type(err).__name__}: {err}"
-        if res is not None:
-            if res.table is not None:
-                metrics["rows_out"] = res.table.num_rows
-            elif res.rowcount is not None and res.rowcount >= 0:
-                metrics["rows_affected"] = res.rowcount
-            if kind == "EXPLAIN ANALYZE" and res.plan_text:
-                rec.artifacts["explain_analyze.txt"] = res.plan_text
-        ex = self._exec
-        if ex is not None:
-            plan, op, ctx = ex
-            from engine.plan.explain import render_logical, render_physical
-            rec.plan = lambda: render_logical(plan)
-            if ctx is not None:
-                rows = nbytes = 0
-                for m in ctx.metrics.values():
-                    st = m.extra.get("scan")
-                    if st is not None:
-                        rows += st.rows_read
-                        nbytes += st.bytes_read
-                metrics["rows_scanned"] = rows
-                metrics["bytes_scanned"] = nbytes
-                for name, um in ctx.udf_runtime.metrics.items():
-                    metrics[f"udf.{name}.calls"] = um.batches
-                    metrics[f"udf.{name}.rows"] = um.rows
-                    metrics[f"udf.{name}.cache_hits"] = um.cache_hits
-                    metrics[f"udf.{name}.calls_saved"] = um.cache_hits + um.memo_hits
-                    metrics[f"udf.{name}.seconds"] = um.seconds
-                metrics.update(ctx.run_metrics)
-                rec.params.update(ctx.run_params)
-                if kind != "EXPLAIN ANALYZE":
-                    rec.artifacts["plan.txt"] = lambda: render_physical(op, ctx, True)
-        tracker.submit(rec)
+    def settle_streams(self) -> None:
+        """Before another statement uses the connection, results still streaming end (their
+        runs are recorded; ResultStream.settle): no stream reads tables that the next
+        statement changes."""
+        for stream in list(self._streams):
+            stream.settle()
+        self._streams = weakref.WeakSet()
 
-    def execute_ast(self, stmt: exp.Expression) -> Result:
+    def execute_ast(self, stmt: exp.Expression, run: StatementRun | None = None) -> Result:
         from engine import ddl
         from engine.sql import dialect as D
         if isinstance(stmt, D.Explain):
             self._ensure_txn()
             return self._explain(stmt.this, analyze=bool(stmt.args.get("analyze")),
-                                 verbose=bool(stmt.args.get("verbose")))
+                                 verbose=bool(stmt.args.get("verbose")), run=run)
         if isinstance(stmt, D.DAWN_STATEMENTS):
             from engine import functions_ddl
             self._ensure_txn()
@@ -287,7 +245,7 @@ class Session:
             return Result(None)
         self._ensure_txn()
         if isinstance(stmt, QUERY_NODES):
-            return self.run_query(stmt)
+            return self.run_query(stmt, run=run)
         kind = (stmt.args.get("kind") or "").upper() if isinstance(stmt, (exp.Create, exp.Drop)) else ""
         if isinstance(stmt, exp.Create) and kind == "TABLE":
             return Result(None, ddl.create_table(self, stmt))
@@ -475,25 +433,43 @@ class Session:
             if op is not None:
                 self.write(op)
 
-    def run_query(self, stmt: exp.Expression, analyze: bool = False) -> Result:
-        from engine.physical.operator import collect
+    def run_query(self, stmt: exp.Expression, analyze: bool = False,
+                  run: StatementRun | None = None) -> Result:
+        """Plan a query and start it: the result streams from the physical plan (see
+        PREFETCH_ROWS). Without a ``run`` (a query inside another statement) the caller reads it
+        whole."""
+        from engine.errors import map_engine_error
         plan = self.plan_query(stmt)
         op, planner = self.physical(plan)
         ctx = self.new_exec_context(planner, analyze)
-        self._exec = (plan, op, ctx)
-        if reads_only_tracking(plan):
-            self._untracked = True
-        try:
-            table = collect(op, ctx)
-        except Exception as e:
-            from engine.errors import map_engine_error
-            raise map_engine_error(e) from None
-        self.finish(ctx)
         names = [c.name for c in plan.columns]
-        table = pa.Table.from_arrays(table.columns, names=names) if names else table
-        return Result(table, table.num_rows)
+        schema = op.schema()
+        if names:
+            schema = pa.schema([f.with_name(n) for f, n in zip(schema, names)])
+        if run is not None:
+            run.exec = (plan, op, ctx)
+            if reads_only_tracking(plan):
+                run.untracked = True
 
-    def _explain(self, stmt: exp.Expression, analyze: bool, verbose: bool) -> Result:
+        def batches():
+            for b in op.execute(ctx):
+                yield pa.RecordBatch.from_arrays(b.columns, schema=schema) if names else b
+
+        if run is not None:
+            on_end = run.stream_ended
+        else:
+            def on_end(error):
+                if error is None:
+                    self.finish(ctx)
+        stream = ResultStream(schema, batches(), on_end, map_engine_error)
+        res = Result(stream)
+        stream.prefetch(PREFETCH_ROWS)
+        if stream.done:
+            res.rowcount = stream.rows
+        return res
+
+    def _explain(self, stmt: exp.Expression, analyze: bool, verbose: bool,
+                 run: StatementRun | None = None) -> Result:
         from engine.physical.operator import collect
         from engine.plan.explain import render_physical
         if not isinstance(stmt, QUERY_NODES):
@@ -502,12 +478,13 @@ class Session:
         fired: list[str] = []
         plan = self.plan_query(stmt, fired)
         op, planner = self.physical(plan)
-        lines = []
         ctx = None
-        self._exec = (plan, op, None)
+        if run is not None:
+            run.exec = (plan, op, None)
         if analyze:
             ctx = self.new_exec_context(planner, True)
-            self._exec = (plan, op, ctx)
+            if run is not None:
+                run.exec = (plan, op, ctx)
             t0 = time.perf_counter()
             try:
                 out = collect(op, ctx)
@@ -525,7 +502,7 @@ class Session:
             text += "\nRules fired: " + (", ".join(fired) if fired else "(none)")
         lines = text.split("\n")
         table = pa.table({"explain": pa.array(lines, pa.string())})
-        return Result(table, len(lines), plan_text=text)
+        return Result.of_table(table, plan_text=text)
 
     # ---- utility statements
     def _set(self, stmt: exp.Set) -> Result:

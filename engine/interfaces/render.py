@@ -227,24 +227,34 @@ def readable_number(numeric: str) -> str:
 
 
 # ---- the grid
+def _shown_rows(row_count: int, max_rows: int) -> tuple[int, int]:
+    """How many rows of a result the grid shows from its top and from its bottom."""
+    to_render = row_count if row_count <= max_rows + 3 else min(row_count, max_rows)
+    top = to_render if to_render == row_count else (to_render + 1) // 2
+    return top, to_render - top
+
+
 def render_table(table: pa.Table, max_rows: int = MAX_ROWS, max_width: int | None = None,
-                 max_col_width: int = MAX_COL_WIDTH, readable_numbers: bool = False) -> str:
+                 max_col_width: int = MAX_COL_WIDTH, readable_numbers: bool = False,
+                 total_rows: int | None = None) -> str:
     """``table`` as DuckDB's duckbox grid (see the module docstring). ``max_width`` defaults to
     ``output_width()``; ``readable_numbers`` adds DuckDB's terminal-only "(6.00 million)" line
-    under a one-row numeric result and beside large row counts."""
+    under a one-row numeric result and beside large row counts. With ``total_rows``, ``table``
+    holds only the rows shown (the top ones, then the bottom ones) of a result that long."""
     ncols = table.num_columns
     if ncols == 0:
         return ""
     max_width = max(MIN_WIDTH, max_width or output_width())
     types = [f.type for f in table.schema]
-    row_count = table.num_rows
-    to_render = row_count if row_count <= max_rows + 3 else min(row_count, max_rows)
-    top = to_render if to_render == row_count else (to_render + 1) // 2
-    bottom = to_render - top
+    row_count = table.num_rows if total_rows is None else total_rows
+    top, bottom = _shown_rows(row_count, max_rows)
     footer = _Footer(row_count, top + bottom, ncols, readable_numbers)
 
-    shown = table.slice(0, top) if not bottom else pa.concat_tables(
-        [table.slice(0, top), table.slice(row_count - bottom, bottom)])
+    if total_rows is not None:
+        shown = table
+    else:
+        shown = table.slice(0, top) if not bottom else pa.concat_tables(
+            [table.slice(0, top), table.slice(row_count - bottom, bottom)])
     texts = column_texts(shown)
     aligns = [RIGHT if is_number(t) else LEFT for t in types]
 
@@ -432,7 +442,42 @@ def render_result(result, max_rows: int = MAX_ROWS, max_width: int | None = None
     set as a grid, nothing for a statement without one (DDL and DML print nothing, as in DuckDB)."""
     if getattr(result, "plan_text", None) is not None:
         return result.plan_text
-    if result.table is None:
+    stream = getattr(result, "stream", None)
+    if stream is None:
         return ""
-    return render_table(result.table, max_rows=max_rows, max_width=max_width,
-                        readable_numbers=readable_numbers)
+    shown, total = head_and_tail(stream, max_rows)
+    return render_table(shown, max_rows=max_rows, max_width=max_width,
+                        readable_numbers=readable_numbers, total_rows=total)
+
+
+def head_and_tail(batches, max_rows: int = MAX_ROWS) -> tuple[pa.Table, int]:
+    """Read a result stream once, keeping only the rows the grid shows (its first ones and a
+    rolling window of its last ones): a long result prints in bounded memory. Returns those
+    rows and the result's row count."""
+    schema = batches.schema
+    head: list[pa.RecordBatch] = []
+    tail: list[pa.RecordBatch] = []
+    n_head = n_tail = total = 0
+    keep_head = max_rows + 3          # enough to show a short result whole
+    keep_tail = _shown_rows(1 << 62, max_rows)[1]
+    for b in batches:
+        total += b.num_rows
+        if n_head < keep_head:
+            take = b.slice(0, keep_head - n_head)
+            head.append(take)
+            n_head += take.num_rows
+            b = b.slice(take.num_rows)
+        if b.num_rows and keep_tail:
+            tail.append(b.slice(max(0, b.num_rows - keep_tail)))
+            n_tail += tail[-1].num_rows
+            while tail and n_tail - tail[0].num_rows >= keep_tail:
+                n_tail -= tail.pop(0).num_rows
+    if len(schema) == 0:
+        return pa.table({"__n": pa.nulls(0)}).select([]), total
+    top, bottom = _shown_rows(total, max_rows)
+    rows = pa.Table.from_batches(head, schema=schema) if head else schema.empty_table()
+    if not bottom:
+        return rows.slice(0, top), total
+    # the bottom rows: from the rolling tail, or (a result just past the head) from the head
+    end = pa.concat_tables([rows] + ([pa.Table.from_batches(tail, schema=schema)] if tail else []))
+    return pa.concat_tables([rows.slice(0, top), end.slice(end.num_rows - bottom, bottom)]), total
