@@ -10,10 +10,42 @@ import pyarrow as pa
 from engine import errors as _e
 from engine.errors import InterfaceError, ProgrammingError
 
-_INSERT_VALUES = re.compile(
-    r"^\s*INSERT\s+INTO\s+(?P<table>[\w\"\.]+)\s*(?:\((?P<cols>[^)]*)\))?\s*VALUES\s*"
-    r"\((?P<vals>\s*(?:\?|\$\d+|:\w+)(?:\s*,\s*(?:\?|\$\d+|:\w+))*\s*)\)\s*;?\s*$",
-    re.IGNORECASE | re.DOTALL)
+def _bulk_insert(operation: str):
+    """``INSERT INTO t [(cols)] VALUES (?, ...)`` (one row of parameters only): its table,
+    columns (None for all) and parameter markers, read from the parsed statement; None for
+    anything else."""
+    from sqlglot import exp
+    from engine.errors import Error
+    from engine.sql.parser import parse
+    try:
+        stmts = parse(operation)
+    except Error:
+        return None
+    if len(stmts) != 1 or not isinstance(stmts[0], exp.Insert):
+        return None
+    ins = stmts[0]
+    values = ins.expression
+    if set(ins.args) - {"this", "expression"} and any(
+            ins.args.get(k) for k in set(ins.args) - {"this", "expression"}):
+        return None   # OR REPLACE, RETURNING, ON CONFLICT, BY NAME, ...: the general path
+    if not isinstance(values, exp.Values) or len(values.expressions) != 1:
+        return None
+    target = ins.this
+    cols = None
+    if isinstance(target, exp.Schema):
+        cols = [c.name for c in target.expressions]
+        target = target.this
+    if not isinstance(target, exp.Table) or target.args.get("db") or target.args.get("catalog"):
+        return None
+    marks = []
+    for v in values.expressions[0].expressions:
+        if isinstance(v, exp.Placeholder):
+            marks.append(":" + v.name if v.name and not v.name.isdigit() else ("?" if not v.name else "$" + v.name))
+        elif isinstance(v, exp.Parameter):
+            marks.append("$" + v.this.name)
+        else:
+            return None
+    return target.name, cols, marks
 
 
 def _pylist(col) -> list:
@@ -83,14 +115,15 @@ class Cursor:
         one columnar append of all rows (and is atomic as a whole)."""
         self._check()
         params = list(seq_of_parameters)
-        m = _INSERT_VALUES.match(operation)
-        if m and params:
+        bulk = _bulk_insert(operation) if params else None
+        if bulk:
             from engine.statements.result import Result
             session = self.connection._session
             self._end_result()
+            table, cols, marks = bulk
             try:
                 res = session.tracked("INSERT", operation, lambda run: Result(None, session.insert_many(
-                    m.group("table"), m.group("cols"), m.group("vals"), params)))
+                    table, cols, marks, params)))
             finally:
                 self.run_id = session.last_run_id
             self._set_result(None, rowcount=res.rowcount)

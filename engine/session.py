@@ -277,16 +277,15 @@ class Session:
         raise NotSupportedError(f"{statement_kind(stmt)} statements are not supported by Dawn")
 
     # ---- bulk writes
-    def insert_many(self, table: str, cols_text: str | None, vals_text: str, params: list) -> int:
-        """``executemany('INSERT INTO t (cols) VALUES (?, ...)', rows)`` as one columnar append."""
+    def insert_many(self, table: str, names: list[str] | None, marks: list[str], params: list) -> int:
+        """``executemany('INSERT INTO t (cols) VALUES (?, ...)', rows)`` as one columnar append
+        (``marks``: the statement's parameter markers, ``?``, ``$n`` or ``:name``)."""
         from engine import ddl
         from engine.errors import DataError
         from engine.sql.parser import plain_value
-        name = table.strip('"')
-        src = ddl._stored(self, name, None)
+        src = ddl._stored(self, table, None)
         lower = {f.name.lower(): f for f in src.raw_schema}
-        if cols_text:
-            names = [c.strip().strip('"') for c in cols_text.split(",")]
+        if names:
             for c in names:
                 if c.lower() not in lower:
                     from engine.errors import BindError, did_you_mean
@@ -295,7 +294,6 @@ class Session:
             cols = [lower[c.lower()].name for c in names]
         else:
             cols = [f.name for f in src.raw_schema]
-        marks = [m.strip() for m in vals_text.split(",")]
         if len(marks) != len(cols):
             raise ProgrammingError(f'INSERT into "{src.name}" names {len(cols)} columns but '
                                    f"gives {len(marks)} values")

@@ -132,3 +132,18 @@ def test_fuzzer_finds_after_the_fixes(engines, sql):
     con, duck = engines
     got, want = con.execute(sql).fetchall(), duck.execute(sql).fetchall()
     assert compare_results(got, want, ordered="ORDER BY g" in sql) is None, f"{sql}\nDawn: {got}\nDuckDB: {want}"
+
+
+def test_adjacent_parameters_and_dollar_quoted_strings():
+    """``?,?`` (rewritten to ``$1,$2``) and ``$1,$2`` were read by sqlglot as a dollar-quoted
+    string tagged "1,": a syntax error on the commonest DB-API call; dollar-quoted strings were
+    refused as "RawString"."""
+    con = engine.connect()
+    duck = duckdb.connect()
+    assert con.execute("SELECT ?,?", [1, "a"]).fetchall() == [(1, "a")]
+    assert con.execute("SELECT $2,$1", [1, 2]).fetchall() == duck.execute("SELECT $2,$1", [1, 2]).fetchall()
+    sql = "SELECT $$it's$$, $q$a;b,c$q$, length($$x$$)"
+    assert con.execute(sql).fetchall() == duck.execute(sql).fetchall()
+    con.execute("CREATE TABLE t (a INTEGER, b VARCHAR)")
+    con.executemany("INSERT INTO t VALUES ($1,$2)", [(1, "x"), (2, "y")])
+    assert con.execute("SELECT * FROM t ORDER BY a").fetchall() == [(1, "x"), (2, "y")]

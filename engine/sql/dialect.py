@@ -66,6 +66,37 @@ def _counting(builder):
     return build
 
 
+class _DollarCore:
+    """sqlglot reads ``$1,$2`` as a dollar-quoted string tagged ``1,`` (a tag is checked only
+    for being all digits): in DuckDB a tag never starts with a digit, so ``$`` before a digit
+    is a parameter, which is also what ``?, ?`` are rewritten to (parser.number_placeholders)."""
+
+    @staticmethod
+    def adopt(core):
+        from sqlglot.tokenizer_core import TokenizerCore
+        if type(core) is not TokenizerCore or not hasattr(TokenizerCore, "_scan_string"):
+            return core   # the compiled tokenizer (sqlglotc): left as it is
+        core.__class__ = _DollarTokenizerCore
+        return core
+
+
+def _dollar_core_class():
+    from sqlglot.tokenizer_core import TokenizerCore, TokenType
+
+    class DollarTokenizerCore(TokenizerCore):
+        __slots__ = ()
+
+        def _scan_string(self, start: str) -> bool:
+            if start == "$" and self._peek.isdigit():
+                self._add(TokenType.PARAMETER)
+                return True
+            return super()._scan_string(start)
+    return DollarTokenizerCore
+
+
+_DollarTokenizerCore = _dollar_core_class()
+
+
 class Dawn(DuckDB):
     # the parser records each function's name as written (node.meta["dawn_name"]): messages and
     # name lookups use the user's spelling, not sqlglot's class for it (instr parses as StrPosition)
@@ -74,6 +105,10 @@ class Dawn(DuckDB):
     class Tokenizer(DuckDB.Tokenizer):
         # EXPLAIN is a statement Dawn parses (sqlglot would swallow the rest of the text as a string)
         KEYWORDS = {k: v for k, v in DuckDB.Tokenizer.KEYWORDS.items() if k != "EXPLAIN"}
+
+        def _init_core(self):
+            core = super()._init_core()
+            return _DollarCore.adopt(core)
 
     class Parser(DuckDB.Parser):
         # sqlglot's custom function builders read the arguments they know and drop the rest

@@ -75,7 +75,12 @@ def parse(sql: str) -> list[exp.Expression]:
         raise ParseError(f"{desc}{near}", line, col) from None
     except _SqlglotTokenError as e:
         raise ParseError(_token_error(sql, str(e))) from None
-    return [s for s in stmts if s is not None]
+    out = [s for s in stmts if s is not None]
+    for s in out:
+        # a dollar-quoted string ($$text$$, $tag$text$tag$) is a string literal in DuckDB
+        for raw in list(s.find_all(exp.RawString)):
+            raw.replace(exp.Literal.string(raw.this))
+    return out
 
 
 _REQUIRED = re.compile(r"Required keyword: '(\w+)' missing for <class '[\w.]*\.(\w+)'>")
