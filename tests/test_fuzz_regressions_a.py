@@ -53,6 +53,11 @@ SAME_AS_DUCKDB = [
     "SELECT DATE '2024-02-29' - 2147483647, DATE '1970-01-01' - 2147483646",
     "SELECT (TIMESTAMP '1970-01-01' - INTERVAL 800000 DAY)::VARCHAR, "
     "TIMESTAMP '1970-01-01 10:11:12.5' + INTERVAL 80000000 DAY, to_timestamp(1e12)::VARCHAR",
+    # round/trunc of a constant NULL integer to tens raised a TypeError (tlp:10121:17, tlp:10288:2)
+    "SELECT round(CAST(NULL AS INTEGER), -2), typeof(round(CAST(NULL AS INTEGER), -2)), "
+    "trunc(CAST(NULL AS SMALLINT), -1)",
+    "SELECT k, bit_or(round(CAST(NULL AS INTEGER), -2)), lead(round(CAST(NULL AS INTEGER), -1), 1, -2) "
+    "OVER (ORDER BY k) FROM n GROUP BY k ORDER BY k",
 ]
 
 

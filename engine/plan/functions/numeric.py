@@ -124,8 +124,8 @@ def _round_int(a, d: int, mode: str, dtype):
     if d < -18:
         return pc.multiply(a, 0)
     q = 10 ** -d
-    x, mask = _to_numpy(a.cast(pa.int64()), 0) if not is_scalar(a) else \
-        (np.asarray([a.as_py()], np.int64), None)
+    arr = pa.array([a.as_py()], a.type) if is_scalar(a) else a  # a NULL scalar too
+    x, mask = _to_numpy(arr.cast(pa.int64()), 0)
     mag = np.abs(x)
     r = (mag + q // 2) // q * q if mode == "round" else mag // q * q
     out = np.sign(x) * r
