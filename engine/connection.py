@@ -51,10 +51,34 @@ def _bulk_insert(operation: str):
 def _pylist(col) -> list:
     """A column as Python values; HUGEINT (decimal128(38, 0)) as ints, as DuckDB's cursor gives."""
     from engine.plan.types import HUGEINT
-    values = col.to_pylist()
+    try:
+        values = col.to_pylist()
+    except (OverflowError, ValueError):
+        if not (pa.types.is_date(col.type) or pa.types.is_timestamp(col.type)):
+            raise
+        return _wide_dates(col)
     if col.type == HUGEINT:
         return [None if v is None else int(v) for v in values]
     return values
+
+
+def _wide_dates(col) -> list:
+    """Dates and timestamps as Python values where Python has them (years 1 to 9999), else as
+    their text ('10000-01-01', '0044-03-15 (BC)'), as DuckDB's cursor gives them."""
+    import pyarrow.compute as pc
+
+    from engine.plan.functions.textcast import to_text
+    col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    n = col.cast(pa.int32() if pa.types.is_date(col.type) else pa.int64())
+    if pa.types.is_date(col.type):
+        lo, hi = -719_162, 2_932_896
+    else:
+        per_day = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
+        lo, hi = -719_162 * per_day[col.type.unit], 2_932_897 * per_day[col.type.unit] - 1
+    fits = pc.fill_null(pc.and_(pc.greater_equal(n, lo), pc.less_equal(n, hi)), True)
+    inside = pc.if_else(fits, col, pa.scalar(None, col.type)).to_pylist()
+    text = to_text(col).to_pylist()
+    return [v if ok else t for v, t, ok in zip(inside, text, fits.to_pylist())]
 
 
 class Cursor:

@@ -131,6 +131,9 @@ class Ctx:
         self.cols = cols
         self.inner = inner  # set in an aggregate context: the rows the aggregates read
         self.outer = outer  # the enclosing query's columns (correlated subqueries)
+        # what else makes an order by the columns total (grouping(...) under grouping sets,
+        # whose groups at different levels may show the same keys)
+        self.tiebreak = ""
 
     def of(self, kind: str) -> list[str]:
         return [c for c, k in self.cols if k == kind]

@@ -221,7 +221,7 @@ class Gen(ExprGen):
         okey = self.expr(okind, ctx, 1)
         direction = f"{self.pick(['', ' ASC', ' DESC'])}{self.pick(['', '', ' NULLS FIRST', ' NULLS LAST'])}"
         peer_order = f"ORDER BY {okey}{direction}"
-        total_order = peer_order + "".join(f", {c}" for c in cols)
+        total_order = peer_order + "".join(f", {c}" for c in cols) + ctx.tiebreak
         r = self.rng.random()
         if not row_dependent:
             r = 0.15 + 0.2 * r if r < 0.5 else r
@@ -371,10 +371,14 @@ class Gen(ExprGen):
         gctx = Ctx(keys, inner=ctx)
         # keys a correlated subquery may name (DuckDB matches a grouped column, not an expression)
         plain_keys = [kk for kk in keys if _COLUMN.fullmatch(kk[0])]
-        saved, self.group_keys = getattr(self, "group_keys", None), (ctx, keys)
         items: list[tuple[str, str]] = []
         # grouping sets of column expressions (DuckDB binds constants in them oddly)
         sets = self.on("grouping_sets") and keys and all("." in e for e, _ in keys) and self.chance(0.2)
+        if sets:
+            gctx.tiebreak = f", grouping({', '.join(e for e, _ in keys)})"
+        # mode/any_value only of a key, one value per group (a tie picks any row, and DuckDB's
+        # pick depends on its threads); under grouping sets a key is not one in every set
+        saved, self.group_keys = getattr(self, "group_keys", None), (ctx, [] if sets else keys)
         if kinds is None:
             key_items = [kk for kk in keys if self.chance(0.8)]
             items.extend(key_items)

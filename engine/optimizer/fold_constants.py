@@ -59,7 +59,10 @@ def fold_expr(e: Expr) -> Expr:
                 return x  # leave the error to execution, where only selected rows count
             if isinstance(v, pa.Array):
                 v = v[0]
-            val = v.as_py()
+            try:
+                val = v.as_py()
+            except (OverflowError, ValueError):
+                return x  # a date past Python's year 9999: a Literal holds Python values
             return Literal(val, x.dtype)
         return x
     return e.transform(fn)

@@ -627,6 +627,19 @@ def _count(call, entry, gid, ngroups, args):
     return pa.array(np.bincount(gid, minlength=ngroups).astype(np.int64))
 
 
-_FAMILIES = {"minmax": _minmax, "first": _first, "list": _list, "string_agg": _string_agg,
+def _hll(call, entry, gid, ngroups, args):
+    """approx_count_distinct: DuckDB's HyperLogLog over DuckDB's hash, so the estimates agree;
+    the exact count for the types whose hash Dawn does not reproduce (HUGEINT, lists)."""
+    from engine.physical.hyperloglog import estimate
+    from engine.plan.functions.hashing import hash_values
+    gid, (arr,) = _valid_rows(gid, args[0])
+    hashes = hash_values(arr)
+    if hashes is None:
+        gid, _ = _distinct_rows(gid, [arr])
+        return pa.array(np.bincount(gid, minlength=ngroups).astype(np.int64))
+    return estimate(gid, hashes, ngroups)
+
+
+_FAMILIES = {"hll": _hll, "minmax": _minmax, "first": _first, "list": _list, "string_agg": _string_agg,
              "bits": _bits, "bool": _bool, "mode": _mode, "arg": _arg, "quantile": _quantile,
              "variance": _variance, "bivariate": _bivariate, "count": _count}

@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 
 from engine.errors import DataError, InternalError, NotSupportedError
 from engine.plan import functions as F
+from engine.plan.functions.logic import compare
 from engine.plan.functions.names import VOLATILE
 from engine.physical.casts import cast_value
 from engine.plan.expressions import (AggCall, Call, Case, Cast, ColumnRef, Expr, InList, Literal,
@@ -243,7 +244,7 @@ def _in_list(e: InList, batch: pa.RecordBatch, ctx) -> Value:
     # non-constant list: OR of equalities with SQL NULL semantics
     out = None
     for v in e.values:
-        eq = pc.equal(x, evaluate(v, batch, ctx))
+        eq = compare("eq", x, evaluate(v, batch, ctx))
         out = eq if out is None else pc.or_kleene(out, eq)
     return pc.invert(out) if e.negated else out
 

@@ -26,6 +26,8 @@ def prune_terms(filters, names: dict[int, str]) -> list[tuple[str, str, object]]
                 v = b.value
                 if isinstance(v, _dt.datetime) and pa.types.is_date(a.dtype):
                     continue
+                if isinstance(v, float) and v != v:
+                    continue  # NaN orders above every number in SQL; statistics do not know
                 out.append((names[a.cid], op, v))
     return out
 

@@ -15,6 +15,7 @@ from engine.plan.functions.registry import (
     _need,
     _numeric_result,
     _to_numpy,
+    implicit_int,
     is_scalar,
     register,
     scalar_py,
@@ -27,8 +28,10 @@ def _arith_type(op: str):
         a, b = args
         if op in ("add", "subtract"):
             if pa.types.is_date(a) and T.is_integer(b):
+                implicit_int([b], pa.int32(), "a day count")
                 return pa.date32()
             if op == "add" and T.is_integer(a) and pa.types.is_date(b):
+                implicit_int([a], pa.int32(), "a day count")
                 return pa.date32()
             if T.is_temporal(a) and pa.types.is_interval(b):
                 return T.TIMESTAMP
@@ -79,6 +82,20 @@ def _add_interval(x: Value, iv: Value, sign: int) -> Value:
     return ts
 
 
+# DuckDB's DATE is int32 days with its two extremes kept for +-infinity
+_DATE_DAYS = 2_147_483_646
+
+
+def _date_plus_days(d: Value, n: Value, sign: int) -> Value:
+    """DATE +/- INTEGER days, an error past DuckDB's date range (never wrapped around)."""
+    days = pc.add(d.cast(pa.int32()).cast(pa.int64()), pc.multiply(n.cast(pa.int64()), sign))
+    worst = pc.max(pc.abs(days)).as_py() if not is_scalar(days) else \
+        (abs(days.as_py()) if days.is_valid else None)
+    if worst is not None and worst > _DATE_DAYS:
+        raise DataError("Date out of range")
+    return days.cast(pa.int32()).cast(pa.date32())
+
+
 @register("add", 2, 2, _arith_type("add"))
 def _add(a, b, dtype=None):
     if pa.types.is_interval(b.type):
@@ -87,7 +104,7 @@ def _add(a, b, dtype=None):
         return _add_interval(b, a, 1)
     if pa.types.is_date(a.type) or pa.types.is_date(b.type):
         d, n = (a, b) if pa.types.is_date(a.type) else (b, a)
-        return pc.add(d.cast(pa.int32()), n.cast(pa.int32())).cast(pa.date32())
+        return _date_plus_days(d, n, 1)
     return _arith(a, b, dtype, "add")
 
 
@@ -98,7 +115,7 @@ def _subtract(a, b, dtype=None):
     if pa.types.is_date(a.type) and pa.types.is_date(b.type):
         return pc.subtract(a.cast(pa.int32()).cast(pa.int64()), b.cast(pa.int32()).cast(pa.int64()))
     if pa.types.is_date(a.type):
-        return pc.subtract(a.cast(pa.int32()), b.cast(pa.int32())).cast(pa.date32())
+        return _date_plus_days(a, b, -1)
     if T.is_temporal(a.type) and T.is_temporal(b.type):
 
         raise NotSupportedError("Subtracting timestamps yields an INTERVAL, which is not supported")

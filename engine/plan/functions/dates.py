@@ -346,7 +346,7 @@ def _to_timestamp(x, dtype=None):
     arr = x if not is_scalar(x) else pa.array([x.as_py()], pa.float64())
     v, mask = _to_numpy(arr.cast(pa.float64()), 0.0)
     us = np.round(v * 1e6)
-    if (np.abs(us[~mask] if mask is not None else us) > 9.2e18).any():
+    if (~(np.abs(us[~mask] if mask is not None else us) <= 9.2e18)).any():  # NaN too
         raise DataError("to_timestamp(): the value is out of the TIMESTAMP range")
     out = pa.array(us.astype(np.int64), pa.int64(), mask=mask).cast(pa.timestamp("us")).cast(TIMESTAMPTZ)
     return out[0] if is_scalar(x) else out

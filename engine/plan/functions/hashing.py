@@ -142,6 +142,16 @@ def _hash_column(v: Value, n: int) -> np.ndarray:
     return np.where(mask, _NULL_HASH, h)
 
 
+def hash_values(arr: pa.Array) -> np.ndarray | None:
+    """DuckDB's hash of each value (uint64), or None for a type whose hash Dawn does not
+    reproduce."""
+    try:
+        with np.errstate(over="ignore"):
+            return _hash_column(arr, len(arr))
+    except NotSupportedError:
+        return None
+
+
 @register("hash", 1, 64, lambda args: pa.uint64())
 def _hash(*args, dtype=None):
     n = next((len(a) for a in args if not is_scalar(a)), None)

@@ -34,15 +34,51 @@ def _bool_nulls(*args) -> Value:
     return pa.nulls(len(arrays[0]), pa.bool_()) if arrays else pa.scalar(None, pa.bool_())
 
 
-def _cmp_kernel(k):
+# The answer of each comparison when NaN is on one side or both, as a function of (a is NaN,
+# b is NaN): DuckDB orders NaN above every other value and equal to itself, where IEEE (and
+# Arrow's kernels) make every comparison with NaN false.
+_NAN_CMP = {
+    "eq": lambda an, bn: pc.and_(an, bn),
+    "neq": lambda an, bn: pc.xor(an, bn),
+    "lt": lambda an, bn: pc.and_(pc.invert(an), bn),
+    "lte": lambda an, bn: bn,
+    "gt": lambda an, bn: pc.and_(an, pc.invert(bn)),
+    "gte": lambda an, bn: an,
+}
+
+
+def _is_nan(v: Value) -> Value:
+    return pc.is_nan(v) if pa.types.is_floating(v.type) else \
+        (pa.scalar(False) if is_scalar(v) else pa.repeat(pa.scalar(False), len(v)))
+
+
+_ARROW_CMP = {"eq": pc.equal, "neq": pc.not_equal, "lt": pc.less, "lte": pc.less_equal,
+              "gt": pc.greater, "gte": pc.greater_equal}
+
+
+def compare(name: str, a: Value, b: Value) -> Value:
+    """``a <op> b`` for op in eq, neq, lt, lte, gt, gte, by SQL's rules: NULL when either side is
+    NULL, and NaN equal to itself and above every other number (DuckDB's order)."""
+    r = _ARROW_CMP[name](a, b)
+    if not (pa.types.is_floating(a.type) or pa.types.is_floating(b.type)):
+        return r
+    an, bn = _is_nan(a), _is_nan(b)
+    some = pc.or_(an, bn)
+    if is_scalar(some) and not some.is_valid:
+        return r
+    if not pc.any(some).as_py():
+        return r
+    return pc.if_else(some, _NAN_CMP[name](an, bn), r)
+
+
+def _cmp_kernel(name: str):
     def kernel(a, b, dtype=None):
-        return _bool_nulls(a, b) if _untyped(a, b) else k(a, b)
+        return _bool_nulls(a, b) if _untyped(a, b) else compare(name, a, b)
     return kernel
 
 
-for _n, _k in (("eq", pc.equal), ("neq", pc.not_equal), ("lt", pc.less), ("lte", pc.less_equal),
-               ("gt", pc.greater), ("gte", pc.greater_equal)):
-    FUNCTIONS[_n] = Function(_n, 2, 2, _cmp_type, _cmp_kernel(_k), "common")
+for _n in _ARROW_CMP:
+    FUNCTIONS[_n] = Function(_n, 2, 2, _cmp_type, _cmp_kernel(_n), "common")
 
 
 @register("is_distinct", 2, 2, _cmp_type, "common")
@@ -50,7 +86,7 @@ def _is_distinct(a, b, dtype=None):
     if _untyped(a, b):
         # NULL is not distinct from NULL, and distinct from any value
         return pc.is_valid(b if pa.types.is_null(a.type) else a)
-    eq = pc.fill_null(pc.equal(a, b), False)
+    eq = pc.fill_null(compare("eq", a, b), False)
     both_null = pc.and_(pc.is_null(a), pc.is_null(b))
     return pc.invert(pc.or_(eq, both_null))
 

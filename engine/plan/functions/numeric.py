@@ -124,8 +124,8 @@ def _round_int(a, d: int, mode: str, dtype):
     if d < -18:
         return pc.multiply(a, 0)
     q = 10 ** -d
-    x, mask = _to_numpy(a.cast(pa.int64()), 0) if not is_scalar(a) else \
-        (np.asarray([a.as_py()], np.int64), None)
+    arr = pa.array([a.as_py()], a.type) if is_scalar(a) else a  # a NULL scalar too
+    x, mask = _to_numpy(arr.cast(pa.int64()), 0)
     mag = np.abs(x)
     r = (mag + q // 2) // q * q if mode == "round" else mag // q * q
     out = np.sign(x) * r
@@ -246,7 +246,15 @@ def _extreme(fn):
         if pa.types.is_null(dtype):
             n = next((len(x) for x in a if not is_scalar(x)), None)
             return pa.scalar(None, pa.null()) if n is None else pa.nulls(n)
-        return fn(*a, skip_nulls=True)
+        r = fn(*a, skip_nulls=True)
+        if fn is pc.max_element_wise and pa.types.is_floating(dtype):
+            # Arrow skips NaN; in DuckDB's order NaN is above every number
+            nan = None
+            for x in a:
+                n = pc.fill_null(pc.is_nan(x), False)
+                nan = n if nan is None else pc.or_(nan, n)
+            r = pc.if_else(nan, pa.scalar(float("nan"), r.type), r)
+        return r
     return k
 
 
@@ -266,7 +274,8 @@ def _single_row_value(rows, value, dtype=None):
 
 @register("nullif", 2, 2, lambda args: _common_all(args) and args[0], "common")
 def _nullif(a, b, dtype=None):
-    eq = pc.fill_null(pc.equal(a, b), False)
+    from engine.plan.functions.logic import compare
+    eq = pc.fill_null(compare("eq", a, b), False)
     return pc.if_else(eq, pa.scalar(None, a.type), a)
 
 

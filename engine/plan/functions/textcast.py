@@ -40,7 +40,10 @@ Value = Any
 def _array(v: Value) -> tuple[pa.Array, bool]:
     """``v`` as one Arrow array, and whether it was a scalar."""
     if isinstance(v, pa.Scalar):
-        return pa.array([v.as_py()], v.type), True
+        try:
+            return pa.array([v.as_py()], v.type), True
+        except (OverflowError, ValueError):  # a date past Python's year 9999
+            return pa.repeat(v, 1), True
     if isinstance(v, pa.ChunkedArray):
         return (v.combine_chunks() if v.num_chunks != 1 else v.chunk(0)), False
     return v, False
@@ -194,6 +197,62 @@ def _sci_small(s: pa.Array) -> pa.Array:
     return pc.replace_substring_regex(s, r"\.e", "e")
 
 
+# days since 1970-01-01 of 0001-01-01 and of 9999-12-31: Arrow writes the dates between as DuckDB
+_DAY_MIN, _DAY_MAX = -719_162, 2_932_896
+_US_PER_DAY = 86_400_000_000
+
+
+def _days_to_text(days: np.ndarray) -> pa.Array:
+    """Days since 1970-01-01 as DuckDB writes the date, for any year: '10000-01-01', and years
+    before 1 as '0044-03-15 (BC)' (Arrow writes '<value out of range>' past 9999, '-0043' BC)."""
+    z = days.astype(np.int64) + 719_468  # Howard Hinnant's civil_from_days
+    era = np.floor_divide(z, 146_097)
+    doe = z - era * 146_097
+    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = np.where(mp < 10, mp + 3, mp - 9)
+    year = yoe + era * 400 + (month <= 2)
+    bc = year <= 0
+
+    def digits(x: np.ndarray, width: int) -> pa.Array:
+        return pc.utf8_lpad(pc.cast(pa.array(x), pa.string()), width, "0")
+
+    text = pc.binary_join_element_wise(digits(np.where(bc, 1 - year, year), 4), digits(month, 2),
+                                       digits(day, 2), "-")
+    return pc.if_else(pa.array(bc), pc.binary_join_element_wise(text, " (BC)", ""), text)
+
+
+def date_to_text(v: Value) -> Value:
+    """DATE -> VARCHAR as DuckDB writes it, for the whole of DuckDB's date range."""
+    a, scalar = _array(v)
+    days, mask = _int_values(a.cast(pa.int32()))
+    if not len(days) or (days.min() >= _DAY_MIN and days.max() <= _DAY_MAX):
+        return _back(pc.cast(a, pa.string()), scalar)
+    s = _days_to_text(days)
+    if mask is not None:
+        s = pc.if_else(pa.array(mask), pa.scalar(None, pa.string()), s)
+    return _back(s, scalar)
+
+
+def _int_values(a: pa.Array) -> tuple[np.ndarray, np.ndarray | None]:
+    mask = a.is_null().to_numpy(zero_copy_only=False) if a.null_count else None
+    return pc.fill_null(a, 0).to_numpy(zero_copy_only=False), mask
+
+
+def _timestamp_wide(a: pa.Array) -> pa.Array:
+    """Microsecond timestamps as 'YYYY-MM-DD HH:MM:SS.ffffff' in any year, BC ones with the
+    date's '(BC)' before the time (as DuckDB writes them)."""
+    us, mask = _int_values(a.cast(pa.int64()))
+    days = np.floor_divide(us, _US_PER_DAY)
+    tod = pc.cast(pa.array(us - days * _US_PER_DAY).cast(pa.time64("us")), pa.string())
+    s = pc.binary_join_element_wise(_days_to_text(days), tod, " ")
+    if mask is not None:
+        s = pc.if_else(pa.array(mask), pa.scalar(None, pa.string()), s)
+    return s
+
+
 def timestamp_to_text(v: Value) -> Value:
     """TIMESTAMP -> VARCHAR as DuckDB writes it: no trailing zeros in the fraction, and a
     time zone's offset (+00) on TIMESTAMPTZ."""
@@ -201,7 +260,11 @@ def timestamp_to_text(v: Value) -> Value:
     tz = getattr(a.type, "tz", None)
     if a.type.unit != "us":
         a = pc.cast(a, pa.timestamp("us", tz=tz))
-    s = pc.cast(a, pa.string())
+    lo, hi = pc.min_max(a.cast(pa.int64())).values()
+    if lo.is_valid and (lo.as_py() < _DAY_MIN * _US_PER_DAY or hi.as_py() >= (_DAY_MAX + 1) * _US_PER_DAY):
+        s = _timestamp_wide(a)
+    else:
+        s = pc.cast(a, pa.string())
     if tz:
         s = pc.replace_substring_regex(s, r"Z$", "")
     s = pc.replace_substring_regex(s, r"(\.\d*[1-9])0+$", r"\1")
@@ -221,6 +284,8 @@ def to_text(v: Value) -> Value:
         return float_to_text(v)
     if pa.types.is_timestamp(t):
         return timestamp_to_text(v)
+    if pa.types.is_date(t):
+        return date_to_text(v)
     if pa.types.is_null(t):
         return pa.scalar(None, pa.string()) if isinstance(v, pa.Scalar) else pa.nulls(len(v), pa.string())
     if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_struct(t):

@@ -315,6 +315,10 @@ class FunctionBinding:
                         validate_format(a.value)
                     except DataError as e:
                         raise DataError(f"{e}{location(node)}") from None
+        if f.name == "date_part":
+            null = _date_part_of_null(args, who, node)
+            if null is not None:
+                return null
         if f.name == "date_part" and isinstance(args[0], Literal) and \
                 str(args[0].value).lower() in ("epoch", "julian", "jd"):
             # these parts are DOUBLE, the others BIGINT: a function of their own
@@ -358,3 +362,24 @@ class FunctionBinding:
         if reg is not None:
             names += list(reg.names())
         return names
+
+
+def _date_part_of_null(args: list[Expr], who: str, node: exp.Expression) -> Expr | None:
+    """date_part (extract, datepart) of a constant NULL part or value: DuckDB folds a call with a
+    constant NULL argument to NULL of the function's declared type before choosing the overload
+    by its part, and date_part is declared DOUBLE (BIGINT only once the part is known). None when
+    no argument is a constant NULL."""
+    from engine.optimizer.fold_constants import fold_expr
+    part, value = args
+    if pa.types.is_list(part.dtype) or pa.types.is_large_list(part.dtype):
+        raise NotSupportedError(f"{who} with a list of parts{location(node)}")
+    if isinstance(value, Literal) and pa.types.is_null(value.dtype):
+        raise TypeMismatchError(f'Could not choose a best candidate function for "{who}" of an untyped '
+                                f"NULL: cast it to DATE, TIMESTAMP or INTERVAL{location(node)}")
+    for a in args:
+        folded = fold_expr(a)
+        if isinstance(folded, Literal) and folded.value is None:
+            make_call("date_part", args, node, written=who)  # the argument types must still fit
+            return Literal(None, pa.float64())
+    return None
+
