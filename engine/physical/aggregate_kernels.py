@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 
 from engine.errors import DataError, NotSupportedError
 from engine.physical.evaluate import hash_key
+from engine.physical.hyperloglog import approx_count_distinct
 from engine.plan import aggregates as R
 from engine.plan import types as T
 from engine.plan.expressions import AggCall
@@ -151,6 +152,8 @@ def arrow_plan(call: AggCall, entry: R.AggregateFunction, args: list, mask, grou
         return pc.if_else(mask, a, pa.scalar(None, a.type))
 
     if fam == "count":
+        if entry.variant == "hll":
+            return None  # DuckDB's sketch, in _count
         if entry.variant == "star":
             if mask is None:
                 return ArrowPlan([], [(None, "count_all", None)], _cast_out(dtype))
@@ -159,7 +162,7 @@ def arrow_plan(call: AggCall, entry: R.AggregateFunction, args: list, mask, grou
         if isinstance(arg.type, pa.BaseExtensionType) or pa.types.is_nested(arg.type):
             # counting needs validity only: do not push tensors through the hash aggregation
             arg = pc.if_else(pc.is_valid(arg), pa.scalar(1, pa.int8()), pa.scalar(None, pa.int8()))
-        fn = "count_distinct" if call.distinct or entry.variant == "distinct" else "count"
+        fn = "count_distinct" if call.distinct else "count"
         a = hash_key(arg) if fn == "count_distinct" else arg
         return ArrowPlan([nulled(a)], [(0, fn, pc.CountOptions(mode="only_valid"))], _cast_out(dtype))
     if fam in ("count_if", "sum"):
@@ -621,9 +624,12 @@ def _bivariate(call, entry, gid, ngroups, args):
 def _count(call, entry, gid, ngroups, args):
     if entry.variant == "star":
         return pa.array(np.bincount(gid, minlength=ngroups).astype(np.int64))
-    gid, _ = _valid_rows(gid, args[0])
-    if entry.variant == "distinct":
-        gid, _ = _distinct_rows(gid, args[:1])
+    gid, (v,) = _valid_rows(gid, args[0])
+    if entry.variant == "hll":
+        counts = approx_count_distinct(gid, v, ngroups)
+        if counts is not None:
+            return pa.array(counts)
+        gid, _ = _distinct_rows(gid, [v])  # no DuckDB hash for this type: exact
     return pa.array(np.bincount(gid, minlength=ngroups).astype(np.int64))
 
 

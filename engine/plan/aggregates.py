@@ -250,7 +250,7 @@ AGGREGATES: list[AggregateFunction] = [
     AggregateFunction("approx_quantile", _approx_quantile, "quantile", "approx",
                       nodes=(exp.ApproxQuantile,), params=("quantile",), null_as=pa.int64()),
     AggregateFunction("mode", _hashable("mode"), "mode", nodes=(exp.Mode,)),
-    AggregateFunction("approx_count_distinct", _count, "count", "distinct", nodes=(exp.ApproxDistinct,),
+    AggregateFunction("approx_count_distinct", _count, "count", "hll", nodes=(exp.ApproxDistinct,),
                       empty_zero=True),
     AggregateFunction("arg_max", _arg("arg_max"), "arg", "max", aliases=("argmax", "max_by"),
                       nodes=(exp.ArgMax,), nargs=(2, 2), distinct=False),

@@ -142,6 +142,18 @@ def _hash_column(v: Value, n: int) -> np.ndarray:
     return np.where(mask, _NULL_HASH, h)
 
 
+def hashable(t: pa.DataType) -> bool:
+    """Types whose DuckDB hash ``_hash_column`` reproduces."""
+    return (pa.types.is_null(t) or T.is_string(t) or pa.types.is_binary(t) or pa.types.is_floating(t)
+            or pa.types.is_boolean(t) or pa.types.is_integer(t) or pa.types.is_date(t)
+            or pa.types.is_timestamp(t) or pa.types.is_time(t))
+
+
+def hash_values(arr: pa.Array) -> np.ndarray:
+    """DuckDB's hash of each value of a ``hashable`` array, as uint64."""
+    return _hash_column(arr, len(arr))
+
+
 @register("hash", 1, 64, lambda args: pa.uint64())
 def _hash(*args, dtype=None):
     n = next((len(a) for a in args if not is_scalar(a)), None)
