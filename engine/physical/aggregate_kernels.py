@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 from engine.errors import DataError, NotSupportedError
 from engine.physical.evaluate import hash_key
 from engine.physical.hyperloglog import approx_count_distinct
+from engine.physical.sort import nan_flag
 from engine.plan import aggregates as R
 from engine.plan import types as T
 from engine.plan.expressions import AggCall
@@ -404,6 +405,10 @@ def _order_by_keys(gid: np.ndarray, keys: list[pa.Array], dirs: tuple) -> np.nda
         flag = pc.is_null(k).cast(pa.int8())
         fixed[f"n{j}"] = flag
         final_spec.append((f"n{j}", "descending" if nulls_first else "ascending"))
+        nan = nan_flag(k)  # DuckDB orders NaN above every number, Arrow beside the NULLs
+        if nan is not None:
+            fixed[f"f{j}"] = pc.fill_null(nan, 0)
+            final_spec.append((f"f{j}", spec[j + 1][1]))
         final_spec.append(spec[j + 1])
     cols.update(fixed)
     return pc.sort_indices(pa.table(cols), sort_keys=final_spec).to_numpy()

@@ -19,7 +19,7 @@ from engine.errors import NotSupportedError
 from engine.physical import aggregate_kernels as K
 from engine.physical.evaluate import evaluate_array
 from engine.physical.operator import Operator, collect, table_batches
-from engine.physical.sort import as_batch
+from engine.physical.sort import as_batch, key_columns
 from engine.plan import aggregates as R
 from engine.plan import types as T
 from engine.plan.expressions import AggCall, WindowCall
@@ -161,9 +161,9 @@ def compute_window(batch: pa.RecordBatch, call: WindowCall, ctx) -> pa.Array:
             cols[f"p{i}"] = a
             spec.append((f"p{i}", "ascending", "at_end"))
         for i, (a, k) in enumerate(zip(orders, call.order)):
-            cols[f"o{i}"] = a
-            spec.append((f"o{i}", "ascending" if k.ascending else "descending",
-                         "at_start" if k.nulls_first else "at_end"))
+            c, s = key_columns(f"o{i}", a, k.ascending, k.nulls_first)
+            cols.update(c)
+            spec.extend(s)
         perm = pc.sort_indices(pa.table(cols), sort_keys=spec).to_numpy()
     else:
         perm = np.arange(n)
