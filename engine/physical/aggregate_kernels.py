@@ -568,11 +568,11 @@ def _moments(gid: np.ndarray, ngroups: int, x: np.ndarray):
     first = np.full(ngroups, -1, dtype=np.int64)
     first[gid[::-1]] = np.arange(len(gid))[::-1]
     ref = x[np.maximum(first, 0)]
-    d = x - ref[gid]
     with np.errstate(all="ignore"):
+        d = x - ref[gid]
         mean_d = np.bincount(gid, weights=d, minlength=ngroups) / np.maximum(n, 1)
-    e = d - mean_d[gid]
-    return n, e, ref + mean_d, np.bincount(gid, weights=e * e, minlength=ngroups)
+        e = d - mean_d[gid]
+        return n, e, ref + mean_d, np.bincount(gid, weights=e * e, minlength=ngroups)
 
 
 def _variance(call, entry, gid, ngroups, args):
@@ -583,6 +583,8 @@ def _variance(call, entry, gid, ngroups, args):
     with np.errstate(all="ignore"):
         var = m2 / (n - 1) if samp else m2 / n
     var = np.maximum(var, 0.0)
+    if not samp:  # DuckDB: the population variance of one value is 0, even of NaN or inf
+        var = np.where(n == 1, 0.0, var)
     out = np.sqrt(var) if entry.variant.startswith("stddev") else var
     return pa.array(out, pa.float64(), mask=n <= (1 if samp else 0))
 
