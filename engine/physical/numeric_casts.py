@@ -125,7 +125,8 @@ def _text_to_hugeint(v: Value, safe: bool, what: Any) -> Value:
     # '1_000' (underscores between digits) reads as 1000, as DuckDB reads it
     s = pc.if_else(pc.fill_null(pc.match_substring_regex(s, _GROUPED), False),
                    pc.replace_substring(s, "_", ""), s)
-    radix = pc.fill_null(pc.match_substring_regex(v, _RADIX), False)  # no spaces around 0x1F
+    # DuckDB reads ' 0x1F' but not '0x1F ': spaces may lead a hexadecimal or binary text only
+    radix = pc.fill_null(pc.match_substring_regex(pc.utf8_ltrim(v, " \t\n\r"), _RADIX), False)
     if pc.any(radix).as_py():  # 0x1F, 0b101: rare, read one distinct text at a time
         rows = pc.filter(s, radix)
         uniq = pc.unique(rows)
