@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 
 from engine.errors import DataError, NotSupportedError
 from engine.physical.evaluate import hash_key
+from engine.physical.sort import nan_flag
 from engine.plan import aggregates as R
 from engine.plan import types as T
 from engine.plan.expressions import AggCall
@@ -401,6 +402,10 @@ def _order_by_keys(gid: np.ndarray, keys: list[pa.Array], dirs: tuple) -> np.nda
         flag = pc.is_null(k).cast(pa.int8())
         fixed[f"n{j}"] = flag
         final_spec.append((f"n{j}", "descending" if nulls_first else "ascending"))
+        nan = nan_flag(k)  # DuckDB orders NaN above every number, Arrow beside the NULLs
+        if nan is not None:
+            fixed[f"f{j}"] = pc.fill_null(nan, 0)
+            final_spec.append((f"f{j}", spec[j + 1][1]))
         final_spec.append(spec[j + 1])
     cols.update(fixed)
     return pc.sort_indices(pa.table(cols), sort_keys=final_spec).to_numpy()
@@ -560,11 +565,11 @@ def _moments(gid: np.ndarray, ngroups: int, x: np.ndarray):
     first = np.full(ngroups, -1, dtype=np.int64)
     first[gid[::-1]] = np.arange(len(gid))[::-1]
     ref = x[np.maximum(first, 0)]
-    d = x - ref[gid]
     with np.errstate(all="ignore"):
+        d = x - ref[gid]
         mean_d = np.bincount(gid, weights=d, minlength=ngroups) / np.maximum(n, 1)
-    e = d - mean_d[gid]
-    return n, e, ref + mean_d, np.bincount(gid, weights=e * e, minlength=ngroups)
+        e = d - mean_d[gid]
+        return n, e, ref + mean_d, np.bincount(gid, weights=e * e, minlength=ngroups)
 
 
 def _variance(call, entry, gid, ngroups, args):
@@ -575,6 +580,8 @@ def _variance(call, entry, gid, ngroups, args):
     with np.errstate(all="ignore"):
         var = m2 / (n - 1) if samp else m2 / n
     var = np.maximum(var, 0.0)
+    if not samp:  # DuckDB: the population variance of one value is 0, even of NaN or inf
+        var = np.where(n == 1, 0.0, var)
     out = np.sqrt(var) if entry.variant.startswith("stddev") else var
     return pa.array(out, pa.float64(), mask=n <= (1 if samp else 0))
 

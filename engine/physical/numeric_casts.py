@@ -28,6 +28,8 @@ Value = Any  # pa.Array | pa.ChunkedArray | pa.Scalar
 # text a number is read from: digits with an optional fraction and exponent (DuckDB also reads
 # '.5', '5.' and '+5')
 _NUMBER = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+_GROUPED = r"^[+-]?[0-9](_?[0-9])*(\.([0-9](_?[0-9])*)?)?([eE][+-]?[0-9]+)?$"
+_RADIX = r"^0([xX][0-9a-fA-F](_?[0-9a-fA-F])*|[bB][01](_?[01])*)$"
 _D39 = pa.decimal256(39, 0)
 _CONTEXT = decimal.Context(prec=100, rounding=decimal.ROUND_HALF_UP, Emax=1000, Emin=-1000)
 
@@ -120,6 +122,18 @@ def _text_to_hugeint(v: Value, safe: bool, what: Any) -> Value:
     if isinstance(v, pa.Scalar):
         return _text_to_hugeint(pa.array([v.as_py()], pa.string()), safe, what)[0]
     s = pc.utf8_trim(v, " \t\n\r")
+    # '1_000' (underscores between digits) reads as 1000, as DuckDB reads it
+    s = pc.if_else(pc.fill_null(pc.match_substring_regex(s, _GROUPED), False),
+                   pc.replace_substring(s, "_", ""), s)
+    # DuckDB reads ' 0x1F' but not '0x1F ': spaces may lead a hexadecimal or binary text only
+    radix = pc.fill_null(pc.match_substring_regex(pc.utf8_ltrim(v, " \t\n\r"), _RADIX), False)
+    if pc.any(radix).as_py():  # 0x1F, 0b101: rare, read one distinct text at a time
+        rows = pc.filter(s, radix)
+        uniq = pc.unique(rows)
+        vals = [_radix_text(x, safe, what) for x in uniq.to_pylist()]
+        looked = pa.array(vals, T.HUGEINT).take(pc.index_in(s, value_set=uniq))
+        rest = _text_to_hugeint(pc.if_else(radix, pa.scalar("0"), v), safe, what)
+        return pc.if_else(radix, looked, rest)
     s = _drop_bad(s, pc.invert(pc.match_substring_regex(s, _NUMBER)), v, T.HUGEINT, safe, what,
                   "it is not a number")
     has_exp = pc.fill_null(pc.match_substring_regex(s, "[eE]"), False)
@@ -143,6 +157,16 @@ def _text_to_hugeint(v: Value, safe: bool, what: Any) -> Value:
         looked = pa.array(vals, T.HUGEINT).take(pc.index_in(s, value_set=uniq))
         out = pc.if_else(has_exp, looked, out)
     return out
+
+
+def _radix_text(x: str, safe: bool, what: Any) -> int | None:
+    v = int(x[2:].replace("_", ""), 16 if x[1] in "xX" else 2)
+    if v <= T.INT_RANGE[T.HUGEINT][1]:
+        return v
+    if safe:
+        return None
+    raise DataError(f"Cannot cast VARCHAR '{x}' to HUGEINT{_where(what)}: the value is out of "
+                    "range (Dawn's HUGEINT holds 38 digits)")
 
 
 def _exponent_text(x: str | None, safe: bool, what: Any) -> int | None:

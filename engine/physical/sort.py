@@ -20,13 +20,35 @@ def as_batch(t: pa.Table) -> pa.RecordBatch:
         [pa.concat_arrays([b.column(i) for b in bs]) for i in range(t.num_columns)], schema=t.schema)
 
 
+def nan_flag(arr) -> pa.Array | None:
+    """1 for NaN, 0 for other numbers, NULL for NULL, where a float key holds NaN (else None).
+    DuckDB orders NaN above every number; Arrow sorts NaN beside the NULLs, so a key with NaN
+    sorts on this flag first (same direction and NULL placement), then on its value."""
+    if not pa.types.is_floating(arr.type) or len(arr) == 0 or not pc.any(pc.is_nan(arr)).as_py():
+        return None
+    return pc.is_nan(arr).cast(pa.int8())
+
+
+def key_columns(name: str, arr, ascending: bool, nulls_first: bool) -> tuple[dict, list]:
+    """One ORDER BY key as sort columns and their sort_keys entries (NaN ordered as DuckDB)."""
+    order = "ascending" if ascending else "descending"
+    placement = "at_start" if nulls_first else "at_end"
+    cols, spec = {}, []
+    flag = nan_flag(arr)
+    if flag is not None:
+        cols[name + "_nan"] = flag
+        spec.append((name + "_nan", order, placement))
+    cols[name] = arr
+    spec.append((name, order, placement))
+    return cols, spec
+
+
 def sort_indices(batch: pa.RecordBatch, keys, ctx) -> pa.Array:
     cols, spec = {}, []
     for i, k in enumerate(keys):
-        name = f"k{i}"
-        cols[name] = evaluate_array(k.expr, batch, ctx)
-        spec.append((name, "ascending" if k.ascending else "descending",
-                     "at_start" if k.nulls_first else "at_end"))
+        c, s = key_columns(f"k{i}", evaluate_array(k.expr, batch, ctx), k.ascending, k.nulls_first)
+        cols.update(c)
+        spec.extend(s)
     return pc.sort_indices(pa.table(cols), sort_keys=spec)
 
 

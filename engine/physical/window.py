@@ -19,7 +19,7 @@ from engine.errors import NotSupportedError
 from engine.physical import aggregate_kernels as K
 from engine.physical.evaluate import evaluate_array
 from engine.physical.operator import Operator, collect, table_batches
-from engine.physical.sort import as_batch
+from engine.physical.sort import as_batch, key_columns
 from engine.plan import aggregates as R
 from engine.plan import types as T
 from engine.plan.expressions import AggCall, WindowCall
@@ -110,9 +110,13 @@ def _ranked_extreme(arr: pa.Array, lo, hi, empty, is_min: bool) -> pa.Array:
 def _range_extreme(vals: np.ndarray, valid: np.ndarray, lo: np.ndarray, hi: np.ndarray, is_min: bool):
     """min/max of vals[lo..hi] (inclusive) for each row via a sparse table; invalid ignored."""
     n = len(vals)
+    nan = None
     if vals.dtype.kind == "f":
         fill = np.inf if is_min else -np.inf
         v = np.where(valid, vals, fill)
+        if is_min and np.isnan(v).any():  # NaN is above every number (DuckDB): min skips it
+            nan = np.isnan(v)
+            v = np.where(nan, np.inf, v)
     else:
         info = np.iinfo(np.int64)
         fill = info.max if is_min else info.min
@@ -135,6 +139,11 @@ def _range_extreme(vals: np.ndarray, valid: np.ndarray, lo: np.ndarray, hi: np.n
         a = table[L][lo[sel]]
         b = table[L][np.maximum(hi[sel] - (1 << L) + 1, 0)]
         out[sel] = op(a, b)
+    if nan is not None:  # a frame of NaN (and NULLs) only: its min is NaN
+        numbers = np.concatenate([[0], np.cumsum(valid & ~nan)])
+        nans = np.concatenate([[0], np.cumsum(nan)])
+        only_nan = (numbers[hi + 1] - numbers[lo] == 0) & (nans[hi + 1] - nans[lo] > 0)
+        out = np.where(only_nan, np.nan, out)
     return out
 
 
@@ -161,9 +170,9 @@ def compute_window(batch: pa.RecordBatch, call: WindowCall, ctx) -> pa.Array:
             cols[f"p{i}"] = a
             spec.append((f"p{i}", "ascending", "at_end"))
         for i, (a, k) in enumerate(zip(orders, call.order)):
-            cols[f"o{i}"] = a
-            spec.append((f"o{i}", "ascending" if k.ascending else "descending",
-                         "at_start" if k.nulls_first else "at_end"))
+            c, s = key_columns(f"o{i}", a, k.ascending, k.nulls_first)
+            cols.update(c)
+            spec.extend(s)
         perm = pc.sort_indices(pa.table(cols), sort_keys=spec).to_numpy()
     else:
         perm = np.arange(n)
@@ -294,6 +303,16 @@ def _segmented_cumsum(v: np.ndarray, pstart: np.ndarray, reverse: bool = False) 
     in order with no subtraction: the sum of a frame that starts (or ends) at its partition's
     edge is then as exact as a plain sum, whatever came before it in other partitions."""
     import pandas as pd  # its grouped cumsum restarts per group in C; numpy's cannot
+    odd = ~np.isfinite(v) if v.dtype.kind == "f" else None
+    if odd is not None and odd.any():
+        # pandas' grouped cumsum skips NaN and compensates (Kahan), which turns inf + 1 into NaN;
+        # the finite values are summed on their own and NaN / +inf / -inf counted beside them
+        sums = _segmented_cumsum(np.where(odd, 0.0, v), pstart, reverse)
+        seen = [_segmented_cumsum(m.astype(np.int64), pstart, reverse)
+                for m in (np.isnan(v), v == np.inf, v == -np.inf)]
+        nan, pos, neg = (c > 0 for c in seen)
+        out = np.where(pos, np.inf, np.where(neg, -np.inf, sums))
+        return np.where(nan | (pos & neg), np.nan, out)
     if reverse:
         return pd.Series(v[::-1]).groupby(pstart[::-1], sort=False).cumsum().to_numpy()[::-1]
     return pd.Series(v).groupby(pstart, sort=False).cumsum().to_numpy()
@@ -436,6 +455,8 @@ def _frame_aggregate(fn: str, args, lo: np.ndarray, hi: np.ndarray, dtype: pa.Da
         with np.errstate(all="ignore"):
             var = (s2 - s * s / np.maximum(cnt, 1)) / np.maximum(cnt - ddof, 1)
         var = np.maximum(var, 0.0)
+        if ddof == 0:  # DuckDB: the population variance of one value is 0, even of NaN or inf
+            var = np.where(cnt == 1, 0.0, var)
         out = np.sqrt(var) if fn.startswith("stddev") else var
         return pa.array(out, pa.float64(), mask=cnt <= ddof)
     raise NotSupportedError(f"Window function {fn} is not supported")

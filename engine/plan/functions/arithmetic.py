@@ -34,9 +34,9 @@ def _arith_type(op: str):
                 implicit_int([a], pa.int32(), "a day count")
                 return pa.date32()
             if T.is_temporal(a) and pa.types.is_interval(b):
-                return T.TIMESTAMP
+                return _shifted_type(a)
             if op == "add" and pa.types.is_interval(a) and T.is_temporal(b):
-                return T.TIMESTAMP
+                return _shifted_type(b)
             if pa.types.is_interval(a) and pa.types.is_interval(b):
                 return T.INTERVAL
             if op == "subtract" and pa.types.is_date(a) and pa.types.is_date(b):
@@ -48,6 +48,12 @@ def _arith_type(op: str):
             return t if pa.types.is_floating(t) else pa.float64()
         return _numeric_result(args)
     return rule
+
+
+def _shifted_type(t: pa.DataType) -> pa.DataType:
+    """DATE or TIMESTAMP +/- INTERVAL is a TIMESTAMP; a TIMESTAMP WITH TIME ZONE stays one
+    (computed in UTC, Dawn's time zone)."""
+    return t if pa.types.is_timestamp(t) and t.tz is not None else T.TIMESTAMP
 
 
 def _months_add(ts: Value, months: int) -> Value:
@@ -70,8 +76,9 @@ def _months_add(ts: Value, months: int) -> Value:
 
 def _add_interval(x: Value, iv: Value, sign: int) -> Value:
     ivv = scalar_py(iv, "An interval operand")
+    out_t = _shifted_type(x.type)
     if ivv is None:
-        return pa.scalar(None, T.TIMESTAMP) if is_scalar(x) else pa.nulls(len(x), T.TIMESTAMP)
+        return pa.scalar(None, out_t) if is_scalar(x) else pa.nulls(len(x), out_t)
     months, days, nanos = ivv.months, ivv.days, ivv.nanoseconds
     ts = x.cast(T.TIMESTAMP)
     if months:
@@ -79,7 +86,7 @@ def _add_interval(x: Value, iv: Value, sign: int) -> Value:
     micros = sign * (days * 86_400_000_000 + nanos // 1000)
     if micros:
         ts = pc.add(ts, pa.scalar(micros, pa.duration("us")))
-    return ts
+    return ts.cast(out_t) if out_t != T.TIMESTAMP else ts
 
 
 # DuckDB's DATE is int32 days with its two extremes kept for +-infinity

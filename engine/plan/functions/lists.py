@@ -265,10 +265,13 @@ def _list_sort(lst, order=None, nulls=None, dtype=None):
         return lst
     # an explicit NULL flag places the NULLs (sort options' null_placement moved across
     # pyarrow versions)
-    keys = pa.table({"p": pa.array(parent, pa.int64()), "n": pc.is_null(elems), "v": elems})
-    idx = pc.sort_indices(keys, sort_keys=[
-        ("p", "ascending"), ("n", "descending" if nl == "NULLS FIRST" else "ascending"),
-        ("v", "ascending" if o == "ASC" else "descending")])
+    keys = {"p": pa.array(parent, pa.int64()), "n": pc.is_null(elems), "v": elems}
+    direction = "ascending" if o == "ASC" else "descending"
+    spec = [("p", "ascending"), ("n", "descending" if nl == "NULLS FIRST" else "ascending")]
+    if pa.types.is_floating(elems.type):  # NaN above every number, as DuckDB (Arrow: by the NULLs)
+        keys["f"] = pc.fill_null(pc.is_nan(elems), False)
+        spec.append(("f", direction))
+    idx = pc.sort_indices(pa.table(keys), sort_keys=spec + [("v", direction)])
     lengths = np.bincount(parent, minlength=len(mask))
     out = _rebuild(lengths, elems.take(idx), mask, dtype)
     return _back(out, n)

@@ -68,9 +68,18 @@ register("abs", 1, 1, _numeric_result)(_abs)
 register("sqrt", 1, 1, _float1)(_unary_np(np.sqrt))
 register("cbrt", 1, 1, _float1)(_unary_np(np.cbrt))
 register("exp", 1, 1, _float1)(_unary_np(np.exp))
-register("ln", 1, 1, _float1)(_unary_np(np.log))
-register("log10", 1, 1, _float1)(_unary_np(np.log10))
-register("log2", 1, 1, _float1)(_unary_np(np.log2))
+def _log_of(fn):
+    """A logarithm whose value for a negative number is the positive NaN DuckDB returns (libm's
+    is negative, which shows as '-nan' in text)."""
+    def log(x):
+        return np.where(x < 0, np.float64(np.nan), fn(x))
+    return log
+
+
+_ln, _log10, _log2 = _log_of(np.log), _log_of(np.log10), _log_of(np.log2)
+register("ln", 1, 1, _float1)(_unary_np(_ln))
+register("log10", 1, 1, _float1)(_unary_np(_log10))
+register("log2", 1, 1, _float1)(_unary_np(_log2))
 register("sin", 1, 1, _float1)(_unary_np(np.sin))
 register("cos", 1, 1, _float1)(_unary_np(np.cos))
 register("tan", 1, 1, _float1)(_unary_np(np.tan))
@@ -82,9 +91,9 @@ register("pi", 0, 0, _fixed(pa.float64()))(lambda dtype=None: pa.scalar(np.pi))
 def _log(a, b=None, dtype=None):
     """log(x) is the base-10 logarithm; log(b, x) the base-b one (DuckDB)."""
     if b is None:
-        return _unary_np(np.log10)(a)
+        return _unary_np(_log10)(a)
     with np.errstate(all="ignore"):
-        return pc.divide(_unary_np(np.log)(b), _unary_np(np.log)(a))
+        return pc.divide(_unary_np(_ln)(b), _unary_np(_ln)(a))
 
 
 @register("power", 2, 2, _float_result)

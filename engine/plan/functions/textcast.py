@@ -364,11 +364,13 @@ def _fail(s: pa.Array, bad: np.ndarray, t: pa.DataType, safe: bool) -> None:
 def _text_to_int(s: pa.Array, t: pa.DataType, safe: bool) -> pa.Array:
     n = len(s)
     lo, hi = _INT_RANGE[t]
+    # DuckDB reads ' 0x1F' but not '0x1F ': spaces may lead a hexadecimal or binary text only
+    lead = pc.utf8_ltrim(s, _SPACES)
+    hexa = _match(lead, _HEX)
+    bina = _match(lead, _BIN)
     s = pc.utf8_trim(s, _SPACES)
     plain = _match(s, _INT_PLAIN)
     expo = _match(s, _INT_EXP)
-    hexa = _match(s, _HEX)
-    bina = _match(s, _BIN)
     result = pa.nulls(n, t)
     ok = np.zeros(n, dtype=bool)
     if plain.any():
