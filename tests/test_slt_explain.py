@@ -19,7 +19,7 @@ INSERT INTO t VALUES (1, 'x'), (2, 'y'), (3, 'z')
 """
 
 PLAN = """ProjectExec: a#1 AS a#2
-  ScanExec: table=t columns=[a, b] filters=[(b#3 <> 'x')]"""
+  ScanExec: table=t columns=[a#1, b#3] filters=[(b#3 <> 'x')]"""
 
 
 def test_parse_keeps_indentation_and_mode():
@@ -46,7 +46,7 @@ def test_compare_with_and_without_estimates():
         shape, = parse_slt("explain\nEXPLAIN SELECT a FROM t WHERE b <> 'x'\n----\n" + PLAN + "\n")
         run_record(db, shape)
         wrong, = parse_slt("explain\nEXPLAIN SELECT a FROM t WHERE b <> 'x'\n----\n"
-                           + PLAN.replace("columns=[a, b]", "columns=[a]") + "\n")
+                           + PLAN.replace("columns=[a#1, b#3]", "columns=[a#1]") + "\n")
         with pytest.raises(SltFailure, match="wrong plan"):
             run_record(db, wrong)
         # verbatim: the shape alone is not the whole text
@@ -79,6 +79,6 @@ def test_update_fixtures_rewrites_only_explain_records(tmp_path):
     text = f.read_text()
     assert "stale" not in text
     assert ("explain\nEXPLAIN SELECT a FROM t WHERE b <> 'x'\n----\n" + PLAN + "\n\n") in text
-    assert "explain\nEXPLAIN SELECT b FROM t\n----\nProjectExec: b#1 AS b#2\n  ScanExec: table=t columns=[b]\n\n" in text
+    assert "explain\nEXPLAIN SELECT b FROM t\n----\nProjectExec: b#1 AS b#2\n  ScanExec: table=t columns=[b#1]\n\n" in text
     assert text.endswith("query I\nSELECT count(*) FROM t\n----\n3\n")
     assert all(o.status == "pass" for o in run_file(f, "dawn"))
