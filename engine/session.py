@@ -469,7 +469,7 @@ class Session:
     def _explain(self, stmt: exp.Expression, analyze: bool, verbose: bool,
                  run: StatementRun | None = None) -> Result:
         from engine.physical.operator import collect
-        from engine.plan.explain import render_physical
+        from engine.plan.explain import render_physical, renumber_ids
         if not isinstance(stmt, QUERY_NODES):
             raise NotSupportedError(f"EXPLAIN of a {statement_kind(stmt)} statement is not supported; "
                                     "EXPLAIN takes a query")
@@ -498,6 +498,8 @@ class Session:
             text += f"\nTotal: rows={out.num_rows} time={total * 1000:.1f}ms"
         if verbose:
             text += "\nRules fired: " + (", ".join(fired) if fired else "(none)")
+        # Once over the whole text, so lines added after the operators share the plan's numbering.
+        text = renumber_ids(text)
         lines = text.split("\n")
         table = pa.table({"explain": pa.array(lines, pa.string())})
         return Result.of_table(table, plan_text=text)

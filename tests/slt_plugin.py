@@ -16,6 +16,22 @@ Records (SQLite's sqllogictest format, with DuckDB's row-per-line results also a
 ``skipif <engine>`` / ``onlyif <engine>`` lines before a record select engines, ``halt`` stops the
 file (for the engines its skipif/onlyif select), ``#`` starts a comment.
 
+Dawn's plans are asserted whole by ``explain`` records (Dawn's own kind; DuckDB skips them, since
+the text is Dawn's, and checks every other record)::
+
+    explain [estimates]
+    EXPLAIN [VERBOSE | ANALYZE] <query>
+    ----
+    <the plan text, one line per line, indentation kept>
+
+Column ids in the text are renumbered per plan (``a#1``, ``b#2``, ...), so the text is the same on
+any connection. Without ``estimates`` the cost model's figures are left out of the comparison
+(each line's `` rows=… cost=…`` and each predicate's `` [cost=… sel=…]``): the record asserts the
+plan's shape, what was pushed where, the join and predicate order and the columns read, and does
+not change when the cost model's numbers do. With ``estimates`` the text is compared verbatim.
+ANALYZE's measured times always print as ``time=?``. ``DAWN_UPDATE_FIXTURES=1 pytest tests/slt``
+rewrites the expected text of the explain records that differ (review the diff before committing).
+
 The records of a file run in order on one connection. By default the engine is Dawn; with
 ``--slt-engine duckdb`` the same files run on DuckDB, which is how the expected results are checked
 to be DuckDB's and not copies of Dawn's output.
@@ -31,6 +47,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import hashlib
+import os
 import re
 from dataclasses import dataclass, field
 
@@ -44,7 +61,7 @@ def pytest_addoption(parser):
 
 @dataclass
 class Record:
-    kind: str                 # "statement" | "query"
+    kind: str                 # "statement" | "query" | "explain" | "halt"
     sql: str
     line: int
     expect_error: bool = False
@@ -55,9 +72,15 @@ class Record:
     hashed: tuple[int, str] | None = None
     skipif: set[str] = field(default_factory=set)
     onlyif: set[str] = field(default_factory=set)
+    estimates: bool = False   # explain: compare the cost model's figures too
+    result_span: tuple[int, int] | None = None  # 0-based [start, end) lines of the expected text
 
 
 _HASH = re.compile(r"^(\d+) values hashing to ([0-9a-f]{32})$")
+# The cost model's figures in Dawn's EXPLAIN: " rows=… cost=…" after each operator and
+# " [cost=…/row sel=…]" after each predicate.
+_ESTIMATES = re.compile(r" rows=[0-9,?]+ cost=[0-9,?]+| \[cost=[^\]]* sel=[^\]]*\]")
+_TIME = re.compile(r"\btime=[0-9.]+ms")
 
 
 def parse_slt(text: str, values_per_line: bool = False) -> list[Record]:
@@ -86,8 +109,8 @@ def parse_slt(text: str, values_per_line: bool = False) -> list[Record]:
         if head in ("hash-threshold", "mode", "loop", "endloop", "require"):
             i += 1
             continue
-        if head not in ("statement", "query"):
-            raise ValueError(f"line {i + 1}: expected 'statement' or 'query', got {line!r}")
+        if head not in ("statement", "query", "explain"):
+            raise ValueError(f"line {i + 1}: expected 'statement', 'query' or 'explain', got {line!r}")
         start = i + 1
         rec = Record(kind=head, sql="", line=start, skipif=skipif, onlyif=onlyif)
         skipif, onlyif = set(), set()
@@ -96,6 +119,10 @@ def parse_slt(text: str, values_per_line: bool = False) -> list[Record]:
                 raise ValueError(f"line {start}: 'statement ok' or 'statement error' expected")
             rec.expect_error = words[1] == "error"
             rec.error_pattern = line.split(None, 2)[2] if rec.expect_error and len(words) > 2 else None
+        elif head == "explain":
+            if words[1:] not in ([], ["estimates"]):
+                raise ValueError(f"line {start}: 'explain' takes only the word 'estimates'")
+            rec.estimates = words[1:] == ["estimates"]
         else:
             if len(words) < 2:
                 raise ValueError(f"line {start}: 'query' needs its column types")
@@ -113,16 +140,25 @@ def parse_slt(text: str, values_per_line: bool = False) -> list[Record]:
             sql.append(lines[i].rstrip("\r"))
             i += 1
         rec.sql = "\n".join(sql)
+        rec.result_span = (i, i)  # where expected text goes when a record has none yet
         if not rec.sql.strip():
             raise ValueError(f"line {start}: record has no SQL")
+        if rec.kind == "explain" and not rec.sql.lstrip().upper().startswith("EXPLAIN"):
+            raise ValueError(f"line {start}: an explain record's SQL is an EXPLAIN statement")
         if i < len(lines) and lines[i].strip() == "----":
-            if rec.kind != "query" or rec.expect_error:
+            if rec.kind == "statement" or rec.expect_error:
                 raise ValueError(f"line {start}: only a query has results after ----")
             i += 1
+            first = i
             out: list[str] = []
             while i < len(lines) and lines[i].strip():
                 out.append(lines[i].rstrip("\r"))
                 i += 1
+            rec.result_span = (first, i)
+            if rec.kind == "explain":
+                rec.expected = [row.rstrip() for row in out]
+                records.append(rec)
+                continue
             m = _HASH.match(out[0].strip()) if len(out) == 1 else None
             if m:
                 rec.hashed = (int(m.group(1)), m.group(2))
@@ -200,8 +236,28 @@ def selected(rec: Record, label: str) -> bool:
     return label not in rec.skipif and (not rec.onlyif or label in rec.onlyif)
 
 
+def explain_text(db, rec: Record) -> list[str]:
+    """The lines of Dawn's plan for an explain record, as the record compares them."""
+    try:
+        rows = db.run(rec.sql) or []
+    except Exception as e:  # noqa: BLE001 - an engine error fails the record
+        raise SltFailure(f"{type(e).__name__}: {e}") from None
+    text = "\n".join(str(r[0]) for r in rows)
+    text = _TIME.sub("time=?", text)
+    if not rec.estimates:
+        text = _ESTIMATES.sub("", text)
+    return [line.rstrip() for line in text.split("\n")]
+
+
 def run_record(db, rec: Record) -> None:
-    """Run one statement or query record; raises SltFailure when the engine's answer differs."""
+    """Run one record; raises SltFailure when the engine's answer differs."""
+    if rec.kind == "explain":
+        got = explain_text(db, rec)
+        if got != rec.expected:
+            import difflib
+            diff = "\n".join(difflib.unified_diff(rec.expected, got, "expected", "got", lineterm=""))
+            raise SltFailure(f"wrong plan\n{diff}")
+        return
     try:
         rows = db.run(rec.sql)
     except Exception as e:  # noqa: BLE001 - any engine error is an outcome to compare
@@ -257,7 +313,7 @@ def run_file(path, engine: str = "dawn", label: str | None = None,
     out: list[RecordOutcome] = []
     try:
         for rec in records:
-            if not selected(rec, label):
+            if not selected(rec, label) or (rec.kind == "explain" and db.name != "dawn"):
                 out.append(RecordOutcome(rec, "skip"))
                 continue
             if rec.kind == "halt":
@@ -298,6 +354,19 @@ class SltFile(pytest.File):
         if db is not None:
             db.close()
             self._db = None
+        updates = getattr(self, "_updates", None)
+        if updates:
+            self._rewrite(updates)
+            self._updates = None
+
+    def _rewrite(self, updates: list[tuple[Record, list[str]]]) -> None:
+        """Write the plans Dawn printed as the expected text of the explain records that differed
+        (DAWN_UPDATE_FIXTURES=1); the later records first, so earlier line numbers stay valid."""
+        lines = self.path.read_text().split("\n")
+        for rec, got in sorted(updates, key=lambda u: -u[0].line):
+            a, b = rec.result_span
+            lines[a:b] = got if a > 0 and lines[a - 1].strip() == "----" else ["----", *got]
+        self.path.write_text("\n".join(lines))
 
 
 class SltItem(pytest.Item):
@@ -310,6 +379,13 @@ class SltItem(pytest.Item):
         db = self.parent.connection()
         if not selected(rec, db.name):
             pytest.skip(f"not for {db.name}")
+        if rec.kind == "explain" and db.name != "dawn":
+            pytest.skip("an explain record's text is Dawn's plan")
+        if rec.kind == "explain" and os.environ.get("DAWN_UPDATE_FIXTURES") == "1":
+            got = explain_text(db, rec)
+            if got != rec.expected:
+                self.parent.__dict__.setdefault("_updates", []).append((rec, got))
+            return
         run_record(db, rec)
 
     def repr_failure(self, excinfo):

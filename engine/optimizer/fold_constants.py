@@ -1,6 +1,9 @@
 """Rule: evaluate constant subexpressions once at plan time and simplify boolean logic.
 
-A filter that folds to FALSE becomes LIMIT 0, so what is below it never runs.
+A filter that folds to FALSE becomes LIMIT 0, so what is below it never runs, and so does one
+with a conjunct that folds to FALSE or NULL; one that folds to TRUE disappears. A comparison with
+a NULL constant is NULL (as DuckDB folds it, whatever the other side); a CASE drops the branches
+whose condition is a constant FALSE or NULL and ends at the first constant TRUE.
 
 Example: ``l_shipdate <= DATE '1998-12-01' - INTERVAL '90' DAY`` becomes
 ``l_shipdate <= DATE '1998-09-02'`` (a DATE compared with a midnight TIMESTAMP is compared as
@@ -51,7 +54,11 @@ def fold_expr(e: Expr) -> Expr:
         if isinstance(x, Call) and x.fn == "or":
             x = _factor_or(x)
         if isinstance(x, Call) and x.fn in _CMP:
+            if any(isinstance(a, Literal) and a.value is None for a in x.args):
+                return Literal(None, x.dtype)
             x = _date_vs_midnight(x)
+        if isinstance(x, Case):
+            x = _fold_case(x)
         if _foldable(x):
             try:
                 v = evaluate(x, one, None)
@@ -104,12 +111,31 @@ def _date_vs_midnight(x: Call) -> Expr:
     return x
 
 
+def _fold_case(x: Case) -> Expr:
+    """Branches whose condition is a constant FALSE or NULL never run; a constant TRUE condition
+    makes its value the result and ends the CASE there."""
+    whens = [w for w in x.whens if not (isinstance(w[0], Literal) and not w[0].value)]
+    default = x.default
+    for i, (cond, value) in enumerate(whens):
+        if isinstance(cond, Literal) and cond.value is True:
+            whens, default = whens[:i], value
+            break
+    if not whens:
+        return default if default.dtype == x.dtype else x
+    if len(whens) == len(x.whens) and default is x.default:
+        return x
+    return Case(tuple(whens), default, x.dtype)
+
+
 def _never(node: Node) -> Node:
-    """A filter that is never TRUE (``WHERE FALSE``, a constant that folded to FALSE or NULL)
+    """A filter that is never TRUE (``WHERE FALSE``, a conjunct that folded to FALSE or NULL)
     passes no rows: its input is not computed at all (LIMIT 0 pulls nothing), as DuckDB prunes
-    such a plan, so nothing below it can fail or cost."""
-    if isinstance(node, Filter) and isinstance(node.predicate, Literal) and not node.predicate.value:
-        return Limit(node.child, 0, 0)
+    such a plan, so nothing below it can fail or cost. One that is always TRUE is dropped."""
+    if isinstance(node, Filter):
+        if any(isinstance(c, Literal) and not c.value for c in conjuncts(node.predicate)):
+            return Limit(node.child, 0, 0)
+        if isinstance(node.predicate, Literal) and node.predicate.value is True:
+            return node.child
     return node
 
 

@@ -31,8 +31,13 @@ def _movable(e: Expr) -> bool:
 
 
 def _deterministic(e: Expr) -> bool:
-    from engine.plan.expressions import UdfCall
-    return all(not (isinstance(x, UdfCall) and not x.deterministic) for x in e.walk())
+    """No non-deterministic UDF and no volatile built-in (random()): a filter on ``r`` from
+    ``SELECT random() AS r`` must test the value the projection outputs, not a fresh draw, and
+    one over a join must not draw per base row instead of per joined row."""
+    from engine.plan.expressions import Call, UdfCall
+    from engine.plan.functions.names import VOLATILE
+    return all(not (isinstance(x, UdfCall) and not x.deterministic)
+               and not (isinstance(x, Call) and x.fn in VOLATILE) for x in e.walk())
 
 
 def _wrap(node: Node, preds: list[Expr]) -> Node:

@@ -28,9 +28,9 @@ class HashAggregateExec(Operator):
         self.aggs = aggs      # [(out ColumnRef, AggCall)]
 
     def params(self) -> str:
-        g = ", ".join(e.sql() for _, e in self.groups)
+        from engine.plan.nodes import describe_groups
         a = ", ".join(f"{e.sql()} AS {c.sql()}" for c, e in self.aggs)
-        return f"group=[{g}] aggs=[{a}]"
+        return f"group=[{describe_groups(self.groups)}] aggs=[{a}]"
 
     def _inputs(self, b: pa.RecordBatch, ctx) -> dict[str, pa.Array]:
         cols: dict[str, pa.Array] = {}

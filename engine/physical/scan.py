@@ -53,7 +53,8 @@ class ScanExec(Operator):
         self.rest = [f for f in filters if f not in self.early]
 
     def params(self) -> str:
-        s = f"table={self.table} columns=[{', '.join(self.columns)}]"
+        # each source column with the id (``#<id>`` key) it has in the plan
+        s = f"table={self.table} columns=[{', '.join(c + self.keys[c] for c in self.columns)}]"
         spec = getattr(self.source, "spec", None)
         if spec is not None:
             s += f" sample={spec.describe()}"

@@ -46,6 +46,13 @@ def _cols(cols) -> str:
     return ", ".join(c.sql() for c in cols)
 
 
+def describe_groups(groups) -> str:
+    """Grouping keys as EXPLAIN shows them: ``expr AS out`` where the output column is a new one,
+    so the plan above can be read back to the key it uses."""
+    return ", ".join(e.sql() if isinstance(e, ColumnRef) and e.cid == c.cid else f"{e.sql()} AS {c.sql()}"
+                     for c, e in groups)
+
+
 @dataclass(frozen=True, eq=False)
 class Scan(Node):
     """Read a table; ``filters`` are conjuncts pushed into the scan (applied by the scan)."""
@@ -63,7 +70,9 @@ class Scan(Node):
         return self.filters
 
     def describe(self) -> str:
-        s = f"Scan: {self.table} columns=[{', '.join(self.source_columns)}]"
+        # each source column with the id it has in the plan: a self join reads back unambiguously
+        cols = ", ".join(f"{n}#{c.cid}" for n, c in zip(self.source_columns, self.out))
+        s = f"Scan: {self.table} columns=[{cols}]"
         if self.filters:
             s += " filters=[" + ", ".join(f.sql() for f in self.filters) + "]"
         return s
@@ -156,9 +165,8 @@ class Aggregate(Node):
         return tuple(e for _, e in self.groups) + tuple(a for _, a in self.aggs)
 
     def describe(self) -> str:
-        g = ", ".join(e.sql() for _, e in self.groups)
         a = ", ".join(f"{e.sql()} AS {c.sql()}" for c, e in self.aggs)
-        return f"Aggregate: group=[{g}] aggs=[{a}]"
+        return f"Aggregate: group=[{describe_groups(self.groups)}] aggs=[{a}]"
 
 
 @dataclass(frozen=True, eq=False)
