@@ -24,10 +24,29 @@ from engine.physical.sort import SortExec
 from engine.physical.unnest import UnnestExec
 from engine.physical.values import ValuesExec
 from engine.physical.window import WindowExec
-from engine.plan.expressions import Call, and_all, conjuncts
+from dataclasses import replace
+
+from engine.physical.lazy_topn import LAZY_PREDICATE_SECONDS, LazyTopNExec
+from engine.plan.expressions import (AggCall, Call, SortKey, SubqueryExpr, UdfCall, WindowCall,
+                                     and_all, conjuncts, substitute)
+from engine.plan.functions.names import VOLATILE
 from engine.plan.nodes import (Aggregate, Distinct, Filter, Join, Limit, Node, Project,
                                RecursiveUnion, Scan, SetOp, Sort, Unnest, Values, Window,
                                WorkTable)
+
+
+def _cheap_deterministic(e) -> bool:
+    return not any(isinstance(x, (UdfCall, SubqueryExpr, WindowCall, AggCall)) or
+                   (isinstance(x, Call) and x.fn in VOLATILE) for x in e.walk())
+
+
+def budget_rows(op: Operator, rows: int) -> None:
+    """Tell the scan under a LIMIT (through operators that pass rows on one batch at a time)
+    that ``rows`` rows may be all that is needed, so it starts with small batches."""
+    while isinstance(op, (ProjectExec, FilterExec)):
+        op = op.children()[0]
+    if isinstance(op, ScanExec):
+        op.row_budget = rows
 
 
 def split_join_condition(node: Join):
@@ -60,6 +79,37 @@ class Planner:
         from engine.optimizer.order_predicates import predicate_cost, predicate_selectivity
         return {p: (predicate_cost(p, self.udf_cost), predicate_selectivity(p, self.udf_cost)) for p in parts}
 
+    def _lazy_top_n(self, node: Sort, kw: dict) -> Operator | None:
+        """A top-N over a filter with an expensive conjunct: sort without it, then evaluate it
+        in sort order until the limit is met (LazyTopNExec). A projection of plain columns or
+        deterministic built-in expressions between them moves above the top-N."""
+        child, proj = node.child, None
+        if isinstance(child, Project) and all(_cheap_deterministic(e) for _, e in child.exprs):
+            proj, child = child, child.child
+        if isinstance(child, Scan):
+            parts = list(child.filters)
+        elif isinstance(child, Filter):
+            parts = conjuncts(child.predicate)
+        else:
+            return None
+        costs = self._costs(parts)
+        lazy = [p for p in parts if costs[p][0] >= LAZY_PREDICATE_SECONDS]
+        if not lazy:
+            return None
+        cheap = [p for p in parts if p not in lazy]
+        if isinstance(child, Scan):
+            base = replace(child, filters=tuple(cheap))
+        else:
+            base = Filter(child.child, and_all(cheap)) if cheap else child.child
+        keys = list(node.keys)
+        if proj is not None:
+            mapping = {c.cid: e for c, e in proj.exprs}
+            keys = [SortKey(substitute(k.expr, mapping), k.ascending, k.nulls_first) for k in keys]
+        op = LazyTopNExec(self.plan(base), keys, node.limit, lazy, costs, **kw)
+        if proj is not None:
+            op = ProjectExec(op, list(proj.exprs), proj.schema, **kw)
+        return op
+
     def plan(self, node: Node) -> Operator:
         est = self.cost.estimate(node)
         kw = {"est_rows": est.rows, "est_cost": est.cost}
@@ -82,9 +132,16 @@ class Planner:
             groups = [(c, c) for c in node.columns]
             return HashAggregateExec(self.plan(node.child), groups, [], schema, **kw)
         if isinstance(node, Sort):
+            if node.limit is not None:
+                lazy = self._lazy_top_n(node, kw)
+                if lazy is not None:
+                    return lazy
             return SortExec(self.plan(node.child), list(node.keys), node.limit, **kw)
         if isinstance(node, Limit):
-            return LimitExec(self.plan(node.child), node.limit, node.offset, node.percent, **kw)
+            child = self.plan(node.child)
+            if node.limit is not None:
+                budget_rows(child, node.limit + node.offset)
+            return LimitExec(child, node.limit, node.offset, node.percent, **kw)
         if isinstance(node, SetOp):
             return SetOpExec(self.plan(node.left), self.plan(node.right), node.kind, node.all, schema, **kw)
         if isinstance(node, Unnest):

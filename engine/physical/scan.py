@@ -32,6 +32,19 @@ def prune_terms(filters, names: dict[int, str]) -> list[tuple[str, str, object]]
     return out
 
 
+def growing(batches, budget: int, most: int = 1 << 17):
+    """``batches`` re-cut so the first holds about twice ``budget`` rows (at least 64) and each
+    next one four times the one before, up to ``most``."""
+    size = max(64, 2 * budget)
+    for b in batches:
+        start = 0
+        while b.num_rows - start > size and size < most:
+            yield b.slice(start, size)
+            start += size
+            size = min(size * 4, most)
+        yield b.slice(start) if start else b
+
+
 class ScanExec(Operator):
     def __init__(self, table: str, source, columns: list[str], out_keys: list[str],
                  filters: tuple[Expr, ...], names: dict[int, str], costs: dict | None = None, **kw):
@@ -51,6 +64,9 @@ class ScanExec(Operator):
         self.early = [f for f in filters if not self.late or
                       all(("#%d" % c) != frame_key for c in f.columns())]
         self.rest = [f for f in filters if f not in self.early]
+        # set by the planner under a LIMIT: the rows that may be all that is needed, so the
+        # first batches are small (filters and functions above run on a few rows, not 131,072)
+        self.row_budget: int | None = None
 
     def params(self) -> str:
         # each source column with the id (``#<id>`` key) it has in the plan
@@ -80,7 +96,10 @@ class ScanExec(Operator):
                 kept = apply_conjuncts(b, self.early, counts_early, ctx)
                 return kept.column("__row").to_numpy()
             kwargs["pre_filter"] = pre_filter
-        for b in self.source.scan(self.columns, self.prune, self.stats, **kwargs):
+        batches = self.source.scan(self.columns, self.prune, self.stats, **kwargs)
+        if self.row_budget is not None:
+            batches = growing(batches, self.row_budget)
+        for b in batches:
             b = pa.RecordBatch.from_arrays(b.columns, schema=self._schema) if b.num_columns else b
             self.stats.rows_read += b.num_rows
             if b.num_rows:

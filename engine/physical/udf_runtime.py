@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.errors import DataError
+from engine.physical.udf_memo import BatchKeys, Memo, int_keys
 from engine.plan import types as T
 from udfs.core import AUTO_CACHE_SECONDS
 
@@ -31,6 +32,7 @@ class UdfMetrics:
     memo_hits: int = 0       # rows answered from earlier calls in this statement
     tested: int = 0          # rows a predicate containing this function tested
     passed: int = 0          # ... and let through
+    bookkeeping: float = 0.0  # seconds keying rows, looking them up and keeping results
 
     def describe(self) -> str:
         per = f" cost={self.seconds / self.rows * 1000:.3f}ms/row" if self.rows else ""
@@ -76,12 +78,53 @@ def _content_keys(args: list[pa.Array], n: int) -> pa.Array:
     return pc.binary_join_element_wise(*parts, "\x1f")
 
 
-def _identity_keys(identity: list, n: int) -> pa.Array:
+def _identity_keys(identity: list, n: int, rows: np.ndarray | None = None) -> pa.Array:
     ident = identity[0]
     prefix = ident.as_py() if isinstance(ident, pa.Scalar) else str(ident[0])
     ids = identity[1]
     ids = pa.repeat(ids, n) if isinstance(ids, pa.Scalar) else ids
+    if rows is not None:
+        ids = ids.take(pa.array(rows))
     return pc.binary_join_element_wise(pa.scalar(prefix + ":"), pc.cast(ids, pa.string()), "")
+
+
+def batch_keys(identity: list, arrays: list[pa.Array], n: int) -> BatchKeys:
+    """Each row's key: its identity (video and frame id) or its argument values."""
+    if identity:
+        ident = identity[0]
+        prefix = ident.as_py() if isinstance(ident, pa.Scalar) else str(ident[0])
+        ids = identity[1]
+        ids = pa.repeat(ids, n) if isinstance(ids, pa.Scalar) else ids
+        if pa.types.is_integer(ids.type) and not ids.null_count:
+            return BatchKeys(n, "i:" + prefix, ids.cast(pa.int64()).to_numpy().view(np.uint64),
+                             strings=lambda rows: _identity_keys(identity, n, rows))
+        return BatchKeys(n, text=_identity_keys(identity, n))
+    if len(arrays) == 1:
+        got = int_keys(arrays[0])
+        if got is not None:
+            return BatchKeys(n, "c:" + str(arrays[0].type), got[0], got[1],
+                             strings=lambda rows: _content_keys(
+                                 [a if rows is None else a.take(pa.array(rows)) for a in arrays],
+                                 n if rows is None else len(rows)))
+    return BatchKeys(n, text=_content_keys(arrays, n))
+
+
+def _first_of_each(keys: BatchKeys, rows: np.ndarray) -> np.ndarray:
+    """The rows of ``rows`` whose key is the first of its value among them."""
+    if keys.text is not None:
+        sub = keys.text.take(pa.array(rows)) if len(rows) != keys.n else keys.text
+        uniq = pc.unique(sub)
+        if len(uniq) == len(rows):
+            return rows
+        return rows[np.sort(pc.index_in(uniq, value_set=sub).to_numpy(zero_copy_only=False))]
+    ints = keys.ints[rows]
+    if keys.nulls is not None:  # NULL keys as one value apart from every number
+        ints = np.where(keys.nulls[rows], np.uint64(0), ints)
+        nul = keys.nulls[rows]
+        _, first = np.unique(np.stack([ints, nul.astype(np.uint64)], axis=1), axis=0, return_index=True)
+    else:
+        _, first = np.unique(ints, return_index=True)
+    return rows if len(first) == len(rows) else rows[np.sort(first)]
 
 
 class UdfRuntime:
@@ -93,7 +136,7 @@ class UdfRuntime:
         self.cost = cost                # callable (udf) -> (seconds per row, selectivity)
         self._reuse: dict[tuple, bool] = {}
         self.metrics: dict[str, UdfMetrics] = {}
-        self._memo: dict[tuple, tuple[pa.Array, pa.Array]] = {}
+        self._memo: dict[tuple, Memo] = {}
         self._stores: dict[tuple, object] = {}
 
     def metric(self, name: str) -> UdfMetrics:
@@ -141,64 +184,67 @@ class UdfRuntime:
                     m.seconds / m.rows >= AUTO_CACHE_SECONDS:
                 # measured expensive on its first use: keep what was computed, reuse from now on
                 self._reuse[(u.name, u.version)] = True
-                keys = _identity_keys(identity, n) if identity else _content_keys(arrays, n)
-                self._remember(u, expr.dtype, keys, out)
+                self._remember(u, expr.dtype, batch_keys(identity, arrays, n), None, out, distinct=False)
             return out
-        keys = _identity_keys(identity, n) if identity else _content_keys(arrays, n)
-        result = pa.nulls(n, expr.dtype)
-        have = np.zeros(n, dtype=bool)
-        memo_key = (u.name, u.version)
-        memo = self._memo.get(memo_key)
-        if memo is not None:
-            pos = pc.index_in(keys, value_set=memo[0])
-            found = pc.is_valid(pos).to_numpy(zero_copy_only=False)
-            if found.any():
-                result = pc.if_else(pa.array(found), memo[1].take(pos), result)
-                have |= found
-                m.memo_hits += int(found.sum())
+        t0 = time.perf_counter()
+        keys = batch_keys(identity, arrays, n)
+        memo = self._memo_for(u, expr.dtype)
+        pos = memo.lookup(keys)                        # -1: not computed in this statement
+        have = pos >= 0
+        m.memo_hits += int(have.sum())
         cache = self._cache(u, expr.dtype)
+        cpos = None
         if cache is not None and not have.all():
-            pos, found = cache.lookup(keys)
-            found = found.to_numpy(zero_copy_only=False) & ~have
-            if found.any():
-                vals = cache.get(pos)
-                result = pc.if_else(pa.array(found), vals, result)
-                have |= found
-                m.cache_hits += int(found.sum())
-        if not have.all():
-            miss = np.nonzero(~have)[0]
-            sub_keys = keys.take(pa.array(miss))
+            miss = np.flatnonzero(~have)
+            cpos = np.full(n, -1, dtype=np.int64)
+            cpos[miss] = cache.lookup(keys.cache_keys(miss if len(miss) != n else None))
+            m.cache_hits += int((cpos >= 0).sum())
+        known = have if cpos is None else have | (cpos >= 0)
+        if not known.all():
+            miss = np.flatnonzero(~known)
             # rows with equal keys in this batch are computed once
-            first = pc.index_in(pc.unique(sub_keys), value_set=sub_keys).to_numpy(zero_copy_only=False)
-            rows = miss[np.sort(first)]
-            m.memo_hits += len(miss) - len(rows)
-            if len(rows) == n:  # every row is new and distinct: no copies of (large) inputs
-                computed = self._compute(expr, arrays, n, m)
-                ckeys, result = keys, computed
-            else:
-                computed = self._compute(expr, [a.take(pa.array(rows)) for a in arrays], len(rows), m)
-                ckeys = keys.take(pa.array(rows))
-                pos = pc.index_in(sub_keys, value_set=ckeys)
-                filled = computed.take(pos)
-                scatter = np.full(n, -1, dtype=np.int64)
-                scatter[miss] = np.arange(len(miss))
-                full = filled.take(pa.array(np.where(scatter >= 0, scatter, 0)))
-                result = pc.if_else(pa.array(~have), full, result)
-            self._remember(u, expr.dtype, ckeys, computed)
+            first = _first_of_each(keys, miss)
+            m.memo_hits += len(miss) - len(first)
+            m.bookkeeping += time.perf_counter() - t0
+            whole = len(first) == n  # every row is new and distinct: no copies of (large) inputs
+            computed = self._compute(expr, arrays if whole else [a.take(pa.array(first)) for a in arrays],
+                                     len(first), m)
+            t0 = time.perf_counter()
+            self._remember(u, expr.dtype, keys, None if whole else first, computed)
+            if whole:
+                m.bookkeeping += time.perf_counter() - t0
+                return computed
+            start = len(memo) - len(first)
+            if len(first) == len(miss):                # the new results sit at start, start + 1, ...
+                pos[miss] = np.arange(start, len(memo))
+            else:                                      # rows repeating a key of this batch too
+                pos = memo.lookup(keys)
+            have = pos >= 0
+        if have.all():
+            result = memo.take(pos)
+        elif not have.any():
+            result = cache.get(cpos)
+        else:
+            result = pc.if_else(pa.array(have), memo.take(np.where(have, pos, 0)),
+                                cache.get(np.where(have, 0, cpos)))
+        m.bookkeeping += time.perf_counter() - t0
         return result
 
-    def _remember(self, u, dtype, keys: pa.Array, values: pa.Array) -> None:
-        """Keep computed results for the rest of the statement and in the stored cache."""
+    def _memo_for(self, u, dtype) -> Memo:
         memo_key = (u.name, u.version)
         memo = self._memo.get(memo_key)
         if memo is None:
-            self._memo[memo_key] = (keys, values)
-        else:
-            self._memo[memo_key] = (pa.concat_arrays([memo[0], keys]),
-                                    pa.concat_arrays([memo[1], values]))
+            memo = self._memo[memo_key] = Memo(dtype)
+        return memo
+
+    def _remember(self, u, dtype, keys: BatchKeys, rows: np.ndarray | None, values: pa.Array,
+                  distinct: bool = True) -> None:
+        """Keep the results of ``rows`` (all if None) for the rest of the statement and in the
+        stored cache."""
+        self._memo_for(u, dtype).add(keys, rows, values, distinct)
         cache = self._cache(u, dtype)
         if cache is not None:
-            cache.add(keys, values)
+            cache.add(keys.cache_keys(rows), values)
 
     def _compute(self, expr, arrays: list[pa.Array], n: int, m: UdfMetrics) -> pa.Array:
         u = expr.udf
