@@ -82,6 +82,8 @@ class UDF:
         if self.args is not None:
             names = [f"arg{i + 1}" for i in range(len(self.args))]
             return names, len(self.args), len(self.args)
+        if isinstance(self.fn, type):  # an accumulator class: its update takes any arguments
+            return [], 0, None
         from udfs.model import ModelUDF
         fn, skip = self.fn, 0
         if isinstance(fn, ModelUDF):  # predict(self, model, *inputs)

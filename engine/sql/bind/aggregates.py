@@ -223,6 +223,13 @@ def agg_type(name: str, types: list[pa.DataType], node=None, params: dict | None
         raise NotSupportedError(f'"{what}": {e}{location(node)}') from None
 
 
+def udf_aggregate_call(binder, u, args: list[Expr], flt, node) -> AggCall:
+    """The call of a user aggregate (any number of arguments), type-checked as a UDF call; the
+    physical layer computes it through its accumulator (``engine.physical.accumulator``)."""
+    args, dtype = binder.udf_arguments(u, list(args), node)
+    return AggCall(f"udf:{u.name}", tuple(args), dtype, False, flt, (("udf", u),))
+
+
 def coerce_args(entry: R.AggregateFunction, args: list[Expr]) -> list[Expr]:
     """Untyped NULL arguments as the type the kernel computes them in, then the entry's casts."""
     out = []
@@ -308,13 +315,14 @@ class AggregateBinding:
             self.in_agg = False
 
     def _udf_aggregate(self, u, argn, node) -> Expr:
+        if isinstance(node, exp.Anonymous) and node.expressions and \
+                isinstance(node.expressions[0], (exp.Distinct, exp.Order)):
+            what = "DISTINCT" if isinstance(node.expressions[0], exp.Distinct) else "ORDER BY"
+            raise NotSupportedError(f'{what} in a call of the aggregate UDF "{u.name}" is not '
+                                    f"supported{location(node)}")
         args = self._bind_in_aggregate(argn, node)
-        if len(args) != 1:
-            raise NotSupportedError(f'Aggregate UDF "{u.name}" must take exactly one argument '
-                                    f"(got {len(args)}){location(node)}")
         flt, self.pending_filter = self.pending_filter, None
-        dtype = u.result_type([a.dtype for a in args], [None] * len(args))
-        call = AggCall(f"udf:{u.name}", tuple(args), dtype, False, flt, (("udf", u),))
+        call = udf_aggregate_call(self.b, u, args, flt, node)
         return self.agg.add(call, u.name)
 
     def _make_agg(self, entry, args, distinct, flt, options, node, order=()) -> Expr:
