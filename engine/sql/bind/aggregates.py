@@ -31,7 +31,6 @@ _AGG_CLASS = {node: a.name for node, a in R.BY_NODE.items()}
 _IGNORED_ARGS = {"big_int"}
 # argument keys of aggregate nodes, in the order DuckDB's call lists them
 _POSITIONAL = ("this", "expression", "expressions", "quantile", "separator")
-_DISTINCT_NOOP = {"min", "max", "bool_and", "bool_or", "bit_and", "bit_or", "any_value"}
 
 
 class _AggContext:
@@ -106,7 +105,7 @@ def call_parts(entry: R.AggregateFunction, node: exp.Expression, within: exp.Ord
             if v is None or v is False or (isinstance(v, list) and not v) or key in _IGNORED_ARGS:
                 continue
             if key not in _POSITIONAL:
-                if key == "count" and entry.name in ("min", "max", "arg_max", "arg_min"):
+                if key == "count" and entry.family in ("minmax", "arg"):
                     raise NotSupportedError(f'The top-n form of {entry.name} ("{what}") is not '
                                             f"supported{location(node)}")
                 raise NotSupportedError(f'"{what}": the {key} argument is not supported{location(node)}')
@@ -298,7 +297,7 @@ class AggregateBinding:
                 if parts.params else ","
             options = (("separator", sep),)
         # DISTINCT changes nothing in these: skip its extra pass
-        distinct = parts.distinct and entry.name not in _DISTINCT_NOOP
+        distinct = parts.distinct and not entry.idempotent
         if keys and distinct and any(k.expr != args[0] for k in keys):
             raise BindError(f'"{_written(node, entry)}": in a DISTINCT aggregate, ORDER BY may only '
                             f"order by the aggregated value{location(node)}")
