@@ -238,3 +238,26 @@ def test_builtin_aggregates_run_through_the_registry():
     assert kinds["sum"] is StateAccumulator and kinds["avg"] is StateAccumulator
     assert kinds["median"] is BufferAccumulator and kinds["corr"] is BufferAccumulator
     assert set(kinds) == {e.name for e in R.AGGREGATES}
+
+
+def test_aggregate_without_merge_works_where_no_states_combine():
+    @udf.aggregate(returns="BIGINT")
+    class nrows(Accumulator):  # only update and finalize
+        def __init__(self):
+            self.n = np.zeros(0, np.int64)
+
+        def update(self, args, group_ids, n_groups):
+            self.n = np.concatenate([self.n, np.zeros(n_groups - len(self.n), np.int64)])
+            self.n += np.bincount(group_ids, minlength=n_groups)
+
+        def finalize(self):
+            return self.n
+
+    con = engine.connect()
+    con.register_function(nrows)
+    con.register("s", pa.table({"g": [1, 1, 2], "x": [1.0, 2.0, 3.0]}))
+    assert con.execute("SELECT g, nrows(x) FROM s GROUP BY g ORDER BY g").fetchall() == [(1, 2), (2, 1)]
+    assert con.execute("SELECT x, nrows(x) OVER (PARTITION BY g) FROM s ORDER BY x").fetchall() == \
+        [(1.0, 2), (2.0, 2), (3.0, 1)]
+    with pytest.raises(NotSupportedError, match='"nrows" has no merge and state methods'):
+        con.execute("SELECT nrows(x) OVER (ORDER BY x) FROM s").fetchall()

@@ -22,7 +22,12 @@ groups at once, vectorized over a batch; groups are dense ids ``0 .. n_groups - 
   group, ``n_groups`` long (a group that saw no rows gets the aggregate's empty answer, NULL for
   most).
 * ``retract(args, group_ids, n_groups)`` (optional; ``supports_retract`` says whether it exists):
-  the inverse of ``update``, for sliding window frames.
+  the inverse of ``update``, for sliding window frames evaluated row by row in order (the
+  streaming window execution); frames evaluated all at once use ``state``/``merge`` instead.
+
+``update`` and ``finalize`` are required; ``state`` and ``merge`` are needed where the engine
+combines partial results (an ``ORDER BY`` window frame); a class without them works in GROUP BY,
+without GROUP BY and over whole partitions, and a frame over it is refused by name.
 
 An aggregate without GROUP BY is one group (``n_groups == 1``); ``OVER (PARTITION BY ...)`` is one
 group per partition; a frame ``OVER (ORDER BY ...)`` is one group per output row (the engine builds
@@ -68,6 +73,12 @@ class Accumulator:
 
     def retract(self, args: list[pa.Array], group_ids: np.ndarray, n_groups: int) -> None:
         raise NotImplementedError(f"{type(self).__name__} cannot retract rows")
+
+
+def implements(cls: type, method: str) -> bool:
+    """Whether a user aggregate class has ``method`` of its own (not the base class's stub)."""
+    fn = getattr(cls, method, None)
+    return callable(fn) and fn is not getattr(Accumulator, method, None)
 
 
 @dataclass(frozen=True)

@@ -244,9 +244,7 @@ class UserAccumulator(Accumulator):
         self.timed = _Timed(u, ctx)
         self.inner = self.timed.call(u.fn)
         self.n = 0
-        self.supports_retract = bool(getattr(self.inner, "supports_retract", False)) or \
-            type(self.inner).retract is not Accumulator.retract if isinstance(self.inner, Accumulator) \
-            else hasattr(self.inner, "retract")
+        self.supports_retract = bool(getattr(self.inner, "supports_retract", hasattr(self.inner, "retract")))
 
     def update(self, args, group_ids, n_groups) -> None:
         self.n = max(self.n, n_groups)

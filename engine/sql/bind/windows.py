@@ -27,6 +27,7 @@ from engine.sql.bind.aggregates import (
 )
 from engine.sql.bind.util import _const_int, sort_key
 from engine.sql.parser import location
+from udfs.accumulator import implements
 
 # the window-only functions' names (for the other binders' questions), from their registry
 _WINDOW_ONLY = frozenset(W.BY_NAME)
@@ -107,7 +108,9 @@ class WindowBinding:
         if entry is None and isinstance(f, exp.Anonymous):
             entry = R.lookup(f.name)
         if entry is None:
-            return self._window_udf(f) if isinstance(f, exp.Anonymous) else None
+            whole = (frame is None and not ordered) or \
+                (frame is not None and frame.start is None and frame.end is None)
+            return self._window_udf(f, whole) if isinstance(f, exp.Anonymous) else None
         what = _Written(f, entry, within is not None)
         parts = call_parts(entry, f, within)
         if parts.star:
@@ -133,7 +136,7 @@ class WindowBinding:
         dtype = agg_type(entry.name, [a.dtype for a in args], f, dict(options))
         return entry.name, coerce_args(entry, args), dtype, options
 
-    def _window_udf(self, f: exp.Anonymous):
+    def _window_udf(self, f: exp.Anonymous, whole: bool):
         """(name, args, type, options) of a user aggregate used as a window function (any frame:
         the window computes it through its accumulator), or None for another function."""
         if F.lookup(f.name) is not None:
@@ -144,6 +147,10 @@ class WindowBinding:
         if f.expressions and isinstance(f.expressions[0], (exp.Distinct, exp.Order)):
             raise NotSupportedError(f'DISTINCT or ORDER BY in a call of the aggregate UDF "{u.name}" '
                                     f"is not supported{location(f)}")
+        if not whole and isinstance(u.fn, type) and not (implements(u.fn, "merge") and implements(u.fn, "state")):
+            raise NotSupportedError(f'The aggregate UDF "{u.name}" has no merge and state methods, so it '
+                                    "works over whole partitions only (OVER without ORDER BY, or with "
+                                    f"ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING){location(f)}")
         args = [self._post(self.bind(a), a) for a in f.expressions]
         call = udf_aggregate_call(self.b, u, args, None, f)
         return call.fn, list(call.args), call.dtype, call.options
