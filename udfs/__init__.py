@@ -3,6 +3,7 @@ library (vision models and features; labeling functions and the label model come
 
 This package never imports ``engine``.
 """
+from udfs.accumulator import Accumulator, PartitionEvaluator
 from udfs.core import UDF, as_udf, udf
 from udfs.model import ModelUDF, choose_device
 
@@ -13,4 +14,4 @@ def builtin_functions() -> list[UDF]:
     return list(BUILTINS)
 
 
-__all__ = ["udf", "UDF", "ModelUDF", "as_udf", "choose_device", "builtin_functions"]
+__all__ = ["udf", "UDF", "Accumulator", "PartitionEvaluator", "ModelUDF", "as_udf", "choose_device", "builtin_functions"]

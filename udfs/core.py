@@ -12,8 +12,11 @@ Calling convention (vectorized): a scalar UDF receives one Arrow array per argum
 arrive as arrays too) and returns an Arrow array, a numpy array or a list of the same length.
 ``batch_size`` caps the rows per call (models use it to bound memory). ``row=True`` declares a
 row-at-a-time function instead (called once per row with Python values) for the rare function
-that cannot be vectorized. An aggregate UDF receives, per argument, a list array holding each
-group's values and returns one value per group. A table UDF receives Python values and returns
+that cannot be vectorized. An aggregate UDF is a class with the accumulator methods
+(``udfs.accumulator.Accumulator``: ``update`` over a batch with each row's group id, ``merge``,
+``state``, ``finalize``; any number of arguments), which works in GROUP BY, without GROUP BY and
+``OVER (...)``; or, simpler and slower, a function that receives, per argument, a list array
+holding each group's values and returns one value per group. A table UDF receives Python values and returns
 an Arrow table (or record batches) with the declared columns.
 
 ``deterministic`` (default True) lets the engine reuse results. ``cache=True`` stores results in
@@ -82,6 +85,8 @@ class UDF:
         if self.args is not None:
             names = [f"arg{i + 1}" for i in range(len(self.args))]
             return names, len(self.args), len(self.args)
+        if isinstance(self.fn, type):  # an accumulator class: its update takes any arguments
+            return [], 0, None
         from udfs.model import ModelUDF
         fn, skip = self.fn, 0
         if isinstance(fn, ModelUDF):  # predict(self, model, *inputs)

@@ -169,9 +169,8 @@ def arrow_plan(call: AggCall, entry: R.AggregateFunction, args: list, mask, grou
         return ArrowPlan([a], [(0, "sum", _sum_opts())], _cast_out(dtype))
     if fam == "avg":
         a = nulled(arg)
-        if pa.types.is_floating(a.type):
-            return ArrowPlan([to_float64(a)], [(0, "mean", _sum_opts())], _cast_out(dtype))
-        s = sum_input(a)
+        # a sum and a count, not Arrow's mean: states that merge (chunks, window frames)
+        s = to_float64(a) if pa.types.is_floating(a.type) else sum_input(a)
         return ArrowPlan([s], [(0, "sum", _sum_opts()), (0, "count", pc.CountOptions(mode="only_valid"))],
                          _finish_avg)
     if fam == "minmax":
@@ -279,6 +278,18 @@ def _distinct_rows(gid: np.ndarray, args: list[pa.Array], keep_null: bool = Fals
 
 
 def _run_plan(plan: ArrowPlan, gid: np.ndarray, ngroups: int, empty_zero: bool) -> pa.Array:
+    out, groups = _plan_specs(plan, gid)
+    return scatter(plan.finish(out), groups, ngroups, 0 if empty_zero else None)
+
+
+def plan_outputs(plan: ArrowPlan, gid: np.ndarray, ngroups: int) -> list[pa.Array]:
+    """The outputs of the plan's specs (its partial states) for each of ``ngroups`` groups,
+    NULL for a group without rows."""
+    outs, groups = _plan_specs(plan, gid)
+    return [scatter(o, groups, ngroups) for o in outs]
+
+
+def _plan_specs(plan: ArrowPlan, gid: np.ndarray) -> tuple[list[pa.Array], np.ndarray]:
     cols = {"__g": pa.array(gid, pa.int64())}
     specs, names = [], []
     for j, c in enumerate(plan.columns):
@@ -287,9 +298,7 @@ def _run_plan(plan: ArrowPlan, gid: np.ndarray, ngroups: int, empty_zero: bool) 
         specs.append(([], fn, o) if col is None else (f"c{col}", fn, o))
         names.append("count_all" if col is None else f"c{col}_{fn}")
     res = pa.table(cols).group_by(["__g"], use_threads=False).aggregate(specs)
-    outs = [res.column(n).combine_chunks() for n in names]
-    out = plan.finish(outs)
-    return scatter(out, res.column("__g").to_numpy(), ngroups, 0 if empty_zero else None)
+    return [res.column(n).combine_chunks() for n in names], res.column("__g").to_numpy()
 
 
 def scatter(values: pa.Array, groups: np.ndarray, ngroups: int, empty=None) -> pa.Array:

@@ -1,12 +1,16 @@
-"""HashAggregateExec: GROUP BY and aggregates through Arrow's C++ hash aggregation.
+"""HashAggregateExec: GROUP BY and aggregates through accumulators and Arrow's C++ hash aggregation.
 
-Inputs are first evaluated batch by batch into key columns, argument columns and FILTER masks.
-Each aggregate is then computed the way its registry entry's kernel family says
-(``engine.physical.aggregate_kernels``): those with an Arrow plan (sum, count, avg, min, max, ...)
-join one grouped Arrow aggregation over all keys; the others (DISTINCT, ORDER BY inside the call,
-exact quantiles, mode, arg_max, the bivariate statistics, ...) need each row's group id, which
-that same aggregation supplies as each group's list of row numbers, and are computed from it with
-vectorized numpy/Arrow kernels over the rows their FILTER keeps.
+Each aggregate call has an accumulator (``engine.physical.accumulator``, the interface of
+``udfs.accumulator``). The input streams by in chunks of up to ``CHUNK_ROWS`` rows, evaluated batch
+by batch into key columns, argument columns and FILTER masks: memory holds one chunk and the
+groups' states, not the whole input, where the aggregates allow it (a sum over 10^8 pairs of a
+cross join). Per chunk, the calls whose state Arrow's hash kernels compute (sum, count, avg, min,
+max, ...) join one grouped Arrow aggregation over the keys, whose outputs their accumulators
+absorb; the others (DISTINCT, ORDER BY inside the call, exact quantiles, user aggregates, ...) get
+each row's group id, which the same aggregation supplies as each group's list of row numbers, and
+update their accumulators with the rows their FILTER keeps. ``_Groups`` gives a chunk's groups
+their ids across chunks (one Arrow aggregation over the groups seen and the chunk's, NULL keys
+included); an input of one chunk pays nothing for it.
 """
 from __future__ import annotations
 
@@ -15,10 +19,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.physical import aggregate_kernels as K
+from engine.physical.accumulator import StateAccumulator, make_accumulator
 from engine.physical.evaluate import evaluate_array, evaluate_mask, hash_key
 from engine.physical.operator import Operator, table_batches
-from engine.plan import aggregates as R
-from engine.plan.expressions import AggCall
+
+# rows per chunk: one chunk covers most inputs (TPC-H SF 0.1's lineitem), so they take one Arrow
+# pass as before; bigger inputs stream, holding a chunk at a time
+CHUNK_ROWS = 1 << 20
 
 
 class HashAggregateExec(Operator):
@@ -46,27 +53,15 @@ class HashAggregateExec(Operator):
                 cols[f"a{i}_f"] = pc.fill_null(m, False)
         return cols
 
-    def _columns(self, ctx) -> tuple[dict[str, pa.ChunkedArray], int]:
-        parts: dict[str, list[pa.Array]] = {}
-        n = 0
-        for b in self._children[0].execute(ctx):
-            if not b.num_rows:
-                continue
-            n += b.num_rows
-            for k, v in self._inputs(b, ctx).items():
-                parts.setdefault(k, []).append(v)
+    def _types(self) -> dict[str, pa.DataType]:
         types = {f"g{i}": e.dtype for i, (_, e) in enumerate(self.groups)}
         for i, (_, a) in enumerate(self.aggs):
             for j, x in enumerate(a.args):
                 types[f"a{i}_{j}"] = x.dtype
             if a.filter is not None:
                 types[f"a{i}_f"] = pa.bool_()
-        cols = {}
-        for k, t in types.items():
-            t = t if not pa.types.is_null(t) else pa.int32()  # untyped NULL keys hash as INTEGER
-            chunks = [c.cast(t) if c.type != t else c for c in parts.get(k, [])]
-            cols[k] = pa.chunked_array(chunks, type=t)
-        return cols, n
+        # untyped NULL keys hash as INTEGER
+        return {k: (t if not pa.types.is_null(t) else pa.int32()) for k, t in types.items()}
 
     def _execute(self, ctx):
         if not self.groups and self.aggs and all(a.fn == "count_star" and a.filter is None
@@ -76,16 +71,50 @@ class HashAggregateExec(Operator):
             yield pa.RecordBatch.from_arrays([pa.array([n], pa.int64()) for _ in self.aggs],
                                              schema=self._schema)
             return
-        cols, n = self._columns(ctx)
+        accs = [make_accumulator(a, ctx) for _, a in self.aggs]
+        groups = _Groups() if self.groups else None
+        types = self._types()
+        parts: dict[str, list[pa.Array]] = {}
+        n = total = 0
+        for b in self._children[0].execute(ctx):
+            if not b.num_rows:
+                continue
+            n += b.num_rows
+            for k, v in self._inputs(b, ctx).items():
+                parts.setdefault(k, []).append(v)
+            if n >= CHUNK_ROWS:
+                self._chunk(parts, n, types, accs, groups)
+                total += n
+                parts, n = {}, 0
+        if n:
+            self._chunk(parts, n, types, accs, groups)
+            total += n
+        ngroups = groups.n if groups is not None else 1
+        if groups is None and total == 0:  # no rows: each aggregate's answer over nothing
+            for (_, a), acc in zip(self.aggs, accs):
+                acc.update([pa.nulls(0, x.dtype) for x in a.args], np.zeros(0, np.int64), 1)
+        out = [K.as_type(groups.column(i), c.dtype) for i, (c, _) in enumerate(self.groups)] \
+            if groups is not None else []
+        for (c, _), acc in zip(self.aggs, accs):
+            if isinstance(acc, StateAccumulator):
+                acc.resize(ngroups)
+            out.append(K.as_type(acc.finalize(), c.dtype))
+        result = pa.Table.from_arrays(out, schema=self._schema) if out else \
+            pa.table({"__n": pa.nulls(ngroups)}).select([])
+        yield from table_batches(result)
+
+    def _chunk(self, parts, n: int, types, accs, groups: "_Groups | None") -> None:
+        """Aggregate one chunk of evaluated input into the accumulators."""
+        cols = {k: pa.chunked_array([c.cast(t) if c.type != t else c for c in parts.get(k, [])], type=t)
+                for k, t in types.items()}
         keys = [f"g{i}" for i in range(len(self.groups))]
-        grouped = bool(keys)
         table_cols = {k: cols[k] for k in keys}
         plans: dict[int, K.ArrowPlan] = {}
-        for i, (_, a) in enumerate(self.aggs):
-            if a.fn.startswith("udf:"):
+        for i, ((_, a), acc) in enumerate(zip(self.aggs, accs)):
+            if not isinstance(acc, StateAccumulator):
                 continue
             args = [cols[f"a{i}_{j}"] for j in range(len(a.args))]
-            plan = K.arrow_plan(a, R.get(a.fn), args, cols.get(f"a{i}_f"), grouped)
+            plan = acc.plan(args, cols.get(f"a{i}_f"), bool(keys))
             if plan is not None:
                 plans[i] = plan
                 for j, c in enumerate(plan.columns):
@@ -101,63 +130,70 @@ class HashAggregateExec(Operator):
                 else:
                     specs.append((f"p{i}_{col}", fn, o))
                     names[i].append(f"p{i}_{col}_{fn}")
-        if slow and grouped:
+        if slow and keys:
             table_cols["__row"] = pa.array(np.arange(n, dtype=np.int64))
             specs.append(("__row", "list", None))
         if not table_cols:
             table_cols["__one"] = pa.nulls(n, pa.int8())
-        table = pa.table(table_cols)
-        res = table.group_by(keys, use_threads=False).aggregate(specs)
-        ngroups = res.num_rows
-        if grouped and slow:
+        res = pa.table(table_cols).group_by(keys, use_threads=False).aggregate(specs)
+        if groups is not None:
+            gmap = groups.add(res.select(keys))
+        else:
+            gmap = np.zeros(1, dtype=np.int64)
+        ngroups = groups.n if groups is not None else 1
+        if keys and slow:
             rows = res.column("__row_list").combine_chunks()
             gid = np.empty(n, dtype=np.int64)
-            gid[pc.list_flatten(rows).to_numpy()] = pc.list_parent_indices(rows).to_numpy()
+            gid[pc.list_flatten(rows).to_numpy()] = gmap[pc.list_parent_indices(rows).to_numpy()]
         else:
             gid = np.zeros(n, dtype=np.int64)
-        out = [K.as_type(res.column(f"g{i}"), c.dtype) for i, (c, _) in enumerate(self.groups)]
-        for i, (c, a) in enumerate(self.aggs):
+        for i, ((_, a), acc) in enumerate(zip(self.aggs, accs)):
             if i in plans:
-                arr = plans[i].finish([res.column(nm).combine_chunks() for nm in names[i]])
-            else:
-                arr = self._slow(a, cols, i, gid, ngroups, ctx)
-            out.append(K.as_type(arr, c.dtype))
-        result = pa.Table.from_arrays(out, schema=self._schema) if out else \
-            pa.table({"__n": pa.nulls(ngroups)}).select([])
-        yield from table_batches(result)
-
-    def _slow(self, a: AggCall, cols, i: int, gid: np.ndarray, ngroups: int, ctx) -> pa.Array:
-        args = [cols[f"a{i}_{j}"].combine_chunks() for j in range(len(a.args))]
-        mask = cols.get(f"a{i}_f")
-        if mask is not None:
-            keep = mask.combine_chunks()
-            gid = gid[keep.to_numpy(zero_copy_only=False)]
-            args = [x.filter(keep) for x in args]
-        if a.fn.startswith("udf:"):
-            return _call_aggregate_udf(dict(a.options)["udf"], _udf_lists(gid, ngroups, args[0]), a.dtype, ctx)
-        return K.grouped(a, R.get(a.fn), gid, ngroups, args)
+                acc.absorb([res.column(nm) for nm in names[i]], gmap, ngroups)
+                continue
+            args = [cols[f"a{i}_{j}"].combine_chunks() for j in range(len(a.args))]
+            g = gid
+            mask = cols.get(f"a{i}_f")
+            if mask is not None:
+                keep = mask.combine_chunks()
+                g = gid[keep.to_numpy(zero_copy_only=False)]
+                args = [x.filter(keep) for x in args]
+            acc.update(args, g, ngroups)
 
 
-def _udf_lists(gid: np.ndarray, ngroups: int, values: pa.Array) -> pa.Array:
-    """Each group's values (NULLs included, in input order) as one list; an empty group gets []."""
-    order = np.argsort(gid, kind="stable")
-    counts = np.bincount(gid, minlength=ngroups)
-    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
-    return pa.ListArray.from_arrays(pa.array(offsets), values.take(pa.array(order, pa.int64())))
+class _Groups:
+    """The groups seen so far: their key rows, in order of first appearance; a group's id is its
+    row number."""
 
+    def __init__(self) -> None:
+        self.table: pa.Table | None = None
 
-def _call_aggregate_udf(u, lists: pa.Array, dtype: pa.DataType, ctx) -> pa.Array:
-    """An aggregate UDF gets each group's values as one list array and returns a value per group."""
-    import time
-    from engine.errors import DataError
-    from engine.physical.udf_runtime import UdfRuntime
-    m = ctx.udf_runtime.metric(u.name)
-    t0 = time.perf_counter()
-    try:
-        out = u.fn(lists)
-    except Exception as e:
-        raise DataError(f'Aggregate UDF "{u.name}" failed: {type(e).__name__}: {e}') from None
-    m.seconds += time.perf_counter() - t0
-    m.batches += 1
-    m.rows += len(lists)
-    return UdfRuntime._check(u, out, len(lists), dtype)
+    @property
+    def n(self) -> int:
+        return self.table.num_rows if self.table is not None else 0
+
+    def column(self, i: int) -> pa.ChunkedArray | pa.Array:
+        return self.table.column(i) if self.table is not None else pa.nulls(0)
+
+    def add(self, chunk: pa.Table) -> np.ndarray:
+        """The ids of a chunk's (distinct) key rows, new keys becoming new groups."""
+        if self.table is None:
+            self.table = chunk
+            return np.arange(chunk.num_rows, dtype=np.int64)
+        n, m = self.n, chunk.num_rows
+        keys = chunk.column_names
+        both = pa.concat_tables([self.table, chunk.cast(self.table.schema)])
+        both = both.append_column("__pos", pa.array(np.arange(n + m, dtype=np.int64)))
+        # each key is at most once among the groups and once in the chunk: min and max find both
+        res = both.group_by(keys, use_threads=False).aggregate([("__pos", "min"), ("__pos", "max")])
+        lo, hi = res.column("__pos_min").to_numpy(), res.column("__pos_max").to_numpy()
+        in_chunk = hi >= n
+        pos, old = hi[in_chunk] - n, lo[in_chunk]
+        gmap = np.empty(m, dtype=np.int64)
+        seen = old < n
+        gmap[pos[seen]] = old[seen]
+        fresh = np.sort(pos[~seen])
+        gmap[fresh] = n + np.arange(len(fresh))
+        if len(fresh):
+            self.table = pa.concat_tables([self.table, chunk.cast(self.table.schema).take(pa.array(fresh))])
+        return gmap

@@ -5,9 +5,11 @@ peer-group boundaries become index arrays, every frame becomes a [lo, hi] row ra
 aggregates over frames are answered from prefix sums (counts, integer sums: exact, HUGEINT as
 DuckDB), running sums or a segment tree of partial sums (float sums: a frame's sum adds only
 values of that frame, so it does not carry the rounding of a huge value outside it), or a sparse
-table (min, max) — no per-row Python. Over whole partitions every aggregate of the registry is
-computed by its grouped kernel (``aggregate_kernels.grouped``) on partition ids, the same code as
-GROUP BY. Results are scattered back to the input's row order.
+table (min, max) — no per-row Python. Over whole partitions every aggregate (of the registry or
+a user's) is computed by its accumulator (``engine.physical.accumulator``) on partition ids, the
+same code as GROUP BY; a user aggregate over frames goes through its accumulator too
+(``window_frames``). Ranking and offset functions are ``PartitionEvaluator``s
+(``window_evaluators``). Results are scattered back to the input's row order.
 """
 from __future__ import annotations
 
@@ -17,12 +19,16 @@ import pyarrow.compute as pc
 
 from engine.errors import NotSupportedError
 from engine.physical import aggregate_kernels as K
+from engine.physical.accumulator import make_accumulator
 from engine.physical.evaluate import evaluate_array
 from engine.physical.operator import Operator, collect, table_batches
 from engine.physical.sort import as_batch, key_columns
+from engine.physical.window_evaluators import evaluator as window_evaluator
+from engine.physical.window_frames import frame_values
 from engine.plan import aggregates as R
 from engine.plan import types as T
 from engine.plan.expressions import AggCall, WindowCall
+from udfs.accumulator import WindowRows
 
 
 def _changes(arr: pa.Array) -> np.ndarray:
@@ -189,52 +195,51 @@ def compute_window(batch: pa.RecordBatch, call: WindowCall, ctx) -> pa.Array:
     pend = _segment_ends(pchange)
     peer_start = _segment_starts(peer_change)
     peer_end = _segment_ends(peer_change)
-    fn = call.fn
     args = [evaluate_array(a, batch, ctx).take(pa_perm) for a in call.args]
+    rows = WindowRows(pstart, pend, peer_start, peer_end)
 
     result: pa.Array
-    if fn == "row_number":
-        result = pa.array(pos - pstart + 1, pa.int64())
-    elif fn == "rank":
-        result = pa.array(peer_start - pstart + 1, pa.int64())
-    elif fn == "dense_rank":
-        c = np.cumsum(peer_change)
-        result = pa.array(c - c[pstart] + 1, pa.int64())
-    elif fn == "percent_rank":
-        size = pend - pstart
-        rank = peer_start - pstart
-        result = pa.array(np.where(size > 1, rank / np.maximum(size - 1, 1), 0.0), pa.float64())
-    elif fn == "cume_dist":
-        result = pa.array((peer_end - pstart) / (pend - pstart), pa.float64())
-    elif fn == "ntile":
-        buckets = int(args[0][0].as_py()) if args else 1
-        size = pend - pstart
-        rn0 = pos - pstart
-        q, r = np.divmod(size, buckets)
-        boundary = r * (q + 1)
-        small = np.where(q > 0, q, 1)
-        result = pa.array(np.where(rn0 < boundary, rn0 // (q + 1), r + (rn0 - boundary) // small) + 1,
-                          pa.int64())
-    elif fn in ("lag", "lead"):
-        off = int(args[1][0].as_py()) if len(args) > 1 else 1
-        src = pos - off if fn == "lag" else pos + off
-        ok = (src >= pstart) & (src < pend)
-        taken = args[0].take(pa.array(np.where(ok, src, 0)))
-        default = args[2] if len(args) > 2 else pa.nulls(n, call.dtype)
-        result = pc.if_else(pa.array(ok), taken, default.cast(call.dtype))
-    elif (entry := R.lookup(fn)) is not None and _whole_partition(call):
-        # one value per partition, computed as GROUP BY computes it, on partition ids
+    ev = window_evaluator(call)
+    udf = call.fn.startswith("udf:")
+    entry = None if udf else R.lookup(call.fn)
+    if ev is not None:
+        result = ev.evaluate_all(args, n, rows)
+    elif (udf or entry is not None) and _whole_partition(call):
+        # one value per partition, through the call's accumulator: the same code as GROUP BY
         pid = np.cumsum(pchange) - 1
-        agg = AggCall(entry.name, call.args, call.dtype, False, None, call.options)
-        per = K.grouped(agg, entry, pid, int(pid[-1]) + 1, args)
-        result = per.take(pa.array(pid))
+        acc = make_accumulator(_as_agg(call), ctx)
+        acc.update(args, pid, int(pid[-1]) + 1)
+        result = acc.finalize().take(pa.array(pid))
     else:
         lo, hi = _frame_bounds(call, pos, pstart, pend, peer_start, peer_end,
                                orders[0].take(pa_perm) if orders else None)
-        result = _frame_aggregate(fn, args, lo, hi, call.dtype, pstart, pend)
+        if udf:  # a user aggregate over frames: its accumulator, one group per row
+            agg = _as_agg(call)
+            result = frame_values(lambda: make_accumulator(agg, ctx), args, lo, hi)
+        else:
+            result = _frame_aggregate(_frame_kind(call.fn, entry), args, lo, hi, call.dtype, pstart, pend)
     inverse = np.empty(n, dtype=np.int64)
     inverse[perm] = pos
     return result.take(pa.array(inverse))
+
+
+def _as_agg(call: WindowCall) -> AggCall:
+    return AggCall(call.fn, call.args, call.dtype, False, None, call.options)
+
+
+def _frame_kind(fn: str, entry: R.AggregateFunction | None) -> str:
+    """What ``_frame_aggregate`` computes for a function: a window-only frame function by name,
+    an aggregate by its registry family (the names below are DuckDB's, read from the entry)."""
+    if entry is None:
+        return fn  # first_value, last_value, nth_value
+    fam, v = entry.family, entry.variant
+    if fam == "count":
+        return "count_star" if v == "star" else "count" if v == "" else entry.name
+    if fam == "bool":
+        return "min" if v == "and" else "max"
+    if fam in ("minmax", "variance", "first"):
+        return v  # min, max; stddev_samp, ...; first, last
+    return fam  # sum, avg, count_if
 
 
 def _whole_partition(call: WindowCall) -> bool:
@@ -401,7 +406,7 @@ def _frame_aggregate(fn: str, args, lo: np.ndarray, hi: np.ndarray, dtype: pa.Da
     hi_c = np.clip(hi, 0, max(n - 1, 0))
     if fn == "count_star":
         return pa.array(np.where(empty, 0, hi - lo + 1), pa.int64())
-    if fn in ("first_value", "last_value", "nth_value", "first", "last"):
+    if fn in ("first_value", "last_value", "nth_value", "first", "last"):  # see _frame_kind
         if fn in ("first_value", "first"):
             src = lo_c
         elif fn in ("last_value", "last"):
@@ -413,8 +418,6 @@ def _frame_aggregate(fn: str, args, lo: np.ndarray, hi: np.ndarray, dtype: pa.Da
             src = np.clip(src, 0, max(n - 1, 0))
         taken = args[0].take(pa.array(src))
         return pc.if_else(pa.array(empty), pa.scalar(None, dtype), taken)
-    if fn in ("bool_and", "bool_or"):
-        fn = "min" if fn == "bool_and" else "max"
     if fn in ("min", "max") and not _is_numeric_like(args[0].type):
         return _ranked_extreme(args[0], lo_c, hi_c, empty, fn == "min")
     if fn == "count_if":  # DuckDB's count_if is the sum of its true values: NULL without values

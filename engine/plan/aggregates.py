@@ -64,6 +64,8 @@ class AggregateFunction:
     filter: bool = True                      # FILTER (WHERE ...) applies
     window: str | None = "partition"         # "frame": any frame; "partition": whole partitions
     empty_zero: bool = False                 # over no rows it is 0, not NULL (count)
+    idempotent: bool = False                 # DISTINCT changes nothing (min, max, ...)
+    spelled: tuple[tuple[type, str], ...] = ()  # DuckDB's name of a node that is an alias's
 
 
 def _same(types, params) -> pa.DataType:
@@ -232,10 +234,13 @@ AGGREGATES: list[AggregateFunction] = [
                       window="frame"),
     AggregateFunction("sum", _sum, "sum", nodes=(exp.Sum,), window="frame"),
     AggregateFunction("avg", _double("avg"), "avg", aliases=("mean",), nodes=(exp.Avg,), window="frame"),
-    AggregateFunction("min", _minmax("min"), "minmax", "min", nodes=(exp.Min,), window="frame"),
-    AggregateFunction("max", _minmax("max"), "minmax", "max", nodes=(exp.Max,), window="frame"),
+    AggregateFunction("min", _minmax("min"), "minmax", "min", nodes=(exp.Min,), window="frame",
+                      idempotent=True),
+    AggregateFunction("max", _minmax("max"), "minmax", "max", nodes=(exp.Max,), window="frame",
+                      idempotent=True),
     AggregateFunction("product", _double("product"), "product", cast=(_F64,)),
-    *[AggregateFunction(n, _double(n), "variance", v, aliases=a, nodes=nd, cast=(_F64,), window="frame")
+    *[AggregateFunction(n, _double(n), "variance", v, aliases=a, nodes=nd, cast=(_F64,), window="frame",
+                        spelled=((nd[0], a[0]),) if a else ())
       for n, v, a, nd in _STATS],
     *[AggregateFunction(n, _double(n), "bivariate", n, nodes=(nd,), nargs=(2, 2), cast=(_F64, _F64),
                         distinct=False)
@@ -256,23 +261,24 @@ AGGREGATES: list[AggregateFunction] = [
                       nodes=(exp.ArgMax,), nargs=(2, 2), distinct=False),
     AggregateFunction("arg_min", _arg("arg_min"), "arg", "min", aliases=("argmin", "min_by"),
                       nodes=(exp.ArgMin,), nargs=(2, 2), distinct=False),
-    AggregateFunction("any_value", _same, "first", "any", nodes=(exp.AnyValue,), ordered=True),
+    AggregateFunction("any_value", _same, "first", "any", nodes=(exp.AnyValue,), ordered=True,
+                      idempotent=True),
     AggregateFunction("first", _same, "first", "first", aliases=("arbitrary",), nodes=(exp.First,),
                       ordered=True, window="frame", distinct=False),
     AggregateFunction("last", _same, "first", "last", nodes=(exp.Last,), ordered=True, window="frame",
                       distinct=False),
     AggregateFunction("bit_and", _bits("bit_and"), "bits", "and", nodes=(exp.BitwiseAndAgg,),
-                      null_as=pa.int64()),
+                      null_as=pa.int64(), idempotent=True),
     AggregateFunction("bit_or", _bits("bit_or"), "bits", "or", nodes=(exp.BitwiseOrAgg,),
-                      null_as=pa.int64()),
+                      null_as=pa.int64(), idempotent=True),
     AggregateFunction("bit_xor", _bits("bit_xor"), "bits", "xor", nodes=(exp.BitwiseXorAgg,),
                       null_as=pa.int64()),
     AggregateFunction("bool_and", _bool("bool_and"), "bool", "and", aliases=("every",),
-                      nodes=(exp.LogicalAnd,), null_as=pa.bool_(), window="frame"),
+                      nodes=(exp.LogicalAnd,), null_as=pa.bool_(), window="frame", idempotent=True),
     AggregateFunction("bool_or", _bool("bool_or"), "bool", "or", nodes=(exp.LogicalOr,),
-                      null_as=pa.bool_(), window="frame"),
+                      null_as=pa.bool_(), window="frame", idempotent=True),
     AggregateFunction("list", _list, "list", aliases=("array_agg",), nodes=(exp.ArrayAgg,),
-                      ordered=True),
+                      ordered=True, spelled=((exp.ArrayAgg, "array_agg"),)),
     AggregateFunction("string_agg", _string, "string_agg", aliases=("group_concat", "listagg"),
                       nodes=(exp.GroupConcat,), params=("separator",), cast=(pa.string(),),
                       null_as=pa.string(), ordered=True),
@@ -292,6 +298,13 @@ UNSUPPORTED = {"kurtosis", "kurtosis_pop", "skewness", "entropy", "fsum", "sumka
                "reservoir_quantile", "approx_top_k", "arg_max_null", "arg_min_null", "list_agg",
                "weighted_avg", "wavg"}
 UNSUPPORTED_NODES = (exp.Kurtosis, exp.Skewness)
+
+
+# how DuckDB names a result column computed by a typed node (``sum(x)``), for the nodes whose
+# call is the function and its value argument (string_agg's separator is written after it)
+COLUMN_NAMES: dict[type, str] = {
+    n: dict(a.spelled).get(n, a.name) for a in AGGREGATES for n in a.nodes
+    if a.nargs[1] == 1 and (not a.params or a.family == "string_agg")}
 
 
 def lookup(name: str) -> AggregateFunction | None:

@@ -31,7 +31,6 @@ _AGG_CLASS = {node: a.name for node, a in R.BY_NODE.items()}
 _IGNORED_ARGS = {"big_int"}
 # argument keys of aggregate nodes, in the order DuckDB's call lists them
 _POSITIONAL = ("this", "expression", "expressions", "quantile", "separator")
-_DISTINCT_NOOP = {"min", "max", "bool_and", "bool_or", "bit_and", "bit_or", "any_value"}
 
 
 class _AggContext:
@@ -106,7 +105,7 @@ def call_parts(entry: R.AggregateFunction, node: exp.Expression, within: exp.Ord
             if v is None or v is False or (isinstance(v, list) and not v) or key in _IGNORED_ARGS:
                 continue
             if key not in _POSITIONAL:
-                if key == "count" and entry.name in ("min", "max", "arg_max", "arg_min"):
+                if key == "count" and entry.family in ("minmax", "arg"):
                     raise NotSupportedError(f'The top-n form of {entry.name} ("{what}") is not '
                                             f"supported{location(node)}")
                 raise NotSupportedError(f'"{what}": the {key} argument is not supported{location(node)}')
@@ -223,6 +222,13 @@ def agg_type(name: str, types: list[pa.DataType], node=None, params: dict | None
         raise NotSupportedError(f'"{what}": {e}{location(node)}') from None
 
 
+def udf_aggregate_call(binder, u, args: list[Expr], flt, node) -> AggCall:
+    """The call of a user aggregate (any number of arguments), type-checked as a UDF call; the
+    physical layer computes it through its accumulator (``engine.physical.accumulator``)."""
+    args, dtype = binder.udf_arguments(u, list(args), node)
+    return AggCall(f"udf:{u.name}", tuple(args), dtype, False, flt, (("udf", u),))
+
+
 def coerce_args(entry: R.AggregateFunction, args: list[Expr]) -> list[Expr]:
     """Untyped NULL arguments as the type the kernel computes them in, then the entry's casts."""
     out = []
@@ -291,7 +297,7 @@ class AggregateBinding:
                 if parts.params else ","
             options = (("separator", sep),)
         # DISTINCT changes nothing in these: skip its extra pass
-        distinct = parts.distinct and entry.name not in _DISTINCT_NOOP
+        distinct = parts.distinct and not entry.idempotent
         if keys and distinct and any(k.expr != args[0] for k in keys):
             raise BindError(f'"{_written(node, entry)}": in a DISTINCT aggregate, ORDER BY may only '
                             f"order by the aggregated value{location(node)}")
@@ -308,13 +314,14 @@ class AggregateBinding:
             self.in_agg = False
 
     def _udf_aggregate(self, u, argn, node) -> Expr:
+        if isinstance(node, exp.Anonymous) and node.expressions and \
+                isinstance(node.expressions[0], (exp.Distinct, exp.Order)):
+            what = "DISTINCT" if isinstance(node.expressions[0], exp.Distinct) else "ORDER BY"
+            raise NotSupportedError(f'{what} in a call of the aggregate UDF "{u.name}" is not '
+                                    f"supported{location(node)}")
         args = self._bind_in_aggregate(argn, node)
-        if len(args) != 1:
-            raise NotSupportedError(f'Aggregate UDF "{u.name}" must take exactly one argument '
-                                    f"(got {len(args)}){location(node)}")
         flt, self.pending_filter = self.pending_filter, None
-        dtype = u.result_type([a.dtype for a in args], [None] * len(args))
-        call = AggCall(f"udf:{u.name}", tuple(args), dtype, False, flt, (("udf", u),))
+        call = udf_aggregate_call(self.b, u, args, flt, node)
         return self.agg.add(call, u.name)
 
     def _make_agg(self, entry, args, distinct, flt, options, node, order=()) -> Expr:

@@ -71,6 +71,19 @@ class Binder(FromBinding, SelectBinding):
         """Type-check a scalar UDF call and build it (with its cache identity)."""
         if u.kind != "scalar":
             raise BindError(f'"{u.name}" is a {u.kind} function and cannot be called here{location(node)}')
+        args, dtype = self.udf_arguments(u, args, node)
+        identity: tuple = ()
+        for a in args:
+            if isinstance(a, ColumnRef) and a.cid in self.frame_lineage:
+                ident, fid = self.frame_lineage[a.cid]
+                identity = (Literal(ident, pa.string()), fid)
+                break
+        from engine.plan.expressions import UdfCall
+        return UdfCall(u.name, tuple(args), dtype, u, identity)
+
+    def udf_arguments(self, u, args: list[Expr], node: exp.Expression) -> tuple[list[Expr], pa.DataType]:
+        """A UDF call's arguments checked against its signature and cast to its declared argument
+        types, and its result type (scalar and aggregate UDFs alike)."""
         if u.args is None:
             names, fewest, most = u.parameters()
             if len(args) < fewest or (most is not None and len(args) > most):
@@ -104,14 +117,7 @@ class Binder(FromBinding, SelectBinding):
             dtype = u.result_type([a.dtype for a in args], consts)
         except (TypeError, ValueError) as e:
             raise TypeMismatchError(f'Type error in "{_text(node)}"{location(node)}: {e}') from None
-        identity: tuple = ()
-        for a in args:
-            if isinstance(a, ColumnRef) and a.cid in self.frame_lineage:
-                ident, fid = self.frame_lineage[a.cid]
-                identity = (Literal(ident, pa.string()), fid)
-                break
-        from engine.plan.expressions import UdfCall
-        return UdfCall(u.name, tuple(args), dtype, u, identity)
+        return args, dtype
 
     def _video_args(self, u, args: list[Expr], node: exp.Expression) -> list[Expr]:
         """``f(frame)`` over consecutive frames as ``f(frame, frame_id, video)``: the frame must

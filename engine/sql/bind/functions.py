@@ -18,6 +18,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from engine.errors import BindError, DataError, NotSupportedError, TypeMismatchError, did_you_mean
+from engine.plan import aggregates as R
 from engine.plan import functions as F
 from engine.plan import types as T
 from engine.plan.expressions import Expr, Literal
@@ -343,7 +344,7 @@ class FunctionBinding:
             return self._aggregate("count", exp.Count(this=argn[0] if argn else exp.Star()))
         args = self._bind_in_aggregate(argn, node)
         options = ()
-        if name in ("string_agg", "group_concat", "listagg"):
+        if R.lookup(name).family == "string_agg":
             sep = args[1] if len(args) > 1 else Literal(",", pa.string())
             if not isinstance(sep, Literal):
                 raise NotSupportedError("string_agg's separator must be a constant")

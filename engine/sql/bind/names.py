@@ -14,6 +14,8 @@ import functools
 
 from sqlglot import exp
 
+from engine.plan import aggregates as R
+
 _BINARY = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/", exp.IntDiv: "//", exp.Mod: "%",
            exp.DPipe: "||", exp.EQ: "=", exp.NEQ: "!=", exp.LT: "<", exp.LTE: "<=", exp.GT: ">",
            exp.GTE: ">=", exp.And: "AND", exp.Or: "OR", exp.Like: "~~", exp.ILike: "~~*",
@@ -29,12 +31,7 @@ _TYPE_NAMES = {"INT": "INTEGER", "INT4": "INTEGER", "SIGNED": "INTEGER", "INT8":
                "TIMESTAMPNTZ": "TIMESTAMP",
                # sqlglot reads VARCHAR as TEXT; VARCHAR is what DuckDB users write
                "TEXT": "VARCHAR"}
-_AGG_NAMES = {exp.Sum: "sum", exp.Avg: "avg", exp.Min: "min", exp.Max: "max", exp.Count: "count",
-              exp.Stddev: "stddev", exp.StddevSamp: "stddev_samp", exp.StddevPop: "stddev_pop",
-              exp.Variance: "variance", exp.VariancePop: "var_pop", exp.LogicalAnd: "bool_and",
-              exp.LogicalOr: "bool_or", exp.AnyValue: "any_value", exp.ArrayAgg: "array_agg",
-              exp.CountIf: "count_if", exp.Median: "median", exp.First: "first", exp.Last: "last",
-              exp.GroupConcat: "string_agg"}
+_AGG_NAMES = R.COLUMN_NAMES  # from the aggregate registry
 _INTERVAL_FN = {"YEAR": "to_years", "MONTH": "to_months", "DAY": "to_days", "WEEK": "to_weeks",
                 "HOUR": "to_hours", "MINUTE": "to_minutes", "SECOND": "to_seconds"}
 

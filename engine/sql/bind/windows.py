@@ -9,9 +9,11 @@ from __future__ import annotations
 import pyarrow as pa
 from sqlglot import exp
 
-from engine.errors import BindError, NotSupportedError
+from engine.errors import BindError, NotSupportedError, TypeMismatchError
 from engine.plan import aggregates as R
+from engine.plan import functions as F
 from engine.plan import types as T
+from engine.plan import window_functions as W
 from engine.plan.expressions import Call, ColumnRef, Expr, Frame, WindowCall, new_column
 from engine.plan.functions.names import VOLATILE
 from engine.sql.bind.aggregates import (
@@ -21,12 +23,14 @@ from engine.sql.bind.aggregates import (
     coerce_args,
     constant_param,
     quantile_options,
+    udf_aggregate_call,
 )
 from engine.sql.bind.util import _const_int, sort_key
 from engine.sql.parser import location
+from udfs.accumulator import implements
 
-_WINDOW_ONLY = {"row_number", "rank", "dense_rank", "lag", "lead", "first_value", "last_value",
-                "nth_value", "ntile", "percent_rank", "cume_dist"}
+# the window-only functions' names (for the other binders' questions), from their registry
+_WINDOW_ONLY = frozenset(W.BY_NAME)
 
 
 class _WindowContext:
@@ -104,7 +108,9 @@ class WindowBinding:
         if entry is None and isinstance(f, exp.Anonymous):
             entry = R.lookup(f.name)
         if entry is None:
-            return None
+            whole = (frame is None and not ordered) or \
+                (frame is not None and frame.start is None and frame.end is None)
+            return self._window_udf(f, whole) if isinstance(f, exp.Anonymous) else None
         what = _Written(f, entry, within is not None)
         parts = call_parts(entry, f, within)
         if parts.star:
@@ -130,16 +136,34 @@ class WindowBinding:
         dtype = agg_type(entry.name, [a.dtype for a in args], f, dict(options))
         return entry.name, coerce_args(entry, args), dtype, options
 
+    def _window_udf(self, f: exp.Anonymous, whole: bool):
+        """(name, args, type, options) of a user aggregate used as a window function (any frame:
+        the window computes it through its accumulator), or None for another function."""
+        if F.lookup(f.name) is not None:
+            return None
+        u = self.b.lookup_udf(f.name, f)
+        if u is None or u.kind != "aggregate":
+            return None
+        if f.expressions and isinstance(f.expressions[0], (exp.Distinct, exp.Order)):
+            raise NotSupportedError(f'DISTINCT or ORDER BY in a call of the aggregate UDF "{u.name}" '
+                                    f"is not supported{location(f)}")
+        if not whole and isinstance(u.fn, type) and not (implements(u.fn, "merge") and implements(u.fn, "state")):
+            raise NotSupportedError(f'The aggregate UDF "{u.name}" has no merge and state methods, so it '
+                                    "works over whole partitions only (OVER without ORDER BY, or with "
+                                    f"ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING){location(f)}")
+        args = [self._post(self.bind(a), a) for a in f.expressions]
+        call = udf_aggregate_call(self.b, u, args, None, f)
+        return call.fn, list(call.args), call.dtype, call.options
+
     def _window_func(self, f: exp.Expression):
         if isinstance(f, (exp.IgnoreNulls, exp.RespectNulls)):
             raise NotSupportedError(f'IGNORE/RESPECT NULLS is not supported ("{f.sql(dialect="duckdb")}")'
                                     f"{location(f)}")
         name = (f.name if isinstance(f, exp.Anonymous) else f.key).lower()
-        name = {"rownumber": "row_number", "denserank": "dense_rank", "firstvalue": "first_value",
-                "lastvalue": "last_value", "nthvalue": "nth_value", "percentrank": "percent_rank",
-                "cumedist": "cume_dist"}.get(name, name)
-        if name not in _WINDOW_ONLY:
+        w = W.lookup(name)
+        if w is None:
             raise BindError(f'"{name}" is not a window function{location(f)}')
+        name = w.name
         raw = [a for a in ([f.this] if f.args.get("this") is not None else [])]
         for k in ("offset", "default", "expression"):
             if f.args.get(k) is not None:
@@ -148,15 +172,14 @@ class WindowBinding:
         return name, [self._post(self.bind(a), a) for a in raw]
 
     def _window_type(self, fname, args, node) -> pa.DataType:
-        if fname in ("row_number", "rank", "dense_rank", "ntile"):
-            return pa.int64()
-        if fname in ("percent_rank", "cume_dist"):
-            return pa.float64()
-        if fname in ("lag", "lead", "first_value", "last_value", "nth_value"):
-            if not args:
-                raise BindError(f"{fname}() needs an argument{location(node)}")
-            return args[0].dtype
-        raise NotSupportedError(f"Window function {fname} is not supported{location(node)}")
+        w = W.BY_NAME[fname]
+        lo, hi = w.nargs
+        if len(args) < lo:
+            raise BindError(f"{fname}() needs an argument{location(node)}")
+        if len(args) > hi:
+            raise TypeMismatchError(f"{fname}() takes at most {hi} argument(s), got {len(args)}"
+                                    f"{location(node)}")
+        return w.result([a.dtype for a in args])
 
     def _frame(self, spec, node) -> Frame:
         """ROWS/RANGE frame: start = rows before the current row, end = rows after it (None =
