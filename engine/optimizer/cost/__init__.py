@@ -76,13 +76,19 @@ class CostModel:
         self._lineage: dict[int, tuple[object, str]] = {}
 
     def _trace(self, node: Node) -> None:
-        """Remember which source column each scan output (and plain rename) comes from."""
-        for n in node.walk():
+        """Remember which source column each scan output (and plain rename, and grouping key)
+        comes from; children first, so a rename above a scan finds the scan's columns."""
+        for n in reversed(list(node.walk())):
             if isinstance(n, Scan):
                 for c, s in zip(n.out, n.source_columns):
                     self._lineage[c.cid] = (n.source, s)
-            elif isinstance(n, Project):
-                for c, e in n.exprs:
+            elif type(n).__name__ == "CteScan":  # its columns are the body's, by position
+                self._trace(n.body)
+                for c, b in zip(n.out, n.body.columns):
+                    if b.cid in self._lineage:
+                        self._lineage[c.cid] = self._lineage[b.cid]
+            elif isinstance(n, (Project, Aggregate)):
+                for c, e in (n.exprs if isinstance(n, Project) else n.groups):
                     if isinstance(e, ColumnRef) and e.cid in self._lineage:
                         self._lineage[c.cid] = self._lineage[e.cid]
 
@@ -135,6 +141,15 @@ class CostModel:
             n = float(n) if n is not None else 1000.0
             rows = n * self.selectivity(and_all(list(node.filters)), node)
             return Estimate(max(rows, 1.0 if n else 0.0), n, n)
+        from engine.plan.ctes import CteRef, CteScan, MaterializedCte
+        if isinstance(node, CteScan):
+            b = self.estimate(node.body)
+            return Estimate(b.rows, b.rows, b.base)
+        if isinstance(node, CteRef):
+            return kids[0]
+        if isinstance(node, MaterializedCte):
+            b, c = kids
+            return Estimate(c.rows, b.cost + b.rows + c.cost, c.base)
         if isinstance(node, Values):
             return Estimate(float(len(node.rows)), float(len(node.rows)), float(len(node.rows)))
         c = kids[0] if kids else Estimate(1, 1, 1)

@@ -242,3 +242,12 @@ class Statistics:
 
 def _f(v) -> float | None:
     return None if v is None else float(v)
+
+
+@dataclass
+class SampleRun:
+    """What ``run_on_sample(subplan, n_rows)`` returns: the subplan's rows on the sample, the
+    UDF measurements taken (name -> engine.physical.udf_runtime.UdfMetrics) and the time."""
+    table: pa.Table
+    udf_metrics: dict
+    seconds: float
