@@ -202,9 +202,11 @@ class Statistics:
         session; what ``ANALYZE`` runs for registered tables and files."""
         if hasattr(source, "table") and isinstance(getattr(source, "table"), pa.Table):
             t = source.table
-        else:
-            cols = list(source.schema.names)
-            t = pa.Table.from_batches(list(source.scan(cols)), schema=source.schema)
+        elif getattr(source, "kind", "") == "parquet":
+            from catalog.sources import normalize_table
+            t = normalize_table(source.file.read(use_threads=False), source.schema)
+        else:  # video frames, run logs: nothing a predicate's estimate would gain from
+            return {}
         out = {name: column_stats_of(t.column(name), exact_distinct=True) for name in t.column_names}
         self._analyzed[source] = out
         self._columns.pop(source, None)
