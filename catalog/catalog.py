@@ -24,6 +24,9 @@ class Catalog:
     def registered(self, name: str) -> TableSource | None:
         return self._tables.get(name.lower())
 
+    def registered_sources(self) -> list[TableSource]:
+        return list(self._tables.values())
+
     def get(self, name: str) -> TableSource | None:
         src = self._tables.get(name.lower())
         if src is None and self.store is not None and name.lower().startswith("dawn."):

@@ -391,9 +391,17 @@ def copy(session, stmt: exp.Copy) -> int:
 # ---------------------------------------------------------------- ANALYZE
 
 def analyze(session, table: str | None) -> int:
-    """Refresh row counts, NULL counts, min/max and distinct counts of stored tables."""
+    """Refresh row counts, NULL counts, min/max and distinct counts: stored tables persist them
+    (dawn_meta.column_stats); registered tables and files keep them in the session's statistics."""
     store = session.catalog.store
+    registered = session.catalog.registered(table) if table else None
+    if registered is not None:
+        session.stats.analyze(registered)
+        return 1
     names = [table] if table else store.table_names()
+    if not table:
+        for src in session.catalog.registered_sources():
+            session.stats.analyze(src)
     for name in names:
         src = _stored(session, name, None)
         t = store.table(src.name)

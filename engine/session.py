@@ -49,6 +49,8 @@ class Session:
         self.catalog = Catalog(self.store)
         from catalog.functions import FunctionRegistry
         self.functions = FunctionRegistry(self.store)
+        from engine.optimizer.cost.statistics import Statistics
+        self.stats = Statistics(self.store, self.functions)  # what the cost model knows
         self.last_udf_metrics: dict = {}
         self._streams: weakref.WeakSet[ResultStream] = weakref.WeakSet()  # results still streaming
         self.settings: dict[str, Any] = {"disabled_rules": "", "threads": 1, "use_model_cache": True}
@@ -351,7 +353,7 @@ class Session:
         from engine.sql.bind import Binder
         plan = Binder(self.catalog, functions=self.functions, run=self._rows_of).bind_statement(stmt)
         disabled = {s.strip() for s in str(self.settings.get("disabled_rules", "")).split(",") if s.strip()}
-        octx = OptimizerContext(disabled=disabled, udf_cost=self.udf_cost)
+        octx = OptimizerContext(disabled=disabled, stats=self.stats, run_on_sample=self.run_on_sample)
         plan = optimize(plan, octx)
         if fired is not None:
             fired.extend(octx.fired)
@@ -367,20 +369,28 @@ class Session:
 
     def physical(self, plan):
         from engine.physical.planner import Planner
-        planner = Planner(udf_cost=self.udf_cost)
+        planner = Planner()
         return planner.plan(plan), planner
+
+    def run_on_sample(self, subplan, n_rows: int):
+        """Run ``subplan`` with each scan reading at most ``n_rows`` rows (the optimizer's hook
+        for profiling); UDF measurements are stored like any statement's."""
+        from engine.optimizer.cost.statistics import SampleRun
+        from engine.physical.operator import collect
+        from engine.plan.nodes import Limit, Scan, transform_up
+        sampled = transform_up(subplan, lambda n: Limit(n, n_rows) if isinstance(n, Scan) else n)
+        op, planner = self.physical(sampled)
+        ctx = self.new_exec_context(planner)
+        t0 = time.perf_counter()
+        table = collect(op, ctx)
+        seconds = time.perf_counter() - t0
+        self.finish(ctx)
+        return SampleRun(table, dict(ctx.udf_runtime.metrics), seconds)
 
     # ---- UDF statistics and result caches
     def udf_cost(self, u) -> tuple[float, float | None]:
-        """(seconds per row, measured selectivity or None) for the optimizer."""
-        from catalog.udf_cache import read_stats
-        st = read_stats(self.store).get((u.name, u.version))
-        if st and st["rows"]:
-            sel = st["passed"] / st["tested"] if st["tested"] else None
-            return st["seconds"] / st["rows"], sel
-        if u.cost is not None:
-            return float(u.cost), None
-        return 1e-6 if not u.model else 1e-2, None
+        """(seconds per row, measured selectivity or None): the statistics' answer."""
+        return self.stats.udf(u)
 
     SETTLED_CALLS = 50  # measured batches after which a UDF's statistics are only corrected
 

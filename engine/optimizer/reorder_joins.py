@@ -95,5 +95,5 @@ def reorder(node: Node, cm: CostModel, ctx=None) -> Node:
 
 
 def reorder_joins(plan: Node, ctx=None) -> Node:
-    cm = CostModel(getattr(ctx, "stats", None) if ctx is not None else None)
+    cm = getattr(ctx, "cost", None) or CostModel(getattr(ctx, "stats", None))
     return reorder(plan, cm, ctx)

@@ -1,18 +1,19 @@
 """Physical planning: logical nodes to ``XxxExec`` operators, with estimates attached.
 
-Join conditions are split into equality keys (one side's columns against the other's), which
+Estimates and decisions come from the plan: the optimizer's cost phase annotated each node
+(engine/plan/annotations.py); a plan that was not optimized plans with no estimates. Join conditions are split into equality keys (one side's columns against the other's), which
 become a hash join, and a residual; joins with no equality key run as nested-loop joins.
 """
 from __future__ import annotations
 
 
 from engine.errors import InternalError
-from engine.optimizer.cost import CostModel
 from engine.physical.hash_aggregate import HashAggregateExec
 from engine.physical.asof_join import AsofJoinExec
 from engine.physical.filter import FilterExec
 from engine.physical.hash_join import HashJoinExec
 from engine.physical.limit import LimitExec
+from engine.physical.materialized_cte import CteScanExec, MaterializedCteExec
 from engine.physical.nested_loop_join import NestedLoopJoinExec
 from engine.physical.operator import Operator
 from engine.physical.positional_join import PositionalJoinExec
@@ -27,6 +28,8 @@ from engine.physical.window import WindowExec
 from dataclasses import replace
 
 from engine.physical.lazy_topn import LAZY_PREDICATE_SECONDS, LazyTopNExec
+from engine.plan.annotations import annotation
+from engine.plan.ctes import CteRef, CteScan, MaterializedCte
 from engine.plan.expressions import (AggCall, Call, SortKey, SubqueryExpr, UdfCall, WindowCall,
                                      and_all, conjuncts, substitute)
 from engine.plan.functions.names import VOLATILE
@@ -70,14 +73,9 @@ def split_join_condition(node: Join):
 
 
 class Planner:
-    def __init__(self, cost: CostModel | None = None, udf_cost=None):
-        self.cost = cost or CostModel()
-        self.udf_cost = udf_cost
-
-    def _costs(self, parts) -> dict:
+    def _costs(self, node: Node) -> dict:
         """Per conjunct (cost per row, selectivity), shown by EXPLAIN."""
-        from engine.optimizer.order_predicates import predicate_cost, predicate_selectivity
-        return {p: (predicate_cost(p, self.udf_cost), predicate_selectivity(p, self.udf_cost)) for p in parts}
+        return annotation(node, "conjuncts") or {}
 
     def _lazy_top_n(self, node: Sort, kw: dict) -> Operator | None:
         """A top-N over a filter with an expensive conjunct: sort without it, then evaluate it
@@ -92,8 +90,8 @@ class Planner:
             parts = conjuncts(child.predicate)
         else:
             return None
-        costs = self._costs(parts)
-        lazy = [p for p in parts if costs[p][0] >= LAZY_PREDICATE_SECONDS]
+        costs = self._costs(child)   # the cost phase's (seconds per row, selectivity) per conjunct
+        lazy = [p for p in parts if p in costs and costs[p][0] >= LAZY_PREDICATE_SECONDS]
         if not lazy:
             return None
         cheap = [p for p in parts if p not in lazy]
@@ -111,19 +109,18 @@ class Planner:
         return op
 
     def plan(self, node: Node) -> Operator:
-        est = self.cost.estimate(node)
-        kw = {"est_rows": est.rows, "est_cost": est.cost}
+        kw = {"est_rows": annotation(node, "rows"), "est_cost": annotation(node, "cost")}
         schema = node.schema
         if isinstance(node, Scan):
             names = {c.cid: s for c, s in zip(node.out, node.source_columns)}
             return ScanExec(node.table, node.source, list(node.source_columns),
                             [c.key for c in node.out], node.filters, names,
-                            costs=self._costs(node.filters), **kw)
+                            costs=self._costs(node), **kw)
         if isinstance(node, Values):
             return ValuesExec(node.rows, schema, **kw)
         if isinstance(node, Filter):
             return FilterExec(self.plan(node.child), node.predicate,
-                              costs=self._costs(conjuncts(node.predicate)), **kw)
+                              costs=self._costs(node), **kw)
         if isinstance(node, Project):
             return ProjectExec(self.plan(node.child), list(node.exprs), schema, **kw)
         if isinstance(node, Aggregate):
@@ -165,4 +162,11 @@ class Planner:
                                       node.all, schema, **kw)
         if isinstance(node, WorkTable):
             return WorkTableExec(node.token, schema, **kw)
+        if isinstance(node, CteRef):  # not materialised (the rule was disabled): inline
+            return self.plan(node.child)
+        if isinstance(node, MaterializedCte):
+            return MaterializedCteExec(self.plan(node.body), self.plan(node.child), node.key,
+                                       node.name, schema, **kw)
+        if isinstance(node, CteScan):
+            return CteScanExec(node.key, node.name, schema, **kw)
         raise InternalError(f"No physical operator for {type(node).__name__}")

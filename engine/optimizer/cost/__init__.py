@@ -1,18 +1,23 @@
 """Cardinality and cost estimates for logical plans.
 
-Row counts come from the sources (Parquet metadata, Arrow tables); selectivities are classic
-System-R style defaults. An equi-join's size is ``|L| * |R| / max(d(l), d(r))`` over its most
-selective key, where ``d`` is a key's distinct count (catalog.stats, capped by the input's
-estimated rows); a key whose column cannot be traced to a table falls back to the smaller
-input's base row count (the primary-key side of a foreign-key join). ``cost`` counts rows
-touched, children included.
+Row counts come from the sources; selectivities from column statistics (statistics.py: Parquet
+footers, Arrow columns, ANALYZE): a comparison with a constant interpolates uniformly between the
+column's min and max (numbers, dates, timestamps, strings by their leading characters), with
+the bounds on one column combined into one range; equality is ``1 / distinct``, IS NULL the
+NULL fraction, an IN list the sum of its equalities, a LIKE prefix the range it spans; AND
+multiplies, OR adds less the overlap. The classic System-R defaults (``selectivity``) apply only
+where nothing is known. An equi-join's size is ``|L| * |R| / max(d(l), d(r))`` over its most
+selective key, where ``d`` is a key's distinct count capped by the input's estimated rows; a key
+whose column cannot be traced to a table falls back to the smaller input's base row count (the
+primary-key side of a foreign-key join). ``cost`` counts rows touched, children included.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
-from engine.plan.expressions import Call, ColumnRef, Expr, InList, Literal, SubqueryExpr, conjuncts
+from engine.plan.expressions import (Call, ColumnRef, Expr, InList, Literal, SubqueryExpr, and_all,
+                                     conjuncts)
 from engine.plan.nodes import (Aggregate, Distinct, Filter, Join, Limit, Node, Project, Scan,
                                SetOp, Sort, Values, Window)
 
@@ -62,19 +67,28 @@ def selectivity(e: Expr | None) -> float:
 
 class CostModel:
     def __init__(self, stats=None):
-        self.stats = stats  # optional: callable(source, column) -> distinct count or None
+        if stats is None:
+            from engine.optimizer.cost.statistics import Statistics
+            stats = Statistics()
+        self.stats = stats  # engine.optimizer.cost.statistics.Statistics
         # keyed by id(); the node is kept alive with its estimate so the id cannot be reused
         self._memo: dict[int, tuple[Node, Estimate]] = {}
         self._lineage: dict[int, tuple[object, str]] = {}
 
     def _trace(self, node: Node) -> None:
-        """Remember which source column each scan output (and plain rename) comes from."""
-        for n in node.walk():
+        """Remember which source column each scan output (and plain rename, and grouping key)
+        comes from; children first, so a rename above a scan finds the scan's columns."""
+        for n in reversed(list(node.walk())):
             if isinstance(n, Scan):
                 for c, s in zip(n.out, n.source_columns):
                     self._lineage[c.cid] = (n.source, s)
-            elif isinstance(n, Project):
-                for c, e in n.exprs:
+            elif type(n).__name__ == "CteScan":  # its columns are the body's, by position
+                self._trace(n.body)
+                for c, b in zip(n.out, n.body.columns):
+                    if b.cid in self._lineage:
+                        self._lineage[c.cid] = self._lineage[b.cid]
+            elif isinstance(n, (Project, Aggregate)):
+                for c, e in (n.exprs if isinstance(n, Project) else n.groups):
                     if isinstance(e, ColumnRef) and e.cid in self._lineage:
                         self._lineage[c.cid] = self._lineage[e.cid]
 
@@ -86,12 +100,30 @@ class CostModel:
         src = self._lineage.get(e.cid)
         if src is None:
             return None
-        if self.stats is not None:
-            d = self.stats(*src)
-        else:
-            from catalog.stats import distinct_count
-            d = distinct_count(*src)
+        st = self.stats.column(*src)
+        d = None if st is None else st.distinct
         return None if d is None else max(1.0, min(d, rows))
+
+    def column_stats(self, e: Expr, node: Node):
+        """The statistics of the table column ``e`` reads (through casts), or None."""
+        from engine.plan.expressions import Cast
+        while isinstance(e, Cast):
+            e = e.arg
+        if not isinstance(e, ColumnRef):
+            return None
+        if e.cid not in self._lineage:
+            self._trace(node)
+        src = self._lineage.get(e.cid)
+        return None if src is None else self.stats.column(*src)
+
+    def selectivity(self, e: Expr | None, node: Node) -> float:
+        """The fraction of ``node``'s input rows that pass ``e`` (``node`` is where the
+        columns come from: the filter's child, or the scan itself)."""
+        from engine.optimizer.cost.predicates import estimate_selectivity
+        return estimate_selectivity(e, lambda x: self.column_stats(x, node), self.stats.udf)
+
+    def udf(self, u) -> tuple[float, float | None]:
+        return self.stats.udf(u)
 
     def estimate(self, node: Node) -> Estimate:
         hit = self._memo.get(id(node))
@@ -107,13 +139,22 @@ class CostModel:
         if isinstance(node, Scan):
             n = node.source.row_count()
             n = float(n) if n is not None else 1000.0
-            rows = n * math.prod(selectivity(f) for f in node.filters)
+            rows = n * self.selectivity(and_all(list(node.filters)), node)
             return Estimate(max(rows, 1.0 if n else 0.0), n, n)
+        from engine.plan.ctes import CteRef, CteScan, MaterializedCte
+        if isinstance(node, CteScan):
+            b = self.estimate(node.body)
+            return Estimate(b.rows, b.rows, b.base)
+        if isinstance(node, CteRef):
+            return kids[0]
+        if isinstance(node, MaterializedCte):
+            b, c = kids
+            return Estimate(c.rows, b.cost + b.rows + c.cost, c.base)
         if isinstance(node, Values):
             return Estimate(float(len(node.rows)), float(len(node.rows)), float(len(node.rows)))
         c = kids[0] if kids else Estimate(1, 1, 1)
         if isinstance(node, Filter):
-            rows = c.rows * selectivity(node.predicate)
+            rows = c.rows * self.selectivity(node.predicate, node.child)
             return Estimate(max(rows, 1.0), child_cost + c.rows, c.base)
         if isinstance(node, (Project, Window)):
             return Estimate(c.rows, child_cost + c.rows, c.base)
@@ -151,7 +192,7 @@ class CostModel:
         if node.kind == "cross" or (node.kind == "inner" and not equi and node.condition is None):
             return l.rows * r.rows
         if node.kind in ("semi", "anti"):
-            return max(1.0, l.rows * (0.5 if equi else 0.3))
+            return max(1.0, l.rows * self._semi_fraction(node, equi, l, r))
         if equi:
             lids = {c.cid for c in node.left.columns}
             best = None
@@ -168,9 +209,9 @@ class CostModel:
                 best = max(min(l.base, r.base), 1.0)
             inner = l.rows * r.rows / best
             rest = [p for p in conjuncts(node.condition) if p not in equi]
-            inner *= math.prod(selectivity(p) for p in rest)
+            inner *= self.selectivity(and_all(rest), node)
         else:
-            inner = l.rows * r.rows * selectivity(node.condition)
+            inner = l.rows * r.rows * self.selectivity(node.condition, node)
         inner = max(inner, 1.0)
         if node.kind == "left":
             return max(inner, l.rows)
@@ -179,6 +220,23 @@ class CostModel:
         if node.kind == "full":
             return max(inner, l.rows + r.rows)
         return inner
+
+
+    def _semi_fraction(self, node: Join, equi: list[Expr], l: Estimate, r: Estimate) -> float:
+        """The share of left rows a semi join keeps (an anti join the rest): the share of the
+        left key's distinct values that the right side holds, under containment."""
+        keep = None
+        if equi:
+            lids = {c.cid for c in node.left.columns}
+            a, b = equi[0].args
+            if not (a.columns() <= lids):
+                a, b = b, a
+            da, db = self.ndv(a, node.left, l.rows), self.ndv(b, node.right, r.rows)
+            if da is not None and db is not None:
+                keep = min(1.0, db / da)
+        if keep is None:  # the System-R defaults
+            return 0.5 if equi else 0.3
+        return keep if node.kind == "semi" else max(1.0 - keep, 0.0)
 
 
 def _is_equi(p: Expr, node: Join) -> bool:

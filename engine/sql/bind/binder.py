@@ -11,6 +11,7 @@ windows.py), name scopes (scope.py), row values (rows.py) and samples (sample.py
 """
 from __future__ import annotations
 
+import itertools
 from typing import Any, Callable
 
 import pyarrow as pa
@@ -39,6 +40,8 @@ from engine.sql.bind.util import _const_int, _ident, cast_to, make_call, positio
 from engine.sql.bind.windows import _WindowContext
 from engine.sql.parser import location
 
+_CTE_KEYS = itertools.count(1)  # identities of CTEs a statement reads more than once
+
 
 def _text(node: exp.Expression) -> str:
     """SQL as the user wrote it (function names in their own case)."""
@@ -53,6 +56,7 @@ class Binder(FromBinding, SelectBinding):
         self.resolve_table = resolve_table
         self.functions = functions  # catalog.functions.FunctionRegistry
         self._ctes: list[dict[str, tuple[exp.Expression, exp.Expression | None, bool]]] = []
+        self._cte_keys: dict[tuple, int] = {}  # CTEs named more than once -> their identity
         self._recursing: dict[tuple, tuple[int, list]] = {}  # recursive CTEs whose step is bound
         # frame column id -> (video identity, frame_id column): keys for cached model results
         self.frame_lineage: dict[int, tuple[str, ColumnRef]] = {}
@@ -152,6 +156,7 @@ class Binder(FromBinding, SelectBinding):
                 recursive = bool(with_.args.get("recursive")) and any(
                     t.name.lower() == name for t in cte.this.find_all(exp.Table))
                 frame[name] = (cte.this, cte.args.get("alias"), recursive)
+                self._note_shared_cte(node, cte, name, frame, recursive)
         try:
             if isinstance(node, exp.Select):
                 return self._bind_select(node, parent)
@@ -167,7 +172,21 @@ class Binder(FromBinding, SelectBinding):
             raise NotSupportedError(f"Unsupported query form {type(node).__name__}{location(node)}")
         finally:
             if pushed:
-                self._ctes.pop()
+                done = self._ctes.pop()
+                for name in done:  # the frame's id may be reused by a later WITH
+                    self._cte_keys.pop((id(done), name), None)
+
+    def _note_shared_cte(self, node: exp.Expression, cte: exp.CTE, name: str, frame: dict,
+                         recursive: bool) -> None:
+        """Give a CTE that the statement names more than once an identity, so each reference
+        binds as a CteRef the optimizer may materialise once (engine/plan/ctes.py); NOT
+        MATERIALIZED keeps it inlined."""
+        if recursive or cte.args.get("materialized") is False:
+            return
+        refs = sum(1 for t in node.find_all(exp.Table)
+                   if t.name.lower() == name and not t.args.get("db") and isinstance(t.this, exp.Identifier))
+        if refs >= 2:
+            self._cte_keys[(id(frame), name)] = next(_CTE_KEYS)
 
     def _wrap_order_limit(self, plan: Node, node: exp.Expression) -> Node:
         order = node.args.get("order")

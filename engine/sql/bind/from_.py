@@ -287,6 +287,10 @@ class FromBinding:
                                 else self.bind_query(body, None))
                     finally:
                         self._ctes = saved
+                    shared = self._cte_keys.get(key)
+                    if shared is not None:
+                        from engine.plan.ctes import CteRef
+                        plan = CteRef(plan, shared, name)
                     return self._entries_for(plan, qual, col_aliases or cte_names)
             view_sql = self.catalog.view(name) if hasattr(self.catalog, "view") else None
             if view_sql is not None:
