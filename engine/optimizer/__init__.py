@@ -145,6 +145,10 @@ def optimize(plan: Node, ctx: OptimizerContext | None = None) -> Node:
             plan = _apply(rule, plan, ctx, _signature(plan))
         else:
             plan = each_plan(plan, lambda p, rule=rule: _apply(rule, p, ctx, _signature(p)))
+        if rule is reorder_joins and "prune_columns" not in ctx.disabled:
+            # a reordered join restores its column order with a projection of every column of
+            # both sides: prune again so only what is read above stays
+            plan = each_plan(plan, lambda p: _apply(prune_columns, p, ctx, _signature(p)))
     return annotate_estimates(plan, ctx)
 
 
