@@ -6,15 +6,13 @@ from __future__ import annotations
 import os
 import sys
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from tpch_compare import compare_results  # noqa: E402
 
-import engine  # noqa: E402
+from duckdb_pair import assert_both_refuse, assert_same_answer, connect_pair  # noqa: E402
 
 NAN = float("nan")
 N = pa.table({"k": [1, 2, 3, 4], "x": [1.0, NAN, None, 3.0], "y": [NAN, NAN, 1.0, 2.0]})
@@ -26,11 +24,7 @@ H = pa.table({"g": _rng.integers(0, 6, 3000), "i": pa.array(_rng.integers(-500, 
 
 @pytest.fixture(scope="module")
 def engines():
-    con, duck = engine.connect(), duckdb.connect()
-    for name, tbl in (("n", N), ("h", H)):
-        con.register(name, tbl)
-        duck.register(name, tbl)
-    return con, duck
+    return connect_pair({"n": N, "h": H})
 
 
 SAME_AS_DUCKDB = [
@@ -75,9 +69,7 @@ SAME_AS_DUCKDB = [
 
 @pytest.mark.parametrize("sql", SAME_AS_DUCKDB)
 def test_gives_duckdbs_answer(engines, sql):
-    con, duck = engines
-    got, want = con.execute(sql).fetchall(), duck.execute(sql).fetchall()
-    assert compare_results(got, want, ordered="ORDER BY k" in sql) is None, f"{sql}\nDawn: {got}\nDuckDB: {want}"
+    assert_same_answer(*engines, sql, ordered="ORDER BY k" in sql)
 
 
 REFUSED_BY_BOTH = [
@@ -103,8 +95,4 @@ REFUSED_BY_BOTH = [
 
 @pytest.mark.parametrize("sql", REFUSED_BY_BOTH)
 def test_refused_where_duckdb_refuses(engines, sql):
-    con, duck = engines
-    with pytest.raises(duckdb.Error):
-        duck.execute(sql).fetchall()
-    with pytest.raises(engine.Error):
-        con.execute(sql).fetchall()
+    assert_both_refuse(*engines, sql)

@@ -12,9 +12,9 @@ import pyarrow as pa
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from tpch_compare import compare_results  # noqa: E402
 
 import engine  # noqa: E402
+from duckdb_pair import assert_same_answer, connect_pair  # noqa: E402
 
 rng = np.random.default_rng(11)
 _N = 20_000
@@ -32,11 +32,7 @@ S = pa.table({"x": ["0x1F", "0X1f", "0b101", "1_000", "0x1_F", " 0x1F", "0x1F ",
 
 @pytest.fixture(scope="module")
 def engines():
-    con, duck = engine.connect(), duckdb.connect()
-    for name, tbl in (("h", H), ("f", F), ("s", S)):
-        con.register(name, tbl)
-        duck.register(name, tbl)
-    return con, duck
+    return connect_pair({"h": H, "f": F, "s": S})
 
 
 SAME_AS_DUCKDB = [
@@ -76,10 +72,7 @@ SAME_AS_DUCKDB = [
 
 @pytest.mark.parametrize("sql", SAME_AS_DUCKDB)
 def test_gives_duckdbs_answer(engines, sql):
-    con, duck = engines
-    got, want = con.execute(sql).fetchall(), duck.execute(sql).fetchall()
-    ordered = "ORDER BY" in sql and "OVER" not in sql and "list(" not in sql
-    assert compare_results(got, want, ordered=ordered) is None, f"{sql}\nDawn: {got}\nDuckDB: {want}"
+    assert_same_answer(*engines, sql, ordered="ORDER BY" in sql and "OVER" not in sql and "list(" not in sql)
 
 
 def test_text_results_match_exactly(engines):

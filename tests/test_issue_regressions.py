@@ -15,9 +15,9 @@ import pyarrow as pa
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from tpch_compare import compare_results  # noqa: E402
 
 import engine  # noqa: E402
+from duckdb_pair import assert_both_refuse, assert_same_answer, connect_pair  # noqa: E402
 
 BIG = pa.table({"g": [1, 1, 2], "k": [1, 2, 3], "v": pa.array([5 * 10**18, 5 * 10**18, 1], pa.int64())})
 F = pa.table({"k": [1, 2, 3, 4], "x": [1.5e15, None, 1e-07, None]})
@@ -30,11 +30,7 @@ Q = pa.table({"q": rng.integers(1, 51, 100_000).astype(np.float64), "i": rng.int
 
 @pytest.fixture(scope="module")
 def engines():
-    con, duck = engine.connect(), duckdb.connect()
-    for name, tbl in (("big", BIG), ("f", F), ("b", B), ("t", T), ("tab0", TAB0), ("q", Q)):
-        con.register(name, tbl)
-        duck.register(name, tbl)
-    return con, duck
+    return connect_pair({"big": BIG, "f": F, "b": B, "t": T, "tab0": TAB0, "q": Q})
 
 
 SAME_AS_DUCKDB = [
@@ -73,9 +69,7 @@ SAME_AS_DUCKDB = [
 
 @pytest.mark.parametrize("sql", SAME_AS_DUCKDB)
 def test_gives_duckdbs_answer(engines, sql):
-    con, duck = engines
-    got, want = con.execute(sql).fetchall(), duck.execute(sql).fetchall()
-    assert compare_results(got, want, ordered="ORDER BY k" in sql) is None, f"{sql}\nDawn: {got}\nDuckDB: {want}"
+    assert_same_answer(*engines, sql, ordered="ORDER BY k" in sql)
 
 
 REFUSED_BY_BOTH = [
@@ -91,11 +85,7 @@ REFUSED_BY_BOTH = [
 
 @pytest.mark.parametrize("sql", REFUSED_BY_BOTH)
 def test_refused_where_duckdb_refuses(engines, sql):
-    con, duck = engines
-    with pytest.raises(duckdb.Error):
-        duck.execute(sql).fetchall()
-    with pytest.raises(engine.Error):
-        con.execute(sql).fetchall()
+    assert_both_refuse(*engines, sql)
 
 
 def test_numpy_scalars_bind_as_their_sql_types(engines):
@@ -129,9 +119,7 @@ def test_cross_join_streams(engines):
     "SELECT min(CAST('x' AS INTEGER)) FROM t WHERE false",
 ])
 def test_fuzzer_finds_after_the_fixes(engines, sql):
-    con, duck = engines
-    got, want = con.execute(sql).fetchall(), duck.execute(sql).fetchall()
-    assert compare_results(got, want, ordered="ORDER BY g" in sql) is None, f"{sql}\nDawn: {got}\nDuckDB: {want}"
+    assert_same_answer(*engines, sql, ordered="ORDER BY g" in sql)
 
 
 def test_adjacent_parameters_and_dollar_quoted_strings():

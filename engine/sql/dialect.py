@@ -26,6 +26,7 @@ from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.errors import ErrorLevel
 from sqlglot.expressions import Expr, Func
+from sqlglot.tokenizer_core import TokenizerCore
 from sqlglot.tokens import TokenType
 
 
@@ -66,35 +67,17 @@ def _counting(builder):
     return build
 
 
-class _DollarCore:
+class _DollarTokenizerCore(TokenizerCore):
     """sqlglot reads ``$1,$2`` as a dollar-quoted string tagged ``1,`` (a tag is checked only
     for being all digits): in DuckDB a tag never starts with a digit, so ``$`` before a digit
     is a parameter, which is also what ``?, ?`` are rewritten to (parser.number_placeholders)."""
+    __slots__ = ()
 
-    @staticmethod
-    def adopt(core):
-        from sqlglot.tokenizer_core import TokenizerCore
-        if type(core) is not TokenizerCore or not hasattr(TokenizerCore, "_scan_string"):
-            return core   # the compiled tokenizer (sqlglotc): left as it is
-        core.__class__ = _DollarTokenizerCore
-        return core
-
-
-def _dollar_core_class():
-    from sqlglot.tokenizer_core import TokenizerCore, TokenType
-
-    class DollarTokenizerCore(TokenizerCore):
-        __slots__ = ()
-
-        def _scan_string(self, start: str) -> bool:
-            if start == "$" and self._peek.isdigit():
-                self._add(TokenType.PARAMETER)
-                return True
-            return super()._scan_string(start)
-    return DollarTokenizerCore
-
-
-_DollarTokenizerCore = _dollar_core_class()
+    def _scan_string(self, start: str) -> bool:
+        if start == "$" and self._peek.isdigit():
+            self._add(TokenType.PARAMETER)
+            return True
+        return super()._scan_string(start)
 
 
 class Dawn(DuckDB):
@@ -108,7 +91,9 @@ class Dawn(DuckDB):
 
         def _init_core(self):
             core = super()._init_core()
-            return _DollarCore.adopt(core)
+            if type(core) is TokenizerCore:   # the pure-Python tokenizer (not sqlglotc's)
+                core.__class__ = _DollarTokenizerCore
+            return core
 
     class Parser(DuckDB.Parser):
         # sqlglot's custom function builders read the arguments they know and drop the rest

@@ -12,8 +12,7 @@ one stream.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import pyarrow as pa
 
@@ -121,9 +120,6 @@ class ResultStream:
         """Whether the whole result has been produced (it may still sit in the buffer)."""
         return self.done and not self.closed_early
 
-    def buffered_rows(self) -> int:
-        return sum(b.num_rows for b in self._buffer)
-
     def read_all(self) -> pa.Table:
         batches = list(self)
         if len(self.schema) == 0:
@@ -166,7 +162,6 @@ class Result:
     stream: ResultStream | None = None   # None for statements without a result set
     rowcount: int = -1
     plan_text: str | None = None
-    metrics: dict[str, Any] = field(default_factory=dict)
     run_id: str | None = None       # the tracked run of the statement (catalog/tracking.py)
     _table: pa.Table | None = None
 

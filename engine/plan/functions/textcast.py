@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 
 from engine.errors import DataError, NotSupportedError
 from engine.plan import types as T
+from engine.plan.functions.calendar import civil
 from engine.plan.functions.calendar import month_days, month_start
 
 Value = Any
@@ -205,15 +206,7 @@ _US_PER_DAY = 86_400_000_000
 def _days_to_text(days: np.ndarray) -> pa.Array:
     """Days since 1970-01-01 as DuckDB writes the date, for any year: '10000-01-01', and years
     before 1 as '0044-03-15 (BC)' (Arrow writes '<value out of range>' past 9999, '-0043' BC)."""
-    z = days.astype(np.int64) + 719_468  # Howard Hinnant's civil_from_days
-    era = np.floor_divide(z, 146_097)
-    doe = z - era * 146_097
-    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    day = doy - (153 * mp + 2) // 5 + 1
-    month = np.where(mp < 10, mp + 3, mp - 9)
-    year = yoe + era * 400 + (month <= 2)
+    year, month, day = civil(days)
     bc = year <= 0
 
     def digits(x: np.ndarray, width: int) -> pa.Array:
