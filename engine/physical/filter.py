@@ -9,7 +9,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from engine.physical.evaluate import evaluate_mask
-from engine.physical.operator import Operator
+from engine.physical.operator import Operator, STREAM
 from engine.plan.expressions import UdfCall, conjuncts
 
 
@@ -60,6 +60,7 @@ def _fmt_cost(c: float) -> str:
 
 
 class FilterExec(Operator):
+    ROLES = (STREAM,)
     def __init__(self, child: Operator, predicate, costs: dict | None = None, **kw):
         super().__init__(child.schema(), (child,), **kw)
         self.predicate = predicate

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 from engine.physical import aggregate_kernels as K
 from engine.physical.accumulator import StateAccumulator, make_accumulator
 from engine.physical.evaluate import evaluate_array, evaluate_mask, hash_key
-from engine.physical.operator import Operator, table_batches
+from engine.physical.operator import Operator, table_batches, SINK
 
 # rows per chunk: one chunk covers most inputs (TPC-H SF 0.1's lineitem), so they take one Arrow
 # pass as before; bigger inputs stream, holding a chunk at a time
@@ -29,6 +29,7 @@ CHUNK_ROWS = 1 << 20
 
 
 class HashAggregateExec(Operator):
+    ROLES = (SINK,)
     def __init__(self, child: Operator, groups, aggs, schema: pa.Schema, **kw):
         super().__init__(schema, (child,), **kw)
         self.groups = groups  # [(out ColumnRef, Expr)]

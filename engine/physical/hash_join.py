@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 
 from engine.physical.evaluate import evaluate_array, evaluate_mask, hash_key
 from engine.physical.join_common import finish_join
-from engine.physical.operator import Operator, collect, table_batches
+from engine.physical.operator import Operator, collect, table_batches, SINK, STREAM
 from engine.physical.sort import as_batch
 
 _ARROW_KIND = {"inner": "inner", "left": "left outer", "right": "right outer",
@@ -34,6 +34,7 @@ def arrow_join(lk: pa.Table, rk: pa.Table, lnames, rnames, join_type: str) -> pa
 
 
 class HashJoinExec(Operator):
+    ROLES = (STREAM, SINK)  # the left side probes batch by batch; the right side is built
     def __init__(self, left: Operator, right: Operator, kind: str, left_keys, right_keys,
                  residual, schema: pa.Schema, **kw):
         super().__init__(schema, (left, right), **kw)

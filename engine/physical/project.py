@@ -5,10 +5,11 @@ import pyarrow as pa
 
 from engine.physical.evaluate import evaluate_array
 from engine.plan.expressions import ColumnRef
-from engine.physical.operator import Operator
+from engine.physical.operator import Operator, STREAM
 
 
 class ProjectExec(Operator):
+    ROLES = (STREAM,)
     def __init__(self, child: Operator, exprs, schema: pa.Schema, **kw):
         super().__init__(schema, (child,), **kw)
         self.exprs = exprs  # list of (out ColumnRef, Expr)

@@ -46,6 +46,7 @@ def growing(batches, budget: int, most: int = 1 << 17):
 
 
 class ScanExec(Operator):
+    ROLES = ()
     def __init__(self, table: str, source, columns: list[str], out_keys: list[str],
                  filters: tuple[Expr, ...], names: dict[int, str], costs: dict | None = None, **kw):
         schema = pa.schema([pa.field(k, source.schema.field(c).type) for c, k in zip(columns, out_keys)])
