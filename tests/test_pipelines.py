@@ -82,3 +82,110 @@ def test_chunked_semi_join_keeps_probe_order(small_chunks, monkeypatch):
     t = _tables()["lineitem"].to_pylist()
     keys = set(range(400))
     assert got == [(r["l_orderkey"], r["l_qty"]) for r in t if r["l_orderkey"] in keys]
+
+
+def _physical(con, sql: str):
+    """The physical plan Dawn runs for ``sql``."""
+    import sqlglot
+    from engine.sql.dialect import Dawn
+    s = con._session
+    return s.physical(s.plan_query(sqlglot.parse_one(sql, read=Dawn), []))[0]
+
+
+Q = """SELECT c_name, sum(l_price) AS revenue
+FROM lineitem JOIN orders ON l_orderkey = o_orderkey JOIN customer ON o_custkey = c_custkey
+WHERE l_qty > 5 GROUP BY c_name ORDER BY revenue DESC"""
+
+
+def test_join_aggregate_order_by_pipelines():
+    con, _ = connect_pair(_tables())
+    pipes = build_pipelines(_physical(con, Q))
+    assert [p.id for p in pipes] == list(range(1, len(pipes) + 1))
+    # customer builds a join, orders probes it and builds the next, lineitem probes that one
+    # into the aggregate; the aggregate's groups feed the sort; the sort emits the result
+    assert len(pipes) == 5
+    names = [(p.source.name, getattr(p.source, "table", None), [o.name for o in p.operators],
+              p.sink.name if p.sink else None) for p in pipes]
+    assert names == [
+        ("ScanExec", "customer", [], "HashJoinExec"),
+        ("ScanExec", "orders", ["HashJoinExec"], "HashJoinExec"),
+        ("ScanExec", "lineitem", ["HashJoinExec"], "HashAggregateExec"),
+        ("HashAggregateExec", None, ["ProjectExec"], "SortExec"),
+        ("SortExec", None, [], None),
+    ], names
+    # every probe pipeline depends on the pipeline that built the join it streams through
+    for p in pipes:
+        for op in p.operators:
+            if op.name == "HashJoinExec":
+                build = [q for q in pipes if q.sink is op]
+                assert build and all(q.id in p.dependencies for q in build)
+        assert all(d < p.id for d in p.dependencies)
+    assert pipes[3].dependencies == (3,) and pipes[4].dependencies == (4,)
+    # each operator is in exactly one pipeline as a source or streaming operator
+    seen = [id(p.source) for p in pipes] + [id(o) for p in pipes for o in p.operators]
+    assert len(seen) == len(set(seen))
+
+
+def test_roles_of_sinks_and_streams():
+    con, _ = connect_pair(_tables())
+    root = _physical(con, Q)
+    ops, todo = [], [root]
+    while todo:
+        o = todo.pop()
+        ops.append(o)
+        todo.extend(o.children())
+    by = {}
+    for o in ops:
+        by.setdefault(o.name, o)
+    assert by["HashJoinExec"].child_roles() == (STREAM, SINK)
+    assert by["HashAggregateExec"].is_sink() and by["HashAggregateExec"].is_source()
+    assert by["ScanExec"].is_source() and not by["ScanExec"].is_sink()
+    assert not by["ProjectExec"].is_source() and not by["ProjectExec"].is_sink()
+
+
+def test_union_all_and_materialized_cte_pipelines():
+    con, duck = connect_pair(_tables())
+    sql = ("WITH big AS MATERIALIZED (SELECT o_custkey, count(*) AS n FROM orders GROUP BY o_custkey) "
+           "SELECT * FROM big WHERE n > 8 UNION ALL SELECT * FROM big WHERE n < 3")
+    assert_same_answer(con, duck, sql, ordered=False)
+    pipes = build_pipelines(_physical(con, sql))
+    text = "\n".join(p.describe() for p in pipes)
+    body = [p for p in pipes if p.sink is not None and p.sink.name == "MaterializedCteExec"]
+    assert len(body) == 1, text
+    readers = [p for p in pipes if p.source.name == "CteScanExec"]
+    assert len(readers) == 2 and all(body[0].id in p.dependencies for p in readers), text
+    assert all(p.sink is None for p in readers), text  # both UNION ALL inputs stream to the result
+
+
+def test_explain_verbose_lists_pipelines_identically_on_two_connections():
+    texts = []
+    for _ in range(2):
+        con, _duck = connect_pair(_tables())
+        con.execute("SELECT 1 AS x").fetchall()  # a statement first: ids differ between connections
+        texts.append("\n".join(r[0] for r in con.execute("EXPLAIN VERBOSE " + Q).fetchall()))
+    assert texts[0] == texts[1]
+    section = texts[0].split("Pipelines:\n", 1)[1].split("\n")
+    assert section == [
+        "  Pipeline 1: ScanExec customer -> HashJoinExec (sink)",
+        "  Pipeline 2: ScanExec orders -> HashJoinExec -> HashJoinExec (sink); depends on Pipeline 1",
+        "  Pipeline 3: ScanExec lineitem -> HashJoinExec -> HashAggregateExec (sink); depends on Pipeline 2",
+        "  Pipeline 4: HashAggregateExec -> ProjectExec -> SortExec (sink); depends on Pipeline 3",
+        "  Pipeline 5: SortExec -> result; depends on Pipeline 4",
+    ]
+    plain = "\n".join(r[0] for r in con.execute("EXPLAIN " + Q).fetchall())
+    assert "Pipelines:" not in plain
+
+
+def test_limit_over_join_pulls_only_the_first_probe_rows():
+    n = 2_000_000
+    big = pa.table({"k": pa.array(np.arange(n) % 1000, pa.int64()), "v": pa.array(np.arange(n), pa.int64())})
+    con, duck = connect_pair({"big": big, "small": pa.table({"k": pa.array(np.arange(1000), pa.int64())})})
+    sql = "SELECT big.v, small.k FROM big JOIN small ON big.k = small.k LIMIT 1"
+    text = "\n".join(r[0] for r in con.execute("EXPLAIN ANALYZE " + sql).fetchall())
+    line = next(x for x in text.split("\n") if "ScanExec: table=big" in x)
+    scanned = int(line.split("actual_rows=")[1].split()[0])
+    assert 0 < scanned <= 200_000, text  # the first batch or two, not 2,000,000 rows
+    assert len(con.execute(sql).fetchall()) == 1
+    # and the whole join is still DuckDB's
+    assert_same_answer(con, duck, "SELECT count(*), sum(big.v) FROM big JOIN small ON big.k = small.k",
+                       ordered=False)
