@@ -189,3 +189,34 @@ def test_limit_over_join_pulls_only_the_first_probe_rows():
     # and the whole join is still DuckDB's
     assert_same_answer(con, duck, "SELECT count(*), sum(big.v) FROM big JOIN small ON big.k = small.k",
                        ordered=False)
+
+
+def test_bound_expressions_match_the_interpreter():
+    from engine.physical.bound import BoundExpr
+    from engine.physical.evaluate import evaluate_array
+    from engine.physical.operator import ExecContext
+    con, _ = connect_pair(_tables())
+    sql = ("SELECT l_qty + 1, l_price * 2 > 100, CAST(l_qty AS VARCHAR), coalesce(l_orderkey, -1), "
+           "CASE WHEN l_qty > 10 THEN 10 // l_qty END, l_qty IN (1, 2, 3), NULL + l_qty, "
+           "abs(l_price - 500) FROM lineitem")
+    proj = _physical(con, sql)
+    while proj.name != "ProjectExec":
+        proj = proj.children()[0]
+    ctx = ExecContext()
+    batch = next(iter(proj.children()[0].execute(ctx)))
+    renamed = pa.RecordBatch.from_arrays(batch.columns[::-1], names=batch.schema.names[::-1])
+    for (_, e), bound in zip(proj.exprs, proj.bound):
+        assert isinstance(bound, BoundExpr)
+        want = evaluate_array(e, batch, ctx)
+        assert bound.array(batch, ctx).equals(want)
+        # another schema (columns in another order): evaluated by name, the same values
+        assert bound.array(renamed, ctx).equals(want)
+        assert len(bound.array(batch.slice(0, 0), ctx)) == 0
+
+
+def test_wide_projection_gives_duckdbs_answer():
+    t = pa.table({f"c{i}": pa.array(np.arange(2000) + i, pa.int64()) for i in range(12)})
+    t = pa.Table.from_batches(t.to_batches(max_chunksize=50))
+    con, duck = connect_pair({"t": t})
+    exprs = ", ".join(f"c{i} + 1, c{i} * 2 > c{(i + 1) % 12}" for i in range(12))
+    assert_same_answer(con, duck, f"SELECT {exprs} FROM t WHERE c0 % 7 <> 3", ordered=True)
