@@ -507,7 +507,9 @@ class Session:
                 text += f"\nUDF {name}: {m.describe()}"
             text += f"\nTotal: rows={out.num_rows} time={total * 1000:.1f}ms"
         if verbose:
+            from engine.physical.pipelines import render_pipelines
             text += "\nRules fired: " + (", ".join(fired) if fired else "(none)")
+            text += "\n" + render_pipelines(op)
         # Once over the whole text, so lines added after the operators share the plan's numbering.
         text = renumber_ids(text)
         lines = text.split("\n")

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from engine.errors import BindError
 from engine.physical.evaluate import evaluate_array
-from engine.physical.operator import Operator, collect, table_batches
+from engine.physical.operator import Operator, collect, table_batches, SINK
 from engine.physical.sort import as_batch
 from engine.plan.expressions import Call, Expr, conjuncts, user_sql
 
@@ -76,6 +76,7 @@ def _dense(values: list[pa.Array]) -> np.ndarray:
 
 
 class AsofJoinExec(Operator):
+    ROLES = (SINK, SINK)
     def __init__(self, left: Operator, right: Operator, kind: str, condition, lids: set[int],
                  rids: set[int], schema: pa.Schema, **kw):
         super().__init__(schema, (left, right), **kw)

@@ -67,20 +67,7 @@ def evaluate(e: Expr, batch: pa.RecordBatch, ctx) -> Value:
         if fn is None:
             raise InternalError(f"No kernel for function {e.fn}")
         args = [evaluate(a, batch, ctx) for a in e.args]
-        if e.fn in ("and", "or") and all(isinstance(a, pa.Scalar) for a in args):
-            return fn.kernel(*args, dtype=e.dtype)
-        if e.fn in VOLATILE:  # random(): one value per row
-            return fn.kernel(*args, dtype=e.dtype, rows=batch.num_rows)
-        try:
-            return fn.kernel(*args, dtype=e.dtype)
-        except pa.ArrowInvalid as err:
-            raise DataError(f'Cannot evaluate "{user_sql(e)}": {err}') from None
-        except pa.ArrowNotImplementedError as err:
-            if any(pa.types.is_null(a.type) for a in args):
-                # no kernel takes an untyped NULL (a bare NULL literal): the function's value is NULL
-                n = next((len(a) for a in args if not isinstance(a, pa.Scalar)), None)
-                return pa.scalar(None, e.dtype) if n is None else pa.nulls(n, e.dtype)
-            raise NotSupportedError(f'Cannot evaluate "{user_sql(e)}": {err}') from None
+        return call_kernel(e, fn.kernel, args, batch.num_rows)
     if isinstance(e, Cast):
         return cast_value(evaluate(e.arg, batch, ctx), e.dtype, e.safe, e)
     if isinstance(e, Case):
@@ -92,6 +79,31 @@ def evaluate(e: Expr, batch: pa.RecordBatch, ctx) -> Value:
     if isinstance(e, (AggCall, WindowCall)):
         raise InternalError(f"{user_sql(e)} must be computed by its operator, not evaluated")
     raise InternalError(f"Cannot evaluate {type(e).__name__}")
+
+
+def call_kernel(e: Call, kernel, args: list, rows: int) -> Value:
+    """A function's kernel over its evaluated arguments, with errors in the user's words."""
+    if e.fn in ("and", "or") and all(isinstance(a, pa.Scalar) for a in args):
+        return kernel(*args, dtype=e.dtype)
+    if e.fn in VOLATILE:  # random(): one value per row
+        return kernel(*args, dtype=e.dtype, rows=rows)
+    try:
+        return kernel(*args, dtype=e.dtype)
+    except pa.ArrowInvalid as err:
+        raise DataError(f'Cannot evaluate "{user_sql(e)}": {err}') from None
+    except pa.ArrowNotImplementedError as err:
+        if any(pa.types.is_null(a.type) for a in args):
+            # no kernel takes an untyped NULL (a bare NULL literal): the function's value is NULL
+            n = next((len(a) for a in args if not isinstance(a, pa.Scalar)), None)
+            return pa.scalar(None, e.dtype) if n is None else pa.nulls(n, e.dtype)
+        raise NotSupportedError(f'Cannot evaluate "{user_sql(e)}": {err}') from None
+
+
+def is_lazy(e: Expr) -> bool:
+    """Is ``e`` a call that evaluates some arguments only on some rows (see ``evaluate``)?"""
+    if isinstance(e, Call) and e.fn in ("and", "or") and is_expensive(e.args[1]):
+        return True
+    return isinstance(e, Call) and e.fn == "coalesce" and any(_is_fallible(a) for a in e.args[1:])
 
 
 def is_expensive(e: Expr) -> bool:
@@ -137,8 +149,12 @@ def _lazy_logic(e: Call, batch: pa.RecordBatch, ctx) -> Value:
 
 
 def evaluate_array(e: Expr, batch: pa.RecordBatch, ctx) -> pa.Array:
-    v = evaluate(e, batch, ctx)
-    arr = to_array(v, batch.num_rows)
+    return value_array(e, evaluate(e, batch, ctx), batch.num_rows)
+
+
+def value_array(e: Expr, v: Value, n: int) -> pa.Array:
+    """``e``'s evaluated value as an array of ``n`` values of its type."""
+    arr = to_array(v, n)
     if arr.type != e.dtype and not pa.types.is_null(e.dtype):
         arr = arr.cast(e.dtype)
     return arr
@@ -154,7 +170,11 @@ def hash_key(arr):
 
 def evaluate_mask(e: Expr, batch: pa.RecordBatch, ctx) -> Value:
     """A predicate as a filter mask: NULL counts as false."""
-    v = evaluate(e, batch, ctx)
+    return value_mask(evaluate(e, batch, ctx))
+
+
+def value_mask(v: Value) -> Value:
+    """An evaluated predicate as a filter mask: True, False or a BOOLEAN array."""
     if isinstance(v, pa.Scalar):
         return bool(v.as_py())
     if v.type == pa.null():

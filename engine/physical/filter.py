@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from engine.physical.bound import BoundExpr
 from engine.physical.evaluate import evaluate_mask
-from engine.physical.operator import Operator
+from engine.physical.operator import Operator, STREAM
 from engine.plan.expressions import UdfCall, conjuncts
 
 
@@ -18,11 +19,12 @@ def udf_names(e) -> list[str]:
 
 
 def apply_conjuncts(batch: pa.RecordBatch, parts: list, counts: list[list[int]], ctx) -> pa.RecordBatch:
+    """``batch`` filtered by each conjunct in turn (an Expr, or a BoundExpr bound once)."""
     for i, p in enumerate(parts):
         if not batch.num_rows:
             break
         counts[i][0] += batch.num_rows
-        m = evaluate_mask(p, batch, ctx)
+        m = p.mask(batch, ctx) if isinstance(p, BoundExpr) else evaluate_mask(p, batch, ctx)
         if m is False:
             batch = batch.slice(0, 0)
         elif m is not True:
@@ -60,11 +62,13 @@ def _fmt_cost(c: float) -> str:
 
 
 class FilterExec(Operator):
+    ROLES = (STREAM,)
     def __init__(self, child: Operator, predicate, costs: dict | None = None, **kw):
         super().__init__(child.schema(), (child,), **kw)
         self.predicate = predicate
         self.parts = conjuncts(predicate)
         self.costs = costs or {}
+        self.bound = [BoundExpr(p, child.schema()) for p in self.parts]
 
     def params(self) -> str:
         return "predicates=" + describe_conjuncts(self.parts, self.costs)
@@ -78,7 +82,7 @@ class FilterExec(Operator):
             last = b
             if not b.num_rows:
                 continue
-            out = apply_conjuncts(b, self.parts, counts, ctx)
+            out = apply_conjuncts(b, self.bound, counts, ctx)
             if out.num_rows:
                 emitted = True
                 yield out

@@ -20,8 +20,9 @@ import pyarrow.compute as pc
 
 from engine.physical import aggregate_kernels as K
 from engine.physical.accumulator import StateAccumulator, make_accumulator
-from engine.physical.evaluate import evaluate_array, evaluate_mask, hash_key
-from engine.physical.operator import Operator, table_batches
+from engine.physical.bound import BoundExpr
+from engine.physical.evaluate import hash_key
+from engine.physical.operator import Operator, table_batches, SINK
 
 # rows per chunk: one chunk covers most inputs (TPC-H SF 0.1's lineitem), so they take one Arrow
 # pass as before; bigger inputs stream, holding a chunk at a time
@@ -29,10 +30,16 @@ CHUNK_ROWS = 1 << 20
 
 
 class HashAggregateExec(Operator):
+    ROLES = (SINK,)
     def __init__(self, child: Operator, groups, aggs, schema: pa.Schema, **kw):
         super().__init__(schema, (child,), **kw)
         self.groups = groups  # [(out ColumnRef, Expr)]
         self.aggs = aggs      # [(out ColumnRef, AggCall)]
+        # the inputs' expressions, bound to the child's batch schema once
+        src = child.schema()
+        self.bound_groups = [BoundExpr(e, src) for _, e in groups]
+        self.bound_args = [[BoundExpr(x, src) for x in a.args] for _, a in aggs]
+        self.bound_filters = [BoundExpr(a.filter, src) if a.filter is not None else None for _, a in aggs]
 
     def params(self) -> str:
         from engine.plan.nodes import describe_groups
@@ -41,13 +48,13 @@ class HashAggregateExec(Operator):
 
     def _inputs(self, b: pa.RecordBatch, ctx) -> dict[str, pa.Array]:
         cols: dict[str, pa.Array] = {}
-        for i, (_, e) in enumerate(self.groups):
-            cols[f"g{i}"] = hash_key(evaluate_array(e, b, ctx))
-        for i, (_, a) in enumerate(self.aggs):
-            for j, x in enumerate(a.args):
-                cols[f"a{i}_{j}"] = evaluate_array(x, b, ctx)
-            if a.filter is not None:
-                m = evaluate_mask(a.filter, b, ctx)
+        for i, e in enumerate(self.bound_groups):
+            cols[f"g{i}"] = hash_key(e.array(b, ctx))
+        for i, (args, f) in enumerate(zip(self.bound_args, self.bound_filters)):
+            for j, x in enumerate(args):
+                cols[f"a{i}_{j}"] = x.array(b, ctx)
+            if f is not None:
+                m = f.mask(b, ctx)
                 if isinstance(m, bool):
                     m = pa.repeat(pa.scalar(m), b.num_rows)
                 cols[f"a{i}_f"] = pc.fill_null(m, False)

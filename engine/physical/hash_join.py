@@ -1,11 +1,16 @@
 """HashJoinExec: equi-joins through Arrow's C++ hash join, plus residual (non-equi) conditions.
 
-Only key columns and row numbers go through the hash join; payload columns are gathered with
+The right input is the build side (the optimizer puts the smaller input there): it is read whole.
+The left input is probed chunk by chunk as it arrives, so a LIMIT above the join stops the probe
+side early; RIGHT and FULL joins remember which build rows matched and NULL-extend the others
+after the last chunk. Only key columns and row numbers go through the hash join; payload columns are gathered with
 ``take`` afterwards, so any column type (tensors, lists) can ride along. Without a residual, each
 join kind maps directly onto Arrow's join types; with one, matched pairs are filtered by the
 residual and the join kind is finished from those pairs (NULL-extending for outer joins).
 """
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import pyarrow as pa
@@ -13,7 +18,7 @@ import pyarrow.compute as pc
 
 from engine.physical.evaluate import evaluate_array, evaluate_mask, hash_key
 from engine.physical.join_common import finish_join
-from engine.physical.operator import Operator, collect, table_batches
+from engine.physical.operator import Operator, collect, table_batches, SINK, STREAM
 from engine.physical.sort import as_batch
 
 _ARROW_KIND = {"inner": "inner", "left": "left outer", "right": "right outer",
@@ -33,7 +38,33 @@ def arrow_join(lk: pa.Table, rk: pa.Table, lnames, rnames, join_type: str) -> pa
                    coalesce_keys=False)
 
 
+# Probe rows per Arrow join call: the build side's hash table is rebuilt on each call, so a chunk
+# holds several times the build side's rows (the rebuilds cost at most a quarter of the probing)
+# and at least 65,536 (one call covers most inputs, as when the probe side was read whole).
+PROBE_CHUNK_MIN = 1 << 16
+BUILD_FACTOR = 4
+
+
+def _probe_chunks(first: pa.RecordBatch | None, rest, schema: pa.Schema, target: int):
+    """The probe side's batches (``first``, then ``rest``) gathered into tables of at least
+    ``target`` rows (the last may be smaller), pulled from the probe side only as needed."""
+    if first is None:
+        return
+    parts, n = [], 0
+    for b in itertools.chain([first], rest):
+        if not b.num_rows:
+            continue
+        parts.append(b)
+        n += b.num_rows
+        if n >= target:
+            yield pa.Table.from_batches(parts, schema=schema)
+            parts, n = [], 0
+    if parts:
+        yield pa.Table.from_batches(parts, schema=schema)
+
+
 class HashJoinExec(Operator):
+    ROLES = (STREAM, SINK)  # the left side probes batch by batch; the right side is built
     def __init__(self, left: Operator, right: Operator, kind: str, left_keys, right_keys,
                  residual, schema: pa.Schema, **kw):
         super().__init__(schema, (left, right), **kw)
@@ -54,32 +85,67 @@ class HashJoinExec(Operator):
         return pa.table(cols)
 
     def _execute(self, ctx):
-        left = collect(self._children[0], ctx)
-        if left.num_rows == 0 and self.kind in ("inner", "left", "semi", "anti"):
-            yield from table_batches(self._schema.empty_table() if self.kind != "anti" else left)
+        probe_op, build_op = self._children
+        probe = probe_op.execute(ctx)
+        first = next((b for b in probe if b.num_rows), None)  # the probe's first rows, if any
+        if first is None and self.kind in ("inner", "left", "semi", "anti"):
+            # nothing to probe with: the build side is never run
+            yield from table_batches(self._schema.empty_table())
             return
-        right = collect(self._children[1], ctx)
-        lk = self._key_table(left, self.left_keys, "l", ctx)
+        right = collect(build_op, ctx)
+        if right.num_rows == 0 and self.kind in ("inner", "right", "semi"):
+            yield from table_batches(self._schema.empty_table())  # no probe row can match
+            return
         rk = self._key_table(right, self.right_keys, "r", ctx)
+        # unmatched build rows are NULL-extended once every probe row has had its chance
+        hit = np.zeros(right.num_rows, dtype=bool) if self.kind in ("right", "full") else None
+        target = max(PROBE_CHUNK_MIN, BUILD_FACTOR * right.num_rows)
+        emitted = False
+        for left in _probe_chunks(first, probe, probe_op.schema(), target):
+            out = self._probe(left, right, rk, hit, ctx)
+            if out.num_rows:
+                emitted = True
+                yield from table_batches(out)
+        if hit is not None and not hit.all():
+            miss = pa.array(np.nonzero(~hit)[0])
+            nl = len(probe_op.schema())
+            cols = [pa.nulls(len(miss), f.type) for f in self._schema][:nl] + \
+                [c.take(miss) for c in right.columns]
+            emitted = True
+            yield from table_batches(pa.Table.from_arrays(cols, schema=self._schema))
+        if not emitted:
+            yield from table_batches(self._schema.empty_table())
+
+    def _probe(self, left: pa.Table, right: pa.Table, rk: pa.Table, hit: np.ndarray | None,
+               ctx) -> pa.Table:
+        """The join output for one chunk of probe rows ``left`` against the whole build side;
+        for RIGHT and FULL joins, marks the build rows matched in ``hit`` (their unmatched
+        rows are emitted after the last chunk)."""
+        lk = self._key_table(left, self.left_keys, "l", ctx)
         lnames = [f"l{i}" for i in range(len(self.left_keys))]
         rnames = [f"r{i}" for i in range(len(self.right_keys))]
-        if self.residual is None and self.kind in ("semi", "anti"):
-            j = arrow_join(lk, rk, lnames, rnames, _ARROW_KIND[self.kind])
+        kind = self.kind
+        if self.residual is None and kind in ("semi", "anti"):
+            j = arrow_join(lk, rk, lnames, rnames, _ARROW_KIND[kind])
             rows = np.sort(j.column("l_row").to_numpy())
             out = left.take(pa.array(rows))
-            yield from table_batches(pa.Table.from_arrays(out.columns, schema=self._schema))
-            return
+            return pa.Table.from_arrays(out.columns, schema=self._schema)
+        # the probe side's kind: a build row's match is only final after the last chunk
+        probe_kind = {"right": "inner", "full": "left"}.get(kind, kind)
         if self.residual is None:
-            j = arrow_join(lk, rk, lnames, rnames, _ARROW_KIND[self.kind])
+            j = arrow_join(lk, rk, lnames, rnames, _ARROW_KIND[probe_kind])
             li, ri = j.column("l_row"), j.column("r_row")
+            if hit is not None:
+                hit[ri.drop_null().to_numpy()] = True
             cols = [c.take(li) for c in left.columns] + [c.take(ri) for c in right.columns]
-            yield from table_batches(pa.Table.from_arrays(cols, schema=self._schema))
-            return
+            return pa.Table.from_arrays(cols, schema=self._schema)
         j = arrow_join(lk, rk, lnames, rnames, "inner")
         li = j.column("l_row").to_numpy()
         ri = j.column("r_row").to_numpy()
         li, ri = filter_pairs(self.residual, left, right, li, ri, self._pair_schema(left, right), ctx)
-        yield from table_batches(finish_join(self.kind, left, right, li, ri, self._schema))
+        if hit is not None:
+            hit[ri] = True
+        return finish_join(probe_kind, left, right, li, ri, self._schema)
 
     @staticmethod
     def _pair_schema(left: pa.Table, right: pa.Table) -> pa.Schema:

@@ -16,7 +16,7 @@ import math
 import pyarrow as pa
 
 from engine.physical.filter import apply_conjuncts, describe_conjuncts, record_selectivity
-from engine.physical.operator import Operator, collect, table_batches
+from engine.physical.operator import Operator, collect, table_batches, SINK
 from engine.physical.sort import as_batch, sort_indices
 
 LAZY_PREDICATE_SECONDS = 1e-5  # per row: above this, evaluating only where needed pays
@@ -25,6 +25,7 @@ MAX_BATCH = 1 << 17
 
 
 class LazyTopNExec(Operator):
+    ROLES = (SINK,)
     def __init__(self, child: Operator, keys, limit: int, predicates: list, costs: dict | None = None, **kw):
         super().__init__(child.schema(), (child,), **kw)
         self.keys = keys

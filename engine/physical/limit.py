@@ -1,10 +1,14 @@
 """LimitExec: skip OFFSET rows, pass LIMIT rows, and stop pulling its input once done."""
 from __future__ import annotations
 
-from engine.physical.operator import Operator
+from engine.physical.operator import Operator, SINK, STREAM
 
 
 class LimitExec(Operator):
+    def child_roles(self) -> tuple[str, ...]:
+        # LIMIT p% needs the input's row count, so it reads the input whole
+        return (SINK,) if self.percent is not None else (STREAM,)
+
     def __init__(self, child: Operator, limit: int | None, offset: int = 0,
                  percent: float | None = None, **kw):
         super().__init__(child.schema(), (child,), **kw)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from engine.errors import InternalError
-from engine.physical.operator import Operator, collect, table_batches
+from engine.physical.operator import Operator, collect, table_batches, SINK, STREAM
 
 
 def _slot(key: int) -> tuple[str, int]:
@@ -17,6 +17,7 @@ def _slot(key: int) -> tuple[str, int]:
 
 
 class MaterializedCteExec(Operator):
+    ROLES = (SINK, STREAM)  # the body is gathered, then the child streams through
     def __init__(self, body: Operator, child: Operator, key: int, name: str, schema: pa.Schema, **kw):
         super().__init__(schema, (body, child), **kw)
         self.key = key
@@ -35,6 +36,7 @@ class MaterializedCteExec(Operator):
 
 
 class CteScanExec(Operator):
+    ROLES = ()  # reads what MaterializedCteExec gathered
     def __init__(self, key: int, name: str, schema: pa.Schema, **kw):
         super().__init__(schema, (), **kw)
         self.key = key

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 
 from engine.physical.hash_join import filter_pairs, pair_mask
 from engine.physical.join_common import finish_join
-from engine.physical.operator import Operator, collect, table_batches
+from engine.physical.operator import Operator, collect, table_batches, SINK
 
 BLOCK_PAIRS = 1 << 17
 
@@ -26,6 +26,7 @@ def _empty_batch(n: int) -> pa.RecordBatch:
 
 
 class NestedLoopJoinExec(Operator):
+    ROLES = (SINK, SINK)  # both sides are gathered, then paired block by block
     def __init__(self, left: Operator, right: Operator, kind: str, condition, schema: pa.Schema, **kw):
         super().__init__(schema, (left, right), **kw)
         self.kind = kind

@@ -3,13 +3,20 @@
 An operator (``XxxExec``, one per module) has ``schema()``, ``children()`` and
 ``execute(ctx) -> Iterator[pa.RecordBatch]``; no work happens before the first batch is pulled.
 ``execute`` wraps the operator's own ``_execute`` to count rows and time for EXPLAIN ANALYZE.
+
+Every operator also declares the role it plays for each child (DuckDB's ``IsSource``/``IsSink``):
+``STREAM`` when the child's batches pass through it one at a time (Project, Filter, the probe
+side of a hash join), ``SINK`` when it consumes all of the child's rows before it emits any (an
+aggregate, a sort, a hash join's build side). An operator with no streamed child starts a
+pipeline (a scan, or a sink emitting what it gathered); engine/physical/pipelines.py cuts a plan
+into pipelines from these declarations.
 """
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import pyarrow as pa
 
@@ -58,8 +65,15 @@ class ExecContext:
         return self._subqueries[key]
 
 
+STREAM = "stream"  # the child's batches flow through the operator one at a time
+SINK = "sink"      # the operator consumes all of the child's rows before it emits
+
+
 class Operator:
-    """Base of physical operators; subclasses implement ``_execute`` and ``params``."""
+    """Base of physical operators; subclasses implement ``_execute`` and ``params`` and declare
+    ``ROLES`` (one role per child, ``()`` for a source) or override ``child_roles``."""
+
+    ROLES: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(self, schema: pa.Schema, children: tuple["Operator", ...] = (),
                  est_rows: float | None = None, est_cost: float | None = None):
@@ -80,6 +94,20 @@ class Operator:
 
     def params(self) -> str:
         return ""
+
+    def child_roles(self) -> tuple[str, ...]:
+        """Per child, ``STREAM`` or ``SINK`` (see the module docstring)."""
+        if self.ROLES is None:
+            raise InternalError(f"{type(self).__name__} declares no pipeline roles")
+        return self.ROLES
+
+    def is_source(self) -> bool:
+        """Does a pipeline start here (no child streams through this operator)?"""
+        return STREAM not in self.child_roles()
+
+    def is_sink(self) -> bool:
+        """Does a pipeline end here (some child is consumed whole)?"""
+        return SINK in self.child_roles()
 
     def execute(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
         m = ctx.metrics_for(self)

@@ -6,10 +6,11 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
-from engine.physical.operator import Operator, collect, table_batches
+from engine.physical.operator import Operator, collect, table_batches, SINK
 
 
 class PositionalJoinExec(Operator):
+    ROLES = (SINK, SINK)
     def __init__(self, left: Operator, right: Operator, schema: pa.Schema, **kw):
         super().__init__(schema, (left, right), **kw)
 

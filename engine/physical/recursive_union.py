@@ -12,13 +12,14 @@ import numpy as np
 import pyarrow as pa
 
 from engine.errors import DataError
-from engine.physical.operator import Operator, collect, table_batches
+from engine.physical.operator import Operator, collect, table_batches, SINK
 from engine.physical.set_op import distinct_with_counts
 
 DEFAULT_MAX_RECURSION = 10_000
 
 
 class WorkTableExec(Operator):
+    ROLES = ()  # reads the iteration's work table
     def __init__(self, token: int, schema: pa.Schema, **kw):
         super().__init__(schema, (), **kw)
         self.token = token
@@ -41,6 +42,7 @@ def _new_rows(seen: pa.Table | None, rows: pa.Table) -> pa.Table:
 
 
 class RecursiveUnionExec(Operator):
+    ROLES = (SINK, SINK)  # the anchor once, the step once per iteration
     def __init__(self, anchor: Operator, step: Operator, token: int, all_: bool,
                  schema: pa.Schema, **kw):
         super().__init__(schema, (anchor, step), **kw)

@@ -46,6 +46,7 @@ def growing(batches, budget: int, most: int = 1 << 17):
 
 
 class ScanExec(Operator):
+    ROLES = ()
     def __init__(self, table: str, source, columns: list[str], out_keys: list[str],
                  filters: tuple[Expr, ...], names: dict[int, str], costs: dict | None = None, **kw):
         schema = pa.schema([pa.field(k, source.schema.field(c).type) for c, k in zip(columns, out_keys)])
@@ -80,6 +81,7 @@ class ScanExec(Operator):
         return s
 
     def _execute(self, ctx):
+        from engine.physical.bound import BoundExpr
         from engine.physical.filter import apply_conjuncts, record_selectivity
         self.stats = ScanStats()
         ctx.metrics_for(self).extra["scan"] = self.stats
@@ -96,6 +98,10 @@ class ScanExec(Operator):
                 kept = apply_conjuncts(b, self.early, counts_early, ctx)
                 return kept.column("__row").to_numpy()
             kwargs["pre_filter"] = pre_filter
+        # the filters bound to this scan's batch schema once (the video pre-filter's batches have
+        # another, so it interprets them)
+        early = [BoundExpr(f, self._schema) for f in self.early]
+        rest = [BoundExpr(f, self._schema) for f in self.rest]
         batches = self.source.scan(self.columns, self.prune, self.stats, **kwargs)
         if self.row_budget is not None:
             batches = growing(batches, self.row_budget)
@@ -104,8 +110,8 @@ class ScanExec(Operator):
             self.stats.rows_read += b.num_rows
             if b.num_rows:
                 if "pre_filter" not in kwargs:
-                    b = apply_conjuncts(b, self.early, counts_early, ctx)
-                b = apply_conjuncts(b, self.rest, counts_rest, ctx)
+                    b = apply_conjuncts(b, early, counts_early, ctx)
+                b = apply_conjuncts(b, rest, counts_rest, ctx)
             if b.num_rows or not self.columns:
                 yield b
         record_selectivity(self.early, counts_early, ctx)

@@ -9,10 +9,14 @@ import numpy as np
 import pyarrow as pa
 
 from engine.physical.evaluate import hash_key
-from engine.physical.operator import Operator, collect, table_batches
+from engine.physical.operator import Operator, collect, table_batches, SINK, STREAM
 
 
 class SetOpExec(Operator):
+    def child_roles(self) -> tuple[str, ...]:
+        # UNION ALL passes both inputs through; the others group the rows of both sides
+        return (STREAM, STREAM) if self.kind == "union" and self.all else (SINK, SINK)
+
     def __init__(self, left: Operator, right: Operator, kind: str, all_: bool, schema: pa.Schema, **kw):
         super().__init__(schema, (left, right), **kw)
         self.kind = kind

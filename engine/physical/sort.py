@@ -5,7 +5,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.physical.evaluate import evaluate_array
-from engine.physical.operator import Operator, collect, table_batches
+from engine.physical.operator import Operator, collect, table_batches, SINK
 
 
 def as_batch(t: pa.Table) -> pa.RecordBatch:
@@ -53,6 +53,7 @@ def sort_indices(batch: pa.RecordBatch, keys, ctx) -> pa.Array:
 
 
 class SortExec(Operator):
+    ROLES = (SINK,)
     def __init__(self, child: Operator, keys, limit: int | None = None, **kw):
         super().__init__(child.schema(), (child,), **kw)
         self.keys = keys

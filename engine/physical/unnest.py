@@ -13,10 +13,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.physical.evaluate import evaluate_array
-from engine.physical.operator import Operator
+from engine.physical.operator import Operator, STREAM
 
 
 class UnnestExec(Operator):
+    ROLES = (STREAM,)
     def __init__(self, child: Operator, lists, schema: pa.Schema, **kw):
         super().__init__(schema, (child,), **kw)
         self.lists = lists  # [(element ColumnRef, list Expr)]

@@ -8,6 +8,7 @@ from engine.physical.operator import Operator
 
 
 class ValuesExec(Operator):
+    ROLES = ()
     def __init__(self, rows, schema: pa.Schema, **kw):
         super().__init__(schema, (), **kw)
         self.rows = rows

@@ -21,7 +21,7 @@ from engine.errors import NotSupportedError
 from engine.physical import aggregate_kernels as K
 from engine.physical.accumulator import make_accumulator
 from engine.physical.evaluate import evaluate_array
-from engine.physical.operator import Operator, collect, table_batches
+from engine.physical.operator import Operator, collect, table_batches, SINK
 from engine.physical.sort import as_batch, key_columns
 from engine.physical.window_evaluators import evaluator as window_evaluator
 from engine.physical.window_frames import frame_values
@@ -466,6 +466,7 @@ def _frame_aggregate(fn: str, args, lo: np.ndarray, hi: np.ndarray, dtype: pa.Da
 
 
 class WindowExec(Operator):
+    ROLES = (SINK,)
     def __init__(self, child: Operator, funcs, schema: pa.Schema, **kw):
         super().__init__(schema, (child,), **kw)
         self.funcs = funcs  # [(out ColumnRef, WindowCall)]
