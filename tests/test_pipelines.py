@@ -84,6 +84,26 @@ def test_chunked_semi_join_keeps_probe_order(small_chunks, monkeypatch):
     assert got == [(r["l_orderkey"], r["l_qty"]) for r in t if r["l_orderkey"] in keys]
 
 
+def test_join_that_multiplies_rows_streams_in_bounded_pieces(monkeypatch):
+    """Few keys on both sides (a cross join in disguise): each probe call's output stays near
+    OUTPUT_CHUNK rows instead of the whole product at once, and the answer is DuckDB's."""
+    monkeypatch.setattr(hash_join, "OUTPUT_CHUNK", 20_000)
+    outs = []
+    probe = hash_join.HashJoinExec._probe
+    monkeypatch.setattr(hash_join.HashJoinExec, "_probe",
+                        lambda self, *a: (lambda t: outs.append(t.num_rows) or t)(probe(self, *a)))
+    rng = np.random.default_rng(3)
+    a = pa.table({"k": pa.array(rng.integers(0, 5, 2000), pa.int64()), "x": pa.array(rng.random(2000))})
+    b = pa.table({"k": pa.array(rng.integers(0, 6, 1000), pa.int64()), "y": pa.array(rng.random(1000))})
+    con, duck = connect_pair({"a": a, "b": b})
+    for sql in ("SELECT count(*), sum(x), sum(y) FROM a FULL JOIN b ON a.k = b.k",
+                "SELECT count(*), count(x), count(y) FROM a LEFT JOIN b ON a.k = b.k"):
+        outs.clear()
+        assert_same_answer(con, duck, sql, ordered=False)
+        assert sum(outs) > 300_000 and len(outs) > 10
+        assert max(outs) < 3 * 20_000  # about OUTPUT_CHUNK rows a call (keys are uneven)
+
+
 def _physical(con, sql: str):
     """The physical plan Dawn runs for ``sql``."""
     import sqlglot

@@ -43,22 +43,48 @@ def arrow_join(lk: pa.Table, rk: pa.Table, lnames, rnames, join_type: str) -> pa
 # and at least 65,536 (one call covers most inputs, as when the probe side was read whole).
 PROBE_CHUNK_MIN = 1 << 16
 BUILD_FACTOR = 4
+# Output rows one call aims at when build keys repeat: a join that multiplies rows (a cross join
+# in disguise, 29k x 29k rows on 13 keys) then streams in bounded pieces instead of gathering 44M
+# rows at once (1.9 GB, and first-touch page faults that made it 5x slower than later runs).
+OUTPUT_CHUNK = 1 << 20
+
+
+def probe_chunk_rows(build_rows: int, fanout: float) -> int:
+    """Probe rows per call: the default, fewer where each probe row matches ``fanout`` build
+    rows on average, but never so few that rebuilding the hash table dominates."""
+    default = max(PROBE_CHUNK_MIN, BUILD_FACTOR * build_rows)
+    if fanout <= 1.0:
+        return default
+    return max(1, min(default, int(max(OUTPUT_CHUNK, BUILD_FACTOR * build_rows) / fanout)))
+
+
+def _build_fanout(rk: pa.Table) -> float:
+    """Build rows per distinct first key: what a matching probe row multiplies into (an upper
+    bound when there are several keys)."""
+    n = rk.num_rows
+    if n < 2:
+        return 1.0
+    try:
+        return n / max(1, pc.count_distinct(rk.column(0)).as_py())
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid):  # a key type without a hash kernel
+        return 1.0
 
 
 def _probe_chunks(first: pa.RecordBatch | None, rest, schema: pa.Schema, target: int):
-    """The probe side's batches (``first``, then ``rest``) gathered into tables of at least
-    ``target`` rows (the last may be smaller), pulled from the probe side only as needed."""
+    """The probe side's batches (``first``, then ``rest``) gathered into tables of ``target``
+    rows (the last may be smaller; a larger batch is sliced), pulled only as needed."""
     if first is None:
         return
     parts, n = [], 0
     for b in itertools.chain([first], rest):
-        if not b.num_rows:
-            continue
-        parts.append(b)
-        n += b.num_rows
-        if n >= target:
-            yield pa.Table.from_batches(parts, schema=schema)
-            parts, n = [], 0
+        while b.num_rows:
+            take = b.slice(0, target - n)
+            b = b.slice(take.num_rows)
+            parts.append(take)
+            n += take.num_rows
+            if n >= target:
+                yield pa.Table.from_batches(parts, schema=schema)
+                parts, n = [], 0
     if parts:
         yield pa.Table.from_batches(parts, schema=schema)
 
@@ -99,7 +125,7 @@ class HashJoinExec(Operator):
         rk = self._key_table(right, self.right_keys, "r", ctx)
         # unmatched build rows are NULL-extended once every probe row has had its chance
         hit = np.zeros(right.num_rows, dtype=bool) if self.kind in ("right", "full") else None
-        target = max(PROBE_CHUNK_MIN, BUILD_FACTOR * right.num_rows)
+        target = probe_chunk_rows(right.num_rows, _build_fanout(rk))
         emitted = False
         for left in _probe_chunks(first, probe, probe_op.schema(), target):
             out = self._probe(left, right, rk, hit, ctx)
