@@ -67,8 +67,14 @@ def validate_format(fmt: str) -> None:
 
 
 def _num(values: np.ndarray, width: int, pad: bool) -> pa.Array:
-    s = pa.array(values.astype(np.int64)).cast(pa.string())
-    return pc.utf8_lpad(s, width, "0") if pad and width > 1 else s
+    """Numbers as text, zero-padded to ``width``; a negative year is not padded (DuckDB: -2)."""
+    values = values.astype(np.int64)
+    s = pa.array(values).cast(pa.string())
+    if not (pad and width > 1):
+        return s
+    padded = pc.utf8_lpad(s, width, "0")
+    neg = values < 0
+    return pc.if_else(pa.array(neg), s, padded) if neg.any() else padded
 
 
 def _names(names: list[str], idx: np.ndarray, short: bool) -> pa.Array:
@@ -82,7 +88,7 @@ def _spec_text(spec: str, f: Fields) -> pa.Array | str:
     if c == "Y":
         return _num(f.year, 4, True)
     if c == "y":
-        return _num(f.year % 100, 2, pad)
+        return _num(np.abs(f.year) % 100, 2, pad)  # the year -2 is 02, as C's % and DuckDB
     if c == "m":
         return _num(f.month, 2, pad)
     if c == "d":

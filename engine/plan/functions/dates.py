@@ -71,30 +71,41 @@ def part_of(name, what: str = "date part") -> str:
 # ---------------------------------------------------------------- calendar fields
 
 
+_MAX_US_DAYS = (2**63 - 1) // US_PER_DAY
+
+
 class Fields:
     """The calendar fields of DATE/TIMESTAMP values, each computed with numpy when first read."""
 
     def __init__(self, x: Value):
-        arr = x if not is_scalar(x) else pa.array([x.as_py()], x.type)
+        arr = x if not is_scalar(x) else pa.repeat(x, 1)  # as_py() fails beyond year 9999
         if isinstance(arr, pa.ChunkedArray):
             arr = arr.combine_chunks()
         self.scalar = is_scalar(x)
         self.mask = pc.is_null(arr).to_numpy(zero_copy_only=False)
         if pa.types.is_date(arr.type):
+            # kept as days: a DATE spans 5.8 million years, whose microseconds overflow int64
             days, _ = _to_numpy(arr.cast(pa.int32()).cast(pa.int64()), 0)
-            self.us = days.astype(np.int64) * US_PER_DAY
+            self.days = days.astype(np.int64)
+            self.tod = np.zeros(len(days), np.int64)
+            self._us = None
         else:
             ts = arr.cast(pa.timestamp("us", tz=getattr(arr.type, "tz", None)))
-            self.us, _ = _to_numpy(ts.cast(pa.int64()), 0)
-            self.us = self.us.astype(np.int64)
+            us, _ = _to_numpy(ts.cast(pa.int64()), 0)
+            self._us = us.astype(np.int64)
+            self.days = np.floor_divide(self._us, US_PER_DAY)
+            self.tod = self._us - self.days * US_PER_DAY  # microseconds into the day
 
-    @cached_property
-    def days(self) -> np.ndarray:
-        return np.floor_divide(self.us, US_PER_DAY)
-
-    @cached_property
-    def tod(self) -> np.ndarray:  # microseconds into the day
-        return self.us - self.days * US_PER_DAY
+    @property
+    def us(self) -> np.ndarray:
+        """Microseconds since the epoch; a DATE beyond 292,000 years of 1970 has none (int64)."""
+        if self._us is not None:
+            return self._us
+        live = self.days[~self.mask] if self.mask.any() else self.days
+        if live.size and np.abs(live).max() > _MAX_US_DAYS:
+            raise DataError("Date out of range: it has no microseconds as a 64-bit integer "
+                            "(more than 292,000 years from 1970)")
+        return self.days * US_PER_DAY
 
     @cached_property
     def _ymd(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -188,19 +199,19 @@ def extract(part: str, f: Fields) -> tuple[np.ndarray, pa.DataType]:
         return f.iso()[0], pa.int64()
     if p == "yearweek":
         y, w = f.iso()
-        return y * 100 + w, pa.int64()
+        return np.where(y <= 0, y * 100 - w, y * 100 + w), pa.int64()  # BC (year <= 0): -2, week 53 is -253
     if p == "decade":
         return _trunc_div(f.year, 10), pa.int64()
     if p == "century":
-        return np.where(f.year > 0, (f.year - 1) // 100 + 1, f.year // 100 - 1), pa.int64()
+        return np.where(f.year > 0, (f.year - 1) // 100 + 1, _trunc_div(f.year, 100) - 1), pa.int64()
     if p == "millennium":
-        return np.where(f.year > 0, (f.year - 1) // 1000 + 1, f.year // 1000 - 1), pa.int64()
+        return np.where(f.year > 0, (f.year - 1) // 1000 + 1, _trunc_div(f.year, 1000) - 1), pa.int64()
     if p == "era":
         return (f.year > 0).astype(np.int64), pa.int64()
     if p in ("timezone", "timezone_hour", "timezone_minute"):
         return np.zeros(len(f.year), np.int64), pa.int64()
     if p == "epoch":
-        return f.us / 1e6, pa.float64()
+        return (f.days * 86_400.0 if f._us is None else f.us / 1e6), pa.float64()
     if p == "julian":
         return f.days + 2440588 + f.tod / US_PER_DAY, pa.float64()
     raise NotSupportedError(f'date_part("{part}") is not supported')
@@ -253,13 +264,29 @@ def interval_part(p: str, x: Value) -> Value:
     return out[0] if is_scalar(x) else out
 
 
+# Arrow's calendar kernels overflow on dates beyond about 27,000 years from 1970 (its day of
+# year of -1.7e9 days is -1699493451); DuckDB's DATE reaches 5.8 million years
+_ARROW_MAX_DAYS = 10_000_000
+
+
+def _arrow_date_range(x: Value) -> bool:
+    days = x.cast(pa.int32()) if not is_scalar(x) else None
+    if days is None:
+        v = x.cast(pa.int32()).as_py() if x.is_valid else 0
+        return abs(v) <= _ARROW_MAX_DAYS
+    mm = pc.min_max(days)
+    lo, hi = mm["min"].as_py(), mm["max"].as_py()
+    return lo is None or (-_ARROW_MAX_DAYS <= lo and hi <= _ARROW_MAX_DAYS)
+
+
 def date_part(part: str, x: Value) -> Value:
     """One date part of DATE/TIMESTAMP values; Arrow's kernels where it has one (they agree
     with DuckDB's), calendar arithmetic for the rest."""
     p = part_of(part)
     if pa.types.is_interval(x.type):
         return interval_part(p, x)
-    if p in _ARROW_PARTS and (pa.types.is_date32(x.type) or pa.types.is_timestamp(x.type)):
+    if p in _ARROW_PARTS and (pa.types.is_timestamp(x.type) or
+                              pa.types.is_date32(x.type) and _arrow_date_range(x)):
         return _ARROW_PARTS[p](x).cast(pa.int64())
     f = Fields(x)
     vals, t = extract(p, f)
@@ -321,7 +348,8 @@ def _epoch_ms(x, dtype=None):
     """epoch_ms(timestamp): milliseconds since the epoch; epoch_ms(integer): the timestamp."""
     if T.is_temporal(x.type):
         f = Fields(x)
-        return f.out(np.floor_divide(f.us, 1000), pa.int64())
+        ms = f.days * 86_400_000 if f._us is None else np.floor_divide(f.us, 1000)  # any DATE fits
+        return f.out(ms, pa.int64())
     return _from_units(x, 1000)
 
 
@@ -412,6 +440,9 @@ def _last_day(x, dtype=None):
     f = Fields(x)
     months = (f.year - 1970) * 12 + f.month  # the next month
     days = month_start(months) - 1
+    live = days[~f.mask] if f.mask.any() else days
+    if live.size and (live.max() > np.iinfo(np.int32).max or live.min() < np.iinfo(np.int32).min):
+        raise DataError("last_day(): Date out of range (the month's end is past the last DATE)")
     return f.out(days.astype(np.int32), pa.date32())
 
 
