@@ -34,7 +34,7 @@ from engine.plan.expressions import (AggCall, Call, SortKey, SubqueryExpr, UdfCa
                                      and_all, conjuncts, substitute)
 from engine.plan.functions.names import VOLATILE
 from engine.plan.nodes import (Aggregate, Distinct, Filter, Join, Limit, Node, Project,
-                               RecursiveUnion, Scan, SetOp, Sort, Unnest, Values, Window,
+                               RecursiveUnion, Sample, Scan, SetOp, Sort, Unnest, Values, Window,
                                WorkTable)
 
 
@@ -169,4 +169,9 @@ class Planner:
                                        node.name, schema, **kw)
         if isinstance(node, CteScan):
             return CteScanExec(node.key, node.name, schema, **kw)
+        if isinstance(node, Sample):
+            from engine.physical.sample import SampleExec
+            video = isinstance(node.child, Scan) and getattr(node.child.source, "kind", "") == "video"
+            return SampleExec(self.plan(node.child), node.spec,
+                              node.prob.key if node.prob is not None else None, video, **kw)
         raise InternalError(f"No physical operator for {type(node).__name__}")
