@@ -119,8 +119,11 @@ class Planner:
         if isinstance(node, Values):
             return ValuesExec(node.rows, schema, **kw)
         if isinstance(node, Filter):
-            return FilterExec(self.plan(node.child), node.predicate,
-                              costs=self._costs(node), **kw)
+            op = FilterExec(self.plan(node.child), node.predicate, costs=self._costs(node), **kw)
+            if isinstance(node.child, Sample):  # a sampled video: cheap conjuncts before decoding
+                from engine.physical.sample import screen_sample
+                screen_sample(op)
+            return op
         if isinstance(node, Project):
             return ProjectExec(self.plan(node.child), list(node.exprs), schema, **kw)
         if isinstance(node, Aggregate):

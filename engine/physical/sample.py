@@ -22,7 +22,8 @@ video, any sample of a source that ``prefers_take``), SampleExec reads only them
 source's ``take(positions)``, driving its scan child's source directly (and recording what it
 read on that child, so EXPLAIN ANALYZE shows it there); otherwise it streams the child and keeps
 rows with a Bernoulli mask drawn batch by batch (the draws are the same whatever the batch
-sizes, so a seed picks the same rows of a table however it is read).
+sizes, so a seed picks the same rows of a table however it is read). Under a WHERE, a sample of
+a video tests the conjuncts that read no pixels before decoding (``screen_sample``).
 """
 from __future__ import annotations
 
@@ -64,6 +65,9 @@ class SampleExec(Operator):
         self.spec = spec
         self.prob_key = prob_key
         self.evenly_spaced = evenly_spaced and spec.method == "system"
+        # conjuncts of the WHERE above that read no pixels: tested on the chosen frames'
+        # frame_id/ts before any is decoded (the filter above still applies them all)
+        self.screen: list = []
 
     def params(self) -> str:
         s = f"sample={self.spec.describe()}"
@@ -89,7 +93,9 @@ class SampleExec(Operator):
             pos = chosen_positions(spec, n, self.evenly_spaced)
             if pos is None:  # Bernoulli over a source that would rather be read by position
                 pos = np.nonzero(np.random.default_rng(spec.seed).random(n) < spec.percent / 100)[0]
-            p = self._probability(len(pos), n)
+            p = self._probability(len(pos), n)  # of the sample, before any screening
+            if self.screen:
+                pos = self._screened(scan, pos, ctx)
             for b in self._take(scan, pos, ctx):
                 yield self._with_prob(b, p)
             return
@@ -113,6 +119,19 @@ class SampleExec(Operator):
             return self.spec.percent / 100
         return k / n if n else 1.0
 
+    def _screened(self, scan: ScanExec, pos: np.ndarray, ctx) -> np.ndarray:
+        """The positions of ``pos`` whose cheap columns pass ``screen``."""
+        from engine.physical.filter import apply_conjuncts
+        cols = [c for c in scan.columns if c != "frame"]
+        schema = pa.schema([scan.schema().field(scan.keys[c]) for c in cols])
+        counts = [[0, 0] for _ in self.screen]
+        keep = []
+        for b in scan.source.take(pos, cols):
+            b = pa.RecordBatch.from_arrays(b.columns, schema=schema)
+            b = b.append_column("__row", pa.array(np.arange(b.num_rows) + sum(len(k) for k in keep)))
+            keep.append(apply_conjuncts(b, self.screen, counts, ctx).column("__row").to_numpy())
+        return pos[np.concatenate(keep)] if keep else pos[:0]
+
     def _take(self, scan: ScanExec, pos: np.ndarray, ctx) -> Iterator[pa.RecordBatch]:
         """The rows at ``pos`` read through the scan's source, counted on the scan."""
         stats = ScanStats()
@@ -126,3 +145,25 @@ class SampleExec(Operator):
             m.rows += b.num_rows
             m.batches += 1
             yield b
+
+
+def screen_sample(filter_op: Operator) -> None:
+    """Under a WHERE, a sample of a video's frames tests the conjuncts that read no pixels on
+    the chosen frames' ids before decoding them. The sample's positions are chosen over the
+    whole table first, so the rows and their inclusion probabilities are those of
+    sample-then-filter, as SQL defines it; only fewer frames are decoded."""
+    from engine.plan.expressions import Call, SubqueryExpr, UdfCall
+    from engine.plan.functions.names import VOLATILE
+    child = filter_op.children()[0]
+    if not isinstance(child, SampleExec):
+        return
+    scan = child._direct()
+    if scan is None or not getattr(scan.source, "prefers_take", False) or "frame" not in scan.columns:
+        return
+    cheap = {scan.keys[c] for c in scan.columns if c != "frame"}
+
+    def plain(e) -> bool:
+        return not any(isinstance(x, (UdfCall, SubqueryExpr)) or (isinstance(x, Call) and x.fn in VOLATILE)
+                       for x in e.walk())
+    child.screen = [p for p in filter_op.parts
+                    if p.columns() and all(f"#{c}" in cheap for c in p.columns()) and plain(p)]
