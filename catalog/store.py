@@ -152,7 +152,12 @@ class StoredTable(TableSource):
         return f"stored table {self.name}"
 
     def row_count(self) -> int:
-        return self.store.table(self.name).num_rows
+        # without loading the table: a sample that takes a few rows never reads the rest
+        cached = self.store.cached_table(self.name)
+        if cached is not None:
+            return cached.num_rows
+        return self.store.cached(("rows", self.name.lower()), lambda: self.store.duck.execute(
+            f'SELECT count(*) FROM main."{self.name}"').fetchall()[0][0])
 
     @property
     def table(self) -> pa.Table:
