@@ -179,6 +179,10 @@ class CostModel:
         if isinstance(node, Sample):
             s = node.spec
             rows = min(c.rows, s.rows) if s.rows is not None else c.rows * s.percent / 100
+            src = node.child.source if isinstance(node.child, Scan) and not node.child.filters else None
+            if src is not None and (s.rows is not None or getattr(src, "prefers_take", False)
+                                    or (s.method == "system" and src.kind == "video")):
+                return Estimate(rows, rows, c.base)  # positions chosen up front: only they are read
             return Estimate(rows, child_cost + c.rows, c.base)
         if isinstance(node, SetOp):
             l, r = kids
