@@ -33,9 +33,15 @@ import numpy as np
 import pyarrow as pa
 
 from catalog.sources import ScanStats
+from engine.physical import operator as _operator
 from engine.physical.operator import Operator, collect, table_batches
 from engine.physical.scan import ScanExec
 from engine.plan.nodes import SampleSpec
+
+
+# pipeline roles of a child (engine/physical/operator.py's STREAM and SINK)
+_STREAM = getattr(_operator, "STREAM", "stream")
+_SINK = getattr(_operator, "SINK", "sink")
 
 
 def chosen_positions(spec: SampleSpec, n: int, evenly_spaced: bool) -> np.ndarray | None:
@@ -69,6 +75,17 @@ class SampleExec(Operator):
         # frame_id/ts before any is decoded (the filter above still applies them all)
         self.screen: list = []
 
+    def _upfront(self) -> bool:
+        """Are the sampled rows chosen before any is read (else a Bernoulli mask streams)?"""
+        scan = self._direct()
+        return self.spec.rows is not None or self.evenly_spaced or \
+            (scan is not None and getattr(scan.source, "prefers_take", False))
+
+    def child_roles(self) -> tuple[str, ...]:
+        """A Bernoulli mask streams the child's batches through; a sample chosen up front
+        gathers (or takes by position) before it emits, so a pipeline ends here."""
+        return (_STREAM,) if not self._upfront() else (_SINK,)
+
     def params(self) -> str:
         s = f"sample={self.spec.describe()}"
         return s + (f" inclusion_prob=__inclusion_prob{self.prob_key}" if self.prob_key else "")
@@ -87,8 +104,7 @@ class SampleExec(Operator):
     def _execute(self, ctx) -> Iterator[pa.RecordBatch]:
         spec, scan = self.spec, self._direct()
         n = scan.source.row_count() if scan is not None else None
-        upfront = spec.rows is not None or self.evenly_spaced or \
-            (scan is not None and getattr(scan.source, "prefers_take", False))
+        upfront = self._upfront()
         if upfront and n is not None:
             pos = chosen_positions(spec, n, self.evenly_spaced)
             if pos is None:  # Bernoulli over a source that would rather be read by position
