@@ -6,6 +6,9 @@ engine.plan.types for why), a row count when it is cheap to know, and ``scan(col
 which yields record batches of just the requested columns. ``prune`` is a list of simple
 ``(column, op, value)`` conjuncts a source may use to skip data (Parquet row groups by their
 min/max statistics); the engine still applies the full predicate to what comes back.
+``take(positions, columns)`` is random access: the rows at 0-based positions of the scan order
+(what a sample chosen up front reads, engine/physical/sample.py); every source has it, the
+generic one scans and keeps the wanted rows, the others read only what holds them.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from catalog.types import HUGEINT
@@ -94,6 +98,43 @@ class TableSource:
     def describe(self) -> str:
         return self.kind
 
+    # reading a row costs far more than choosing it (decoding a video frame): a sample of this
+    # source picks its positions up front and takes them, rather than scanning and masking
+    prefers_take = False
+
+    def take(self, positions: np.ndarray, columns: list[str],
+             stats: ScanStats | None = None) -> Iterator[pa.RecordBatch]:
+        """The rows at ``positions`` (0-based in scan order, ascending), in that order, as
+        batches of ``columns`` (at least one batch). This generic version scans and keeps them."""
+        positions = np.asarray(positions, dtype=np.int64)
+        offset, emitted = 0, False
+        if len(positions):
+            for b in self.scan(columns, None, stats):
+                n = b.num_rows
+                lo, hi = np.searchsorted(positions, [offset, offset + n])
+                if hi > lo:
+                    emitted = True
+                    yield b.take(pa.array(positions[lo:hi] - offset))
+                offset += n
+                if hi == len(positions):
+                    break
+        if not emitted:
+            yield empty_batch(pa.schema([self.schema.field(c) for c in columns]))
+
+
+def empty_batch(schema: pa.Schema) -> pa.RecordBatch:
+    return pa.RecordBatch.from_arrays([pa.array([], f.type) for f in schema], schema=schema)
+
+
+def take_table(t: pa.Table, positions: np.ndarray, stats: ScanStats | None = None) -> Iterator[pa.RecordBatch]:
+    """The rows of an in-memory table at ``positions``, as batches (at least one)."""
+    got = t.take(pa.array(np.asarray(positions, dtype=np.int64)))
+    if stats is not None:
+        stats.columns_read = list(t.column_names)
+        stats.bytes_read += got.nbytes
+    batches = got.to_batches(max_chunksize=BATCH_ROWS) if got.num_rows else []
+    yield from batches or [empty_batch(t.schema)]
+
 
 class ArrowSource(TableSource):
     """An in-memory Arrow table (or anything pyarrow can turn into one, e.g. a pandas frame)."""
@@ -123,6 +164,9 @@ class ArrowSource(TableSource):
             yield pa.RecordBatch.from_pylist([], schema=t.schema)
             return
         yield from t.to_batches(max_chunksize=BATCH_ROWS)
+
+    def take(self, positions, columns, stats=None):
+        return take_table(self.table.select(columns), positions, stats)
 
 
 def _stat_value(v: Any) -> Any:
@@ -226,6 +270,34 @@ class ParquetSource(TableSource):
                 return False
         return True
 
+    def take(self, positions, columns, stats=None):
+        """Reads only the row groups that hold a wanted row (found by the footer's row counts)."""
+        schema = pa.schema([self.schema.field(c) for c in columns])
+        positions = np.asarray(positions, dtype=np.int64)
+        if stats is not None:
+            stats.row_groups_total = self.meta.num_row_groups
+            stats.columns_read = list(columns)
+        sizes = [self.meta.row_group(rg).num_rows for rg in range(self.meta.num_row_groups)]
+        starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        cuts = np.searchsorted(positions, starts)  # positions[cuts[g]:cuts[g + 1]] lie in group g
+        emitted = False
+        for rg in range(len(sizes)):
+            if cuts[rg] == cuts[rg + 1]:
+                continue
+            local = positions[cuts[rg]:cuts[rg + 1]] - starts[rg]
+            if stats is not None:
+                g = self.meta.row_group(rg)
+                stats.row_groups_read += 1
+                stats.bytes_read += sum(g.column(self._col_index[c]).total_compressed_size
+                                        for c in columns if c in self._col_index)
+            t = self.file.read_row_group(rg, columns=columns, use_threads=False)
+            for b in take_table(t, local):
+                if b.num_rows:
+                    emitted = True
+                    yield normalize_batch(b, schema)
+        if not emitted:
+            yield empty_batch(schema)
+
     def scan(self, columns, prune=None, stats=None):
         schema = pa.schema([self.schema.field(c) for c in columns])
         n = self.meta.num_row_groups
@@ -293,3 +365,6 @@ class CSVSource(TableSource):
             yield pa.RecordBatch.from_pylist([], schema=t.schema)
             return
         yield from t.to_batches(max_chunksize=BATCH_ROWS)
+
+    def take(self, positions, columns, stats=None):
+        return take_table(self.table.select(columns), positions, stats)

@@ -26,6 +26,7 @@ import os
 import threading
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from catalog.sources import TableSource, normalize_schema, normalize_table
@@ -151,7 +152,12 @@ class StoredTable(TableSource):
         return f"stored table {self.name}"
 
     def row_count(self) -> int:
-        return self.store.table(self.name).num_rows
+        # without loading the table: a sample that takes a few rows never reads the rest
+        cached = self.store.cached_table(self.name)
+        if cached is not None:
+            return cached.num_rows
+        return self.store.cached(("rows", self.name.lower()), lambda: self.store.duck.execute(
+            f'SELECT count(*) FROM main."{self.name}"').fetchall()[0][0])
 
     @property
     def table(self) -> pa.Table:
@@ -166,6 +172,39 @@ class StoredTable(TableSource):
             yield pa.RecordBatch.from_pylist([], schema=t.schema)
             return
         yield from t.to_batches(max_chunksize=1 << 17)
+
+    def take(self, positions, columns, stats=None):
+        """From the Arrow copy when this connection holds a current one; else DuckDB reads just
+        those rows. A DuckDB table scans in rowid order, but rowids keep the gaps that DELETE
+        leaves, so position k is the k-th smallest rowid, not rowid k."""
+        from catalog.sources import empty_batch, take_table
+        positions = np.asarray(positions, dtype=np.int64)
+        cached = self.store.cached_table(self.name)
+        if cached is not None:
+            yield from take_table(cached.select(columns), positions, stats)
+            return
+        schema = pa.schema([self.schema.field(c) for c in columns])
+        if not len(positions):
+            yield empty_batch(schema)
+            return
+        duck, table = self.store.duck, f'main."{self.name}"'
+        rowids = query_arrow(duck, f"SELECT rowid AS r FROM {table} ORDER BY rowid").column(0).to_numpy()
+        wanted = pa.table({"r": rowids[positions]})
+        cols = ", ".join('t."{}"'.format(c.replace('"', '""')) for c in columns) or "NULL AS __n"
+        view = "__dawn_take_rowids"
+        duck.register(view, wanted)
+        try:
+            t = query_arrow(duck, f"SELECT {cols} FROM {table} AS t SEMI JOIN {view} AS w "
+                                  f"ON t.rowid = w.r ORDER BY t.rowid")
+        finally:
+            duck.unregister(view)
+        if stats is not None:
+            stats.columns_read = list(columns)
+            stats.bytes_read += t.nbytes
+        if not columns:
+            yield pa.record_batch({"__n": pa.nulls(t.num_rows)}).select([])
+            return
+        yield from normalize_table(t, schema).to_batches(max_chunksize=1 << 17) or [empty_batch(schema)]
 
 
 class ConnectionStore:
@@ -183,6 +222,11 @@ class ConnectionStore:
 
     def _key(self) -> tuple[int, int]:
         return (self.db.version, self.local_version)
+
+    def cached_table(self, name: str) -> pa.Table | None:
+        """The current Arrow copy of table ``name`` if this connection holds one, else None."""
+        hit = self._cache.get(name.lower())
+        return hit[1] if hit is not None and hit[0] == self._key() else None
 
     def table(self, name: str) -> pa.Table:
         k = name.lower()

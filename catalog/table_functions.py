@@ -84,3 +84,12 @@ class SeriesSource(TableSource):
             vals = self.start + self.step * np.arange(lo, lo + k, dtype=np.int64)
             yield pa.RecordBatch.from_arrays([pa.array(vals) for _ in columns], schema=schema) \
                 if columns else pa.record_batch({"__n": pa.nulls(k)}).select([])
+
+    def take(self, positions, columns, stats=None):
+        positions = np.asarray(positions, dtype=np.int64)
+        vals = pa.array(self.start + self.step * positions)
+        schema = pa.schema([self.schema.field(c) for c in columns])
+        if not columns:
+            yield pa.record_batch({"__n": pa.nulls(len(positions))}).select([])
+            return
+        yield pa.RecordBatch.from_arrays([vals for _ in columns], schema=schema)

@@ -142,6 +142,7 @@ class _Progress:
 
 class VideoSource(TableSource):
     kind = "video"
+    prefers_take = True  # a sample decodes only its frames
 
     def __init__(self, path: str, name: str | None = None, fps: float | None = None,
                  width: int | None = None, height: int | None = None, info: VideoInfo | None = None):
@@ -190,8 +191,6 @@ class VideoSource(TableSource):
 
     def scan(self, columns, prune=None, stats: ScanStats | None = None,
              pre_filter: Callable[[pa.RecordBatch], np.ndarray | None] | None = None) -> Iterator[pa.RecordBatch]:
-        want_frame = "frame" in columns
-        schema = pa.schema([self.schema.field(c) for c in columns])
         lo, hi = 0, self.n_rows
         for col, op, v in prune or []:
             if col == "frame_id" and isinstance(v, int):
@@ -205,22 +204,42 @@ class VideoSource(TableSource):
                     lo = max(lo, v + 1)
                 elif op == "gte":
                     lo = max(lo, v)
+
+        def chunks():
+            for start in range(lo, max(lo, hi), BATCH_FRAMES):
+                ids = np.arange(start, min(hi, start + BATCH_FRAMES), dtype=np.int64)
+                if pre_filter is not None:
+                    keep = pre_filter(self._meta(ids))
+                    if keep is not None:
+                        ids = ids[keep]
+                yield ids
+        yield from self._batches(chunks(), columns, stats, hi - lo)
+
+    def take(self, positions, columns, stats: ScanStats | None = None):
+        """Frames at ``positions`` (frame ids, ascending): only those are decoded, the capture
+        grabbing across short gaps and seeking (``CAP_PROP_POS_FRAMES``) across long ones."""
+        positions = np.asarray(positions, dtype=np.int64)
+        chunks = (positions[i:i + BATCH_FRAMES] for i in range(0, len(positions), BATCH_FRAMES))
+        yield from self._batches(chunks, columns, stats, len(positions))
+
+    def _meta(self, ids: np.ndarray) -> pa.RecordBatch:
+        return pa.record_batch({"frame_id": ids, "ts": ids * (self.step / self.info.fps)})
+
+    def _batches(self, chunks: Iterator[np.ndarray], columns, stats: ScanStats | None,
+                 total: int) -> Iterator[pa.RecordBatch]:
+        """Batches of ``columns`` for each array of frame ids (ascending) in ``chunks``."""
+        want_frame = "frame" in columns
+        schema = pa.schema([self.schema.field(c) for c in columns])
         if stats is not None:
             stats.columns_read = list(columns)
         decoder = _Decoder(self) if want_frame else None
-        progress = _Progress(f"video {self.name}", hi - lo) if want_frame else None
+        progress = _Progress(f"video {self.name}", total) if want_frame else None
         emitted = False
         try:
-            for start in range(lo, max(lo, hi), BATCH_FRAMES):
-                ids = np.arange(start, min(hi, start + BATCH_FRAMES), dtype=np.int64)
-                meta = pa.record_batch({"frame_id": ids, "ts": ids * (self.step / self.info.fps)})
-                if pre_filter is not None:
-                    keep = pre_filter(meta)
-                    if keep is not None:
-                        ids = ids[keep]
-                        meta = pa.record_batch({"frame_id": ids, "ts": ids * (self.step / self.info.fps)})
+            for ids in chunks:
                 if not len(ids):
                     continue
+                meta = self._meta(ids)
                 cols = {"frame_id": meta.column(0), "ts": meta.column(1)}
                 if decoder is not None:
                     frames = decoder.read(ids)

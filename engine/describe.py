@@ -165,7 +165,8 @@ def column_origins(plan) -> dict[int, tuple[object, str, bool]]:
     """Output column id -> (source, source column, plain projection of one table?) for the
     plan's columns that pass a table column through unchanged."""
     from engine.plan.expressions import ColumnRef
-    from engine.plan.nodes import Aggregate, Distinct, Filter, Join, Limit, Project, Scan, Sort, Window
+    from engine.plan.nodes import (Aggregate, Distinct, Filter, Join, Limit, Project, Sample, Scan, Sort,
+                                   Window)
 
     def origin(node, cid: int, simple: bool):
         while True:
@@ -179,7 +180,7 @@ def column_origins(plan) -> dict[int, tuple[object, str, bool]]:
                 if not isinstance(expr, ColumnRef):
                     return None
                 cid, node = expr.cid, node.child
-            elif isinstance(node, (Filter, Sort, Limit, Distinct)):
+            elif isinstance(node, (Filter, Sort, Limit, Distinct, Sample)):
                 node = node.child
             elif isinstance(node, Aggregate):
                 expr = next((e for c, e in node.groups if c.cid == cid), None)

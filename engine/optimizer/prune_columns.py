@@ -1,6 +1,7 @@
 """Rule: drop columns nobody reads, down to the scans (which then read fewer Parquet columns).
 
-Example: ``SELECT sum(a) FROM t`` over a ten-column ``t`` scans only ``a``. Stacked projections
+Example: ``SELECT sum(a) FROM t`` over a ten-column ``t`` scans only ``a``; through a Sample
+too, whose ``__inclusion_prob`` column goes when nothing reads it. Stacked projections
 are merged on the way (an expression used once is substituted into the one above), and a
 projection that passes its input through unchanged disappears.
 """
@@ -10,8 +11,8 @@ from dataclasses import replace
 
 from engine.plan.expressions import (ColumnRef, Literal, SubqueryExpr, WindowCall, contains,
                                      substitute)
-from engine.plan.nodes import (Aggregate, Distinct, Filter, Join, Limit, Node, Project, Scan,
-                               SetOp, Sort, Window)
+from engine.plan.nodes import (Aggregate, Distinct, Filter, Join, Limit, Node, Project, Sample,
+                               Scan, SetOp, Sort, Window)
 
 
 def _used(exprs) -> set[int]:
@@ -62,6 +63,11 @@ def prune(node: Node, required: set[int]) -> Node:
         return replace(node, child=prune(node.child, required | _used(k.expr for k in node.keys)))
     if isinstance(node, Limit):
         return replace(node, child=prune(node.child, required))
+    if isinstance(node, Sample):
+        # the sample is of rows, so the scan below reads only what is used; the inclusion
+        # probability is computed only when someone reads it
+        prob = node.prob if node.prob is not None and node.prob.cid in required else None
+        return replace(node, child=prune(node.child, required), prob=prob)
     if isinstance(node, (Distinct, SetOp)):
         kids = tuple(prune(c, {x.cid for x in c.columns}) for c in node.children)
         return node.with_children(kids)

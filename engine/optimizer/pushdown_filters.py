@@ -3,7 +3,8 @@
 Conjuncts move through projections (by substitution), sorts, DISTINCT, set operations and into
 grouping keys; at an inner join they go to the side they read, or become join conditions (a
 cross join with an equality becomes a hash join); at a scan they become scan filters, which the
-source also uses to skip Parquet row groups. Outer joins only receive what keeps their meaning.
+source also uses to skip Parquet row groups. Outer joins only receive what keeps their meaning;
+nothing passes a Sample (the sample is of the table, before WHERE).
 
 Example: ``Filter(a.x = b.y AND a.z > 1, Join(cross, Scan a, Scan b))`` becomes
 ``Join(inner, a.x = b.y, Scan a filters=[a.z > 1], Scan b)``.
@@ -14,7 +15,7 @@ from dataclasses import replace
 
 from engine.plan.expressions import (Expr, SubqueryExpr, WindowCall, and_all,
                                      conjuncts, contains, substitute)
-from engine.plan.nodes import (Aggregate, Distinct, Filter, Join, Node, Project, Scan,
+from engine.plan.nodes import (Aggregate, Distinct, Filter, Join, Node, Project, Sample, Scan,
                                SetOp, Sort)
 
 
@@ -86,6 +87,11 @@ def _push(node: Node, preds: list[Expr]) -> Node:
                        right=push(node.right, [substitute(p, rmap) for p in preds]))
     if isinstance(node, Join):
         return _push_join(node, preds)
+    if isinstance(node, Sample):
+        # TABLESAMPLE samples the table before WHERE (as DuckDB does): a filter below would
+        # sample the rows that pass instead, another distribution (and other inclusion
+        # probabilities), so filters stay above
+        return _wrap(replace(node, child=push(node.child, [])), preds)
     # Limit, Window, Values and anything else: filters stay above, children optimized alone
     kids = tuple(push(c, []) for c in node.children)
     if kids:

@@ -15,8 +15,8 @@ from engine.errors import NotSupportedError
 from engine.optimizer.rewrite import map_expressions
 from engine.plan.expressions import (AggCall, Call, ColumnRef, Expr, Literal, SortKey,
                                      SubqueryExpr, new_column)
-from engine.plan.nodes import (Aggregate, Filter, Join, Node, Project, RecursiveUnion, Scan, SetOp,
-                               Sort, Values, Window, WorkTable)
+from engine.plan.nodes import (Aggregate, Filter, Join, Node, Project, RecursiveUnion, Sample, Scan,
+                               SetOp, Sort, Values, Window, WorkTable)
 
 BOOL = pa.bool_()
 
@@ -115,6 +115,9 @@ def _copy(node: Node) -> tuple[Node, dict[int, ColumnRef]]:
         return replace(node, out=out), named(node.out, out)
     if isinstance(node, Filter):
         return replace(node, predicate=rn(node.predicate)), scope
+    if isinstance(node, Sample) and node.prob is not None:
+        prob = new_column(node.prob.name, node.prob.dtype)
+        return replace(node, prob=prob), {**scope, node.prob.cid: prob}
     if isinstance(node, Project):
         exprs = tuple((new_column(c.name, c.dtype), rn(e)) for c, e in node.exprs)
         return replace(node, exprs=exprs), named((c for c, _ in node.exprs), (c for c, _ in exprs))

@@ -34,7 +34,7 @@ from engine.plan.expressions import (AggCall, Call, SortKey, SubqueryExpr, UdfCa
                                      and_all, conjuncts, substitute)
 from engine.plan.functions.names import VOLATILE
 from engine.plan.nodes import (Aggregate, Distinct, Filter, Join, Limit, Node, Project,
-                               RecursiveUnion, Scan, SetOp, Sort, Unnest, Values, Window,
+                               RecursiveUnion, Sample, Scan, SetOp, Sort, Unnest, Values, Window,
                                WorkTable)
 
 
@@ -119,8 +119,11 @@ class Planner:
         if isinstance(node, Values):
             return ValuesExec(node.rows, schema, **kw)
         if isinstance(node, Filter):
-            return FilterExec(self.plan(node.child), node.predicate,
-                              costs=self._costs(node), **kw)
+            op = FilterExec(self.plan(node.child), node.predicate, costs=self._costs(node), **kw)
+            if isinstance(node.child, Sample):  # a sampled video: cheap conjuncts before decoding
+                from engine.physical.sample import screen_sample
+                screen_sample(op)
+            return op
         if isinstance(node, Project):
             return ProjectExec(self.plan(node.child), list(node.exprs), schema, **kw)
         if isinstance(node, Aggregate):
@@ -169,4 +172,9 @@ class Planner:
                                        node.name, schema, **kw)
         if isinstance(node, CteScan):
             return CteScanExec(node.key, node.name, schema, **kw)
+        if isinstance(node, Sample):
+            from engine.physical.sample import SampleExec
+            video = isinstance(node.child, Scan) and getattr(node.child.source, "kind", "") == "video"
+            return SampleExec(self.plan(node.child), node.spec,
+                              node.prob.key if node.prob is not None else None, video, **kw)
         raise InternalError(f"No physical operator for {type(node).__name__}")

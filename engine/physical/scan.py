@@ -72,9 +72,6 @@ class ScanExec(Operator):
     def params(self) -> str:
         # each source column with the id (``#<id>`` key) it has in the plan
         s = f"table={self.table} columns=[{', '.join(c + self.keys[c] for c in self.columns)}]"
-        spec = getattr(self.source, "spec", None)
-        if spec is not None:
-            s += f" sample={spec.describe()}"
         if self.filters:
             from engine.physical.filter import describe_conjuncts
             s += " filters=" + describe_conjuncts(list(self.filters), self.costs)

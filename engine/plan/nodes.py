@@ -78,6 +78,47 @@ class Scan(Node):
         return s
 
 
+@dataclass(frozen=True)
+class SampleSpec:
+    """A TABLESAMPLE / USING SAMPLE clause (engine/sql/bind/sample.py builds it)."""
+    method: str                  # "bernoulli" | "system" | "reservoir"
+    percent: float | None = None
+    rows: int | None = None
+    seed: int | None = None
+
+    def describe(self) -> str:
+        size = f"{self.rows} ROWS" if self.rows is not None else f"{self.percent:g}%"
+        return f"{self.method.upper()} {size}" + (f" REPEATABLE ({self.seed})" if self.seed is not None else "")
+
+
+INCLUSION_PROB = "__inclusion_prob"
+
+
+@dataclass(frozen=True, eq=False)
+class Sample(Node):
+    """TABLESAMPLE: a sample of ``child`` (a Scan, as bound), taken before any WHERE, as SQL
+    defines it, so no filter moves below it. ``prob`` is the hidden ``__inclusion_prob`` column:
+    each output row's probability of being in the sample (None once nobody reads it)."""
+    child: Node
+    spec: SampleSpec
+    prob: ColumnRef | None = None
+
+    @property
+    def columns(self):
+        return self.child.columns + ((self.prob,) if self.prob is not None else ())
+
+    @property
+    def children(self):
+        return (self.child,)
+
+    def with_children(self, children):
+        return replace(self, child=children[0])
+
+    def describe(self) -> str:
+        s = f"Sample: {self.spec.describe()}"
+        return s + (f" inclusion_prob={self.prob.sql()}" if self.prob is not None else "")
+
+
 @dataclass(frozen=True, eq=False)
 class Values(Node):
     rows: tuple[tuple[Expr, ...], ...]

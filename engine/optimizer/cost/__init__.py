@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 from engine.plan.expressions import (Call, ColumnRef, Expr, InList, Literal, SubqueryExpr, and_all,
                                      conjuncts)
-from engine.plan.nodes import (Aggregate, Distinct, Filter, Join, Limit, Node, Project, Scan,
-                               SetOp, Sort, Values, Window)
+from engine.plan.nodes import (Aggregate, Distinct, Filter, Join, Limit, Node, Project, Sample,
+                               Scan, SetOp, Sort, Values, Window)
 
 
 @dataclass(frozen=True)
@@ -176,6 +176,14 @@ class CostModel:
         if isinstance(node, Limit):
             rows = c.rows if node.limit is None else min(c.rows, node.limit + node.offset)
             return Estimate(rows, child_cost, c.base)
+        if isinstance(node, Sample):
+            s = node.spec
+            rows = min(c.rows, s.rows) if s.rows is not None else c.rows * s.percent / 100
+            src = node.child.source if isinstance(node.child, Scan) and not node.child.filters else None
+            if src is not None and (s.rows is not None or getattr(src, "prefers_take", False)
+                                    or (s.method == "system" and src.kind == "video")):
+                return Estimate(rows, rows, c.base)  # positions chosen up front: only they are read
+            return Estimate(rows, child_cost + c.rows, c.base)
         if isinstance(node, SetOp):
             l, r = kids
             return Estimate(l.rows + r.rows, child_cost + l.rows + r.rows, max(l.base, r.base))

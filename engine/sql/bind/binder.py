@@ -257,7 +257,7 @@ class Binder(FromBinding, SelectBinding):
     def _pivot_query(self, pivot: exp.Pivot, source: exp.Expression, parent: Scope | None) -> exp.Expression:
         """The SELECT a PIVOT / UNPIVOT over ``source`` stands for (pivot.py)."""
         _, entries = self._bind_table(source.copy(), Scope([], parent))
-        return rewrite_pivot(pivot, source, [e.name for e in entries if not e.hidden], self.run)
+        return rewrite_pivot(pivot, source, [e.name for e in entries if not e.hidden and not e.pseudo], self.run)
 
     @staticmethod
     def _align_by_name(left: Node, right: Node, node: exp.Expression) -> tuple[Node, Node]:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 
+import pyarrow as pa
 from sqlglot import exp
 
 from engine.errors import BindError, NotSupportedError, did_you_mean
 from engine.plan.expressions import Call, Expr, Literal, and_all, conjuncts, new_column
-from engine.plan.nodes import Join, Node, Project, Scan, Values, WorkTable
+from engine.plan.nodes import INCLUSION_PROB, Join, Node, Project, Sample, Scan, Values, WorkTable
 from engine.sql.bind.sample import _sample_spec
 from engine.sql.bind.scope import Entry, Scope
 from engine.sql.bind.unnest import bind_from_unnest
@@ -92,7 +93,8 @@ class FromBinding:
                 scope.entries = scope.entries + rentries
                 continue
             if method == "NATURAL":
-                common = [e.name for e in rentries if any(l.name.lower() == e.name.lower() for l in scope.entries)]
+                common = [e.name for e in rentries if not e.pseudo and
+                          any(l.name.lower() == e.name.lower() and not l.pseudo for l in scope.entries)]
                 using = [exp.to_identifier(n) for n in common]
             cond: Expr | None = None
             merged = scope.entries + rentries
@@ -213,10 +215,10 @@ class FromBinding:
         if not isinstance(plan, Scan):
             raise NotSupportedError(f"TABLESAMPLE applies to a table, a file or video(...), not to a "
                                     f"view, CTE or subquery{location(node)}")
-        from dataclasses import replace
-
-        from catalog.sampling import SampledSource
-        return replace(plan, source=SampledSource(plan.source, _sample_spec(sample))), entries
+        # the sample's inclusion probability: a pseudo column of this FROM item, read only by name
+        prob = new_column(INCLUSION_PROB, pa.float64())
+        qual = entries[0].qualifier if entries else None
+        return Sample(plan, _sample_spec(sample), prob), entries + [Entry(qual, INCLUSION_PROB, prob, pseudo=True)]
 
     def _bind_from_item(self, node: exp.Expression, scope: Scope) -> tuple[Node, list[Entry]]:
         pivots = node.args.get("pivots")
@@ -249,7 +251,7 @@ class FromBinding:
             plan, entries = self._bind_table(node.this, scope)
             if alias is None and not col_aliases:
                 return plan, entries
-            visible = [e for e in entries if not e.hidden]
+            visible = [e for e in entries if not e.hidden and not e.pseudo]
             plan = Project(plan, tuple((e.ref, e.ref) for e in visible))
             return self._entries_for(plan, alias or "subquery", col_aliases)
         if isinstance(node, exp.Subquery):

@@ -1,5 +1,6 @@
-"""TABLESAMPLE / USING SAMPLE clauses as catalog.sampling.SampleSpec values.
-"""
+"""TABLESAMPLE / USING SAMPLE clauses as engine.plan.nodes.SampleSpec values (the binder puts
+them on a Sample node over the table's Scan; engine/physical/sample.py says what each method
+does)."""
 from __future__ import annotations
 
 from sqlglot import exp
@@ -9,8 +10,8 @@ from engine.sql.parser import location
 
 
 def _sample_spec(ts: exp.TableSample):
-    """TABLESAMPLE / USING SAMPLE as a catalog.sampling.SampleSpec, with clear errors."""
-    from catalog.sampling import SampleSpec
+    """TABLESAMPLE / USING SAMPLE as a SampleSpec, with clear errors."""
+    from engine.plan.nodes import SampleSpec
 
     def number(e, what: str) -> float:
         if isinstance(e, exp.Neg) or not isinstance(e, exp.Literal) or e.is_string:

@@ -18,6 +18,9 @@ class Entry:
     name: str
     ref: ColumnRef
     hidden: bool = False  # USING columns of the right side: reachable only when qualified
+    # a pseudo column (a sample's __inclusion_prob, like DuckDB's rowid): reachable by its name,
+    # never expanded by * or COLUMNS, never a NATURAL JOIN column
+    pseudo: bool = False
 
 
 class Scope:

@@ -28,7 +28,7 @@ def is_star(e: exp.Expression) -> bool:
 def _star_entries(e: exp.Expression, scope: Scope) -> list[Entry]:
     qual = e.table if isinstance(e, exp.Column) else None
     # t.* includes t's USING columns, which only a qualified name reaches
-    ents = [x for x in scope.entries if (x.qualifier == qual.lower() if qual else not x.hidden)]
+    ents = [x for x in scope.entries if not x.pseudo and (x.qualifier == qual.lower() if qual else not x.hidden)]
     if qual and not ents:
         raise BindError(f'Table "{qual}" is not in the FROM clause{location(e)}.'
                         + did_you_mean(qual, {x.qualifier for x in scope.entries if x.qualifier}))
@@ -68,7 +68,7 @@ def expand_star(e: exp.Expression, scope: Scope) -> list[tuple[Entry, exp.Expres
 
 def _columns_matches(node: exp.Columns, scope: Scope) -> list[tuple[Entry, exp.Expression | None]]:
     arg = node.this
-    visible = [x for x in scope.entries if not x.hidden]
+    visible = [x for x in scope.entries if not x.hidden and not x.pseudo]
     if isinstance(arg, exp.Literal) and arg.is_string:
         try:
             rx = re.compile(arg.this)
