@@ -95,7 +95,7 @@ def test_sample_is_taken_before_where_as_in_duckdb(pair):
 def test_inclusion_prob_values_on_tables(con):
     def probs(sql):
         return {r[0] for r in con.execute(sql).fetchall()}
-    assert probs("SELECT __inclusion_prob FROM t TABLESAMPLE BERNOULLI (10) REPEATABLE (1)") == {0.1}
+    assert probs("SELECT __inclusion_prob FROM t TABLESAMPLE BERNOULLI (10%) REPEATABLE (1)") == {0.1}
     assert probs("SELECT __inclusion_prob FROM t TABLESAMPLE SYSTEM (2.5%) REPEATABLE (1)") == {0.025}
     assert probs("SELECT t.__inclusion_prob FROM t TABLESAMPLE 50 ROWS REPEATABLE (1)") == {50 / N}
     assert probs("SELECT __inclusion_prob FROM t TABLESAMPLE 50000 ROWS") == {1.0}
@@ -149,18 +149,18 @@ def test_inclusion_prob_on_video(bikes):
     def one(sql):
         return con.execute(sql).fetchall()
     # SYSTEM: evenly spaced frames, k of n, each with probability k / n
-    got = one("SELECT count(*), min(__inclusion_prob), max(__inclusion_prob) FROM bikes TABLESAMPLE SYSTEM (7)")
+    got = one("SELECT count(*), min(__inclusion_prob), max(__inclusion_prob) FROM bikes TABLESAMPLE SYSTEM (7%)")
     k = round(n * 0.07)
     assert got == [(k, k / n, k / n)]
-    assert one("SELECT DISTINCT __inclusion_prob FROM bikes TABLESAMPLE BERNOULLI (20) REPEATABLE (5)") == [(0.2,)]
+    assert one("SELECT DISTINCT __inclusion_prob FROM bikes TABLESAMPLE BERNOULLI (20%) REPEATABLE (5)") == [(0.2,)]
     assert one("SELECT DISTINCT __inclusion_prob FROM bikes USING SAMPLE 7 ROWS") == [(7 / n,)]
     # a sample under WHERE decodes only the sampled frames that pass its pixel-free conjuncts
     plan = "\n".join(r[0] for r in con.execute(
         "EXPLAIN ANALYZE SELECT frame_id, mean_color(frame), __inclusion_prob FROM bikes "
-        "TABLESAMPLE SYSTEM (10) WHERE frame_id < 100").fetchall())
+        "TABLESAMPLE SYSTEM (10%) WHERE frame_id < 100").fetchall())
     scan = next(s for s in plan.split("\n") if "ScanExec" in s)
     assert "actual_rows=10 " in scan and "SampleExec: sample=SYSTEM 10% inclusion_prob" in plan
-    rows = one("SELECT frame_id, __inclusion_prob FROM bikes TABLESAMPLE SYSTEM (10) WHERE frame_id < 100 "
+    rows = one("SELECT frame_id, __inclusion_prob FROM bikes TABLESAMPLE SYSTEM (10%) WHERE frame_id < 100 "
                "AND mean_color(frame) >= 0 ORDER BY frame_id")
     assert rows == [(i, 0.1) for i in range(0, 100, 10)]
 
@@ -263,9 +263,26 @@ def test_stored_table_sample_is_the_seeds_draw():
     got = [r[0] for r in con.execute("SELECT a FROM s TABLESAMPLE 100 ROWS REPEATABLE (7)").fetchall()]
     assert got == want.tolist()
     want = a[np.random.default_rng(11).random(n) < 0.03]
-    got = [r[0] for r in con.execute("SELECT a FROM s TABLESAMPLE BERNOULLI (3) REPEATABLE (11)").fetchall()]
+    got = [r[0] for r in con.execute("SELECT a FROM s TABLESAMPLE BERNOULLI (3%) REPEATABLE (11)").fetchall()]
     assert got == want.tolist()
     # with a WHERE: the same sample, filtered
-    got = [r[0] for r in con.execute("SELECT a FROM s TABLESAMPLE BERNOULLI (3) REPEATABLE (11) "
+    got = [r[0] for r in con.execute("SELECT a FROM s TABLESAMPLE BERNOULLI (3%) REPEATABLE (11) "
                                      "WHERE a % 2 = 0").fetchall()]
     assert got == want[want % 2 == 0].tolist()
+
+
+def test_a_size_without_percent_is_a_row_count_as_in_duckdb():
+    """DuckDB reads SYSTEM (5) as five rows and refuses BERNOULLI (5); Dawn used to read both as
+    five percent, 5% of the table where DuckDB users expect 5 rows."""
+    import duckdb
+    t = pa.table({"x": pa.array(np.arange(1000))})
+    con, duck = engine.connect(), duckdb.connect()
+    con.register("t", t)
+    duck.register("t", t)
+    for sql in ("SELECT count(*) FROM t TABLESAMPLE SYSTEM (5)", "SELECT count(*) FROM t TABLESAMPLE 5",
+                "SELECT count(*) FROM t USING SAMPLE SYSTEM (5)", "SELECT count(*) FROM t TABLESAMPLE RESERVOIR (5)"):
+        assert con.execute(sql).fetchall() == duck.execute(sql).fetchall() == [(5,)], sql
+    with pytest.raises(duckdb.Error):
+        duck.execute("SELECT count(*) FROM t TABLESAMPLE BERNOULLI (5)")
+    with pytest.raises(engine.ProgrammingError, match=r"BERNOULLI \(5%\)"):
+        con.execute("SELECT count(*) FROM t TABLESAMPLE BERNOULLI (5)")

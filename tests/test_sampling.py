@@ -30,7 +30,7 @@ def rows(con, sql):
 def test_video_system_sample_is_evenly_spaced_and_decodes_only_the_sample(con):
     ids = [r[0] for r in rows(con, "SELECT frame_id FROM bikes TABLESAMPLE 10% ORDER BY frame_id")]
     assert ids == list(range(0, 250, 10))
-    plan = "\n".join(r[0] for r in rows(con, "EXPLAIN ANALYZE SELECT count(frame) FROM bikes TABLESAMPLE SYSTEM (10)"))
+    plan = "\n".join(r[0] for r in rows(con, "EXPLAIN ANALYZE SELECT count(frame) FROM bikes TABLESAMPLE SYSTEM (10%)"))
     assert "sample=SYSTEM 10%" in plan
     frame_bytes = int(np.prod(con.execute("SELECT frame FROM bikes WHERE frame_id = 0")
                               .fetch_arrow_table().column(0).type.shape))
@@ -41,17 +41,17 @@ def test_video_system_sample_is_evenly_spaced_and_decodes_only_the_sample(con):
 def test_video_rows_and_bernoulli_samples(con):
     got = rows(con, "SELECT count(*), count(DISTINCT frame_id), count(frame) FROM bikes USING SAMPLE 7 ROWS")
     assert got == [(7, 7, 7)]
-    q = "SELECT frame_id FROM bikes TABLESAMPLE BERNOULLI (20) REPEATABLE (5) ORDER BY frame_id"
+    q = "SELECT frame_id FROM bikes TABLESAMPLE BERNOULLI (20%) REPEATABLE (5) ORDER BY frame_id"
     first = rows(con, q)
     assert first == rows(con, q) and 20 <= len(first) <= 90
     # with a model predicate: only sampled frames reach it, and they are the same sample
-    both = rows(con, "SELECT frame_id FROM bikes TABLESAMPLE BERNOULLI (20) REPEATABLE (5) "
+    both = rows(con, "SELECT frame_id FROM bikes TABLESAMPLE BERNOULLI (20%) REPEATABLE (5) "
                      "WHERE mean_color(frame) >= 0 ORDER BY frame_id")
     assert both == first
 
 
 def test_table_samples(con):
-    n = rows(con, "SELECT count(*) FROM t TABLESAMPLE BERNOULLI (10)")[0][0]
+    n = rows(con, "SELECT count(*) FROM t TABLESAMPLE BERNOULLI (10%)")[0][0]
     assert abs(n - 10_000) < 5 * np.sqrt(100_000 * 0.1 * 0.9)
     q = "SELECT sum(a) FROM t TABLESAMPLE 10% REPEATABLE (42)"
     assert rows(con, q) == rows(con, q)

@@ -33,15 +33,9 @@ import numpy as np
 import pyarrow as pa
 
 from catalog.sources import ScanStats
-from engine.physical import operator as _operator
-from engine.physical.operator import Operator, collect, table_batches
+from engine.physical.operator import SINK, STREAM, Operator, collect, table_batches
 from engine.physical.scan import ScanExec
 from engine.plan.nodes import SampleSpec
-
-
-# pipeline roles of a child (engine/physical/operator.py's STREAM and SINK)
-_STREAM = getattr(_operator, "STREAM", "stream")
-_SINK = getattr(_operator, "SINK", "sink")
 
 
 def chosen_positions(spec: SampleSpec, n: int, evenly_spaced: bool) -> np.ndarray | None:
@@ -49,6 +43,8 @@ def chosen_positions(spec: SampleSpec, n: int, evenly_spaced: bool) -> np.ndarra
     RESERVOIR, and SYSTEM on a video (``evenly_spaced``); None for a Bernoulli draw."""
     if spec.rows is not None:
         k = min(n, spec.rows)
+        if evenly_spaced and k:  # SYSTEM (k) on a video: k frames at equal gaps
+            return np.floor(np.arange(k) * (n / k)).astype(np.int64)
         if k < n:
             return np.sort(np.random.default_rng(spec.seed).choice(n, size=k, replace=False))
         return np.arange(n, dtype=np.int64)
@@ -84,7 +80,7 @@ class SampleExec(Operator):
     def child_roles(self) -> tuple[str, ...]:
         """A Bernoulli mask streams the child's batches through; a sample chosen up front
         gathers (or takes by position) before it emits, so a pipeline ends here."""
-        return (_STREAM,) if not self._upfront() else (_SINK,)
+        return (STREAM,) if not self._upfront() else (SINK,)
 
     def params(self) -> str:
         s = f"sample={self.spec.describe()}"

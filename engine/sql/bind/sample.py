@@ -34,10 +34,12 @@ def _sample_spec(ts: exp.TableSample):
     if size is None:
         raise BindError(f"TABLESAMPLE needs a size: n% or n ROWS{location(ts)}")
     n = number(size, "size")
-    if method in ("bernoulli", "system"):  # BERNOULLI (5) means five percent
-        if n > 100:
-            raise BindError(f"TABLESAMPLE percentage must be between 0 and 100, got {n:g}{location(ts)}")
-        return SampleSpec(method, percent=n, seed=seed)
+    # as in DuckDB, a size without % is a row count: SYSTEM (5) is five rows, and BERNOULLI,
+    # which decides row by row, cannot promise a count
+    if method == "bernoulli":
+        raise BindError(f"TABLESAMPLE BERNOULLI ({n:g}) asks for a row count, which BERNOULLI cannot "
+                        f"give: write BERNOULLI ({n:g}%) for a percentage, or RESERVOIR ({n:g} ROWS)"
+                        f"{location(ts)}")
     if n != int(n):
         raise BindError(f"TABLESAMPLE row count must be a whole number, got {n:g}{location(ts)}")
-    return SampleSpec("reservoir", rows=int(n), seed=seed)
+    return SampleSpec("system" if method == "system" else "reservoir", rows=int(n), seed=seed)
