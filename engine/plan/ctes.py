@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from engine.plan.expressions import ColumnRef
-from engine.plan.nodes import Node
+from engine.plan.nodes import Node, UnaryNode
 
 
 @dataclass(frozen=True, eq=False)
-class CteRef(Node):
+class CteRef(UnaryNode):
     """One reference to CTE ``key`` (named ``name``): its rows are ``child``'s."""
     child: Node
     key: int
@@ -27,12 +27,6 @@ class CteRef(Node):
     def columns(self):
         return self.child.columns
 
-    @property
-    def children(self):
-        return (self.child,)
-
-    def with_children(self, children):
-        return replace(self, child=children[0])
 
     def describe(self) -> str:
         return f"CteRef: {self.name}"

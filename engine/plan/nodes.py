@@ -42,6 +42,17 @@ class Node:
             yield from c.walk()
 
 
+class UnaryNode(Node):
+    """A node over one input, held in its ``child`` field."""
+
+    @property
+    def children(self):
+        return (self.child,)
+
+    def with_children(self, children):
+        return replace(self, child=children[0])
+
+
 def _cols(cols) -> str:
     return ", ".join(c.sql() for c in cols)
 
@@ -95,7 +106,7 @@ INCLUSION_PROB = "__inclusion_prob"
 
 
 @dataclass(frozen=True, eq=False)
-class Sample(Node):
+class Sample(UnaryNode):
     """TABLESAMPLE: a sample of ``child`` (a Scan, as bound), taken before any WHERE, as SQL
     defines it, so no filter moves below it. ``prob`` is the hidden ``__inclusion_prob`` column:
     each output row's probability of being in the sample (None once nobody reads it)."""
@@ -107,12 +118,6 @@ class Sample(Node):
     def columns(self):
         return self.child.columns + ((self.prob,) if self.prob is not None else ())
 
-    @property
-    def children(self):
-        return (self.child,)
-
-    def with_children(self, children):
-        return replace(self, child=children[0])
 
     def describe(self) -> str:
         s = f"Sample: {self.spec.describe()}"
@@ -136,7 +141,7 @@ class Values(Node):
 
 
 @dataclass(frozen=True, eq=False)
-class Filter(Node):
+class Filter(UnaryNode):
     child: Node
     predicate: Expr
 
@@ -144,12 +149,6 @@ class Filter(Node):
     def columns(self):
         return self.child.columns
 
-    @property
-    def children(self):
-        return (self.child,)
-
-    def with_children(self, children):
-        return replace(self, child=children[0])
 
     def expressions(self):
         return (self.predicate,)
@@ -159,7 +158,7 @@ class Filter(Node):
 
 
 @dataclass(frozen=True, eq=False)
-class Project(Node):
+class Project(UnaryNode):
     child: Node
     exprs: tuple[tuple[ColumnRef, Expr], ...]
 
@@ -167,12 +166,6 @@ class Project(Node):
     def columns(self):
         return tuple(c for c, _ in self.exprs)
 
-    @property
-    def children(self):
-        return (self.child,)
-
-    def with_children(self, children):
-        return replace(self, child=children[0])
 
     def expressions(self):
         return tuple(e for _, e in self.exprs)
@@ -186,7 +179,7 @@ class Project(Node):
 
 
 @dataclass(frozen=True, eq=False)
-class Aggregate(Node):
+class Aggregate(UnaryNode):
     child: Node
     groups: tuple[tuple[ColumnRef, Expr], ...]
     aggs: tuple[tuple[ColumnRef, AggCall], ...]
@@ -195,12 +188,6 @@ class Aggregate(Node):
     def columns(self):
         return tuple(c for c, _ in self.groups) + tuple(c for c, _ in self.aggs)
 
-    @property
-    def children(self):
-        return (self.child,)
-
-    def with_children(self, children):
-        return replace(self, child=children[0])
 
     def expressions(self):
         return tuple(e for _, e in self.groups) + tuple(a for _, a in self.aggs)
@@ -211,7 +198,7 @@ class Aggregate(Node):
 
 
 @dataclass(frozen=True, eq=False)
-class Unnest(Node):
+class Unnest(UnaryNode):
     """unnest(list) in a select list or FROM: each input row becomes one row per list element,
     its columns repeated; several lists are unnested side by side (the shorter padded with NULL),
     and a row whose lists are all NULL or empty yields no row, as in DuckDB."""
@@ -222,12 +209,6 @@ class Unnest(Node):
     def columns(self):
         return self.child.columns + tuple(c for c, _ in self.lists)
 
-    @property
-    def children(self):
-        return (self.child,)
-
-    def with_children(self, children):
-        return replace(self, child=children[0])
 
     def expressions(self):
         return tuple(e for _, e in self.lists)
@@ -270,7 +251,7 @@ class Join(Node):
 
 
 @dataclass(frozen=True, eq=False)
-class Sort(Node):
+class Sort(UnaryNode):
     child: Node
     keys: tuple[SortKey, ...]
     limit: int | None = None  # set by pushdown_limits: a top-N sort
@@ -279,12 +260,6 @@ class Sort(Node):
     def columns(self):
         return self.child.columns
 
-    @property
-    def children(self):
-        return (self.child,)
-
-    def with_children(self, children):
-        return replace(self, child=children[0])
 
     def expressions(self):
         return tuple(k.expr for k in self.keys)
@@ -295,7 +270,7 @@ class Sort(Node):
 
 
 @dataclass(frozen=True, eq=False)
-class Limit(Node):
+class Limit(UnaryNode):
     child: Node
     limit: int | None
     offset: int = 0
@@ -306,12 +281,6 @@ class Limit(Node):
     def columns(self):
         return self.child.columns
 
-    @property
-    def children(self):
-        return (self.child,)
-
-    def with_children(self, children):
-        return replace(self, child=children[0])
 
     def describe(self) -> str:
         if self.percent is not None:
@@ -320,19 +289,13 @@ class Limit(Node):
 
 
 @dataclass(frozen=True, eq=False)
-class Distinct(Node):
+class Distinct(UnaryNode):
     child: Node
 
     @property
     def columns(self):
         return self.child.columns
 
-    @property
-    def children(self):
-        return (self.child,)
-
-    def with_children(self, children):
-        return replace(self, child=children[0])
 
     def describe(self) -> str:
         return "Distinct"
@@ -363,7 +326,7 @@ class SetOp(Node):
 
 
 @dataclass(frozen=True, eq=False)
-class Window(Node):
+class Window(UnaryNode):
     child: Node
     funcs: tuple[tuple[ColumnRef, WindowCall], ...]
 
@@ -371,12 +334,6 @@ class Window(Node):
     def columns(self):
         return self.child.columns + tuple(c for c, _ in self.funcs)
 
-    @property
-    def children(self):
-        return (self.child,)
-
-    def with_children(self, children):
-        return replace(self, child=children[0])
 
     def expressions(self):
         return tuple(f for _, f in self.funcs)
