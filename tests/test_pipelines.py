@@ -58,6 +58,7 @@ def small_chunks(monkeypatch):
     """Probe chunks of a few hundred rows, so the joins below probe in many chunks."""
     monkeypatch.setattr(hash_join, "PROBE_CHUNK_MIN", 200)
     monkeypatch.setattr(hash_join, "BUILD_FACTOR", 0)
+    monkeypatch.setattr(hash_join, "GROWTH", 1)
 
 
 @pytest.mark.parametrize("kind", ["INNER", "LEFT", "RIGHT", "FULL", "SEMI", "ANTI"])
@@ -82,6 +83,16 @@ def test_chunked_semi_join_keeps_probe_order(small_chunks, monkeypatch):
     t = _tables()["lineitem"].to_pylist()
     keys = set(range(400))
     assert got == [(r["l_orderkey"], r["l_qty"]) for r in t if r["l_orderkey"] in keys]
+
+
+def test_probe_chunks_grow_after_the_first():
+    """A LIMIT above stops after the first 65,536 probe rows; a long probe side then takes
+    chunks GROWTH times larger, so 2M rows cost 4 join calls instead of 31."""
+    batches = [pa.record_batch({"a": pa.array(np.arange(i, i + 50_000))}) for i in range(0, 2_000_000, 50_000)]
+    chunks = list(hash_join._probe_chunks(batches[0], iter(batches[1:]), batches[0].schema,
+                                          1 << 16, hash_join.PROBE_CHUNK_MAX))
+    assert [c.num_rows for c in chunks] == [65_536, 262_144, 1_048_576, 623_744]
+    assert pa.concat_tables(chunks).column("a").to_pylist() == list(range(2_000_000))
 
 
 def test_join_that_multiplies_rows_streams_in_bounded_pieces(monkeypatch):

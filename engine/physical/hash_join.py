@@ -47,6 +47,9 @@ BUILD_FACTOR = 4
 # in disguise, 29k x 29k rows on 13 keys) then streams in bounded pieces instead of gathering 44M
 # rows at once (1.9 GB, and first-touch page faults that made it 5x slower than later runs).
 OUTPUT_CHUNK = 1 << 20
+# later probe chunks grow by this factor up to PROBE_CHUNK_MAX rows (or the fan-out bound)
+GROWTH = 4
+PROBE_CHUNK_MAX = 1 << 22
 
 
 def probe_chunk_rows(build_rows: int, fanout: float) -> int:
@@ -71,11 +74,15 @@ def _build_fanout(rk: pa.Table, sample: int = 1 << 14) -> float:
         return 1.0
 
 
-def _probe_chunks(first: pa.RecordBatch | None, rest, schema: pa.Schema, target: int):
+def _probe_chunks(first: pa.RecordBatch | None, rest, schema: pa.Schema, target: int,
+                  cap: int | None = None):
     """The probe side's batches (``first``, then ``rest``) gathered into tables of ``target``
-    rows (the last may be smaller; a larger batch is sliced), pulled only as needed."""
+    rows, each chunk after the first GROWTH times the one before up to ``cap`` (the last may be
+    smaller; a larger batch is sliced), pulled only as needed: a LIMIT above stops after a small
+    first chunk, while a long probe side takes few calls (each has a fixed cost)."""
     if first is None:
         return
+    cap = max(target, cap or target)
     parts, n = [], 0
     for b in itertools.chain([first], rest):
         while b.num_rows:
@@ -86,6 +93,7 @@ def _probe_chunks(first: pa.RecordBatch | None, rest, schema: pa.Schema, target:
             if n >= target:
                 yield pa.Table.from_batches(parts, schema=schema)
                 parts, n = [], 0
+                target = min(cap, target * GROWTH)
     if parts:
         yield pa.Table.from_batches(parts, schema=schema)
 
@@ -130,7 +138,8 @@ class HashJoinExec(Operator):
         fanout = 1.0 if self.kind in ("semi", "anti") else _build_fanout(rk)
         target = probe_chunk_rows(right.num_rows, fanout)
         emitted = False
-        for left in _probe_chunks(first, probe, probe_op.schema(), target):
+        cap = target if fanout > 1.0 else max(target, PROBE_CHUNK_MAX)
+        for left in _probe_chunks(first, probe, probe_op.schema(), target, cap):
             out = self._probe(left, right, rk, hit, ctx)
             if out.num_rows:
                 emitted = True
