@@ -45,3 +45,10 @@ def test_duckdb_sql():
     assert "DIFFERENT" not in out and "accepted?!" not in out
     assert "NotSupportedError: * RENAME is not supported" in out
     assert "DataError: Overflow in addition of BIGINT" in out
+
+
+def test_sampling():
+    out = run_example("sampling.py")
+    assert "SampleExec: sample=BERNOULLI 2% REPEATABLE (1) inclusion_prob=__inclusion_prob" in out
+    covered = int(out.split("covered the exact total in ")[1].split(" of ")[0])
+    assert 180 <= covered <= 200  # a 95% interval over 200 fixed seeds (190 today)

@@ -53,6 +53,16 @@ FROM nation JOIN customer ON c_nationkey = n_nationkey,
 WHERE n_regionkey = 1 GROUP BY ROLLUP (n_name) ORDER BY total, n_name"""),
 ]
 
+SHOWCASE.append(
+    ("Sampling in the plan: a 5% Bernoulli sample hands each row its inclusion probability, so "
+     "a Horvitz-Thompson estimate of revenue and its 95% interval sit beside the exact sum",
+     """SELECT round(sum(l_extendedprice / __inclusion_prob)) AS estimate,
+       round(1.96 * sqrt(sum(l_extendedprice * l_extendedprice * (1 - __inclusion_prob)
+                             / (__inclusion_prob * __inclusion_prob)))) AS plus_minus_95,
+       (SELECT round(sum(l_extendedprice)) FROM lineitem) AS exact,
+       count(*) AS rows_sampled
+FROM lineitem TABLESAMPLE BERNOULLI (5%) REPEATABLE (7)"""))
+
 # what Dawn does not support is refused by name, never silently ignored
 REFUSAL_SHOWCASE = ("What Dawn does not support is refused by name, not ignored",
                     "SELECT * RENAME (n_name AS nation) FROM nation")
