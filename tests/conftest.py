@@ -19,7 +19,9 @@ def pytest_sessionfinish(session, exitstatus):
     import duckdb
     gc.collect()
     for obj in gc.get_objects():
-        if isinstance(obj, duckdb.DuckDBPyConnection):
+        # type(), not isinstance: isinstance reads __class__, which lazy modules (torch's)
+        # answer with deprecation warnings
+        if type(obj) is duckdb.DuckDBPyConnection:
             try:
                 obj.close()
             except Exception:
