@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from catalog.sources import TableSource, normalize_schema, normalize_table
+from catalog.sources import TableSource, empty_batch, normalize_schema, normalize_table, take_table
 
 META_DDL = [
     "CREATE SCHEMA IF NOT EXISTS dawn_meta",
@@ -177,7 +177,6 @@ class StoredTable(TableSource):
         """From the Arrow copy when this connection holds a current one; else DuckDB reads just
         those rows. A DuckDB table scans in rowid order, but rowids keep the gaps that DELETE
         leaves, so position k is the k-th smallest rowid, not rowid k."""
-        from catalog.sources import empty_batch, take_table
         positions = np.asarray(positions, dtype=np.int64)
         cached = self.store.cached_table(self.name)
         if cached is not None:

@@ -54,10 +54,8 @@ def evaluate(e: Expr, batch: pa.RecordBatch, ctx) -> Value:
         return batch.column(idx)
     if isinstance(e, Literal):
         return literal_scalar(e)
-    if isinstance(e, Call) and e.fn in ("and", "or") and is_expensive(e.args[1]):
-        return _lazy_logic(e, batch, ctx)
-    if isinstance(e, Call) and e.fn == "coalesce" and any(_is_fallible(a) for a in e.args[1:]):
-        return _lazy_coalesce(e, batch, ctx)
+    if is_lazy(e):
+        return _lazy_logic(e, batch, ctx) if e.fn in ("and", "or") else _lazy_coalesce(e, batch, ctx)
     if isinstance(e, UdfCall):
         args = [evaluate(a, batch, ctx) for a in e.args]
         ident = [evaluate(a, batch, ctx) for a in e.identity]

@@ -34,6 +34,11 @@ CHUNK_ROWS = 1 << 20
 MANY_GROUPS = 16
 
 
+def _column(parts: dict[str, list[pa.Array]], key: str, t: pa.DataType) -> pa.ChunkedArray:
+    """One evaluated input column of a chunk, as type ``t``."""
+    return pa.chunked_array([c.cast(t) if c.type != t else c for c in parts.get(key, [])], type=t)
+
+
 class HashAggregateExec(Operator):
     ROLES = (SINK,)
     def __init__(self, child: Operator, groups, aggs, schema: pa.Schema, **kw):
@@ -124,9 +129,7 @@ class HashAggregateExec(Operator):
         keys = [f"g{i}" for i in range(len(self.groups))]
         cols = {}
         for k in keys:
-            arr = pa.chunked_array([c.cast(types[k]) if c.type != types[k] else c for c in parts[k]],
-                                   type=types[k]).slice(0, sample)
-            cols[k] = arr
+            cols[k] = _column(parts, k, types[k]).slice(0, sample)
         t = pa.table(cols)
         try:
             d = t.group_by(keys, use_threads=False).aggregate([]).num_rows
@@ -136,8 +139,7 @@ class HashAggregateExec(Operator):
 
     def _chunk(self, parts, n: int, types, accs, groups: "_Groups | None") -> None:
         """Aggregate one chunk of evaluated input into the accumulators."""
-        cols = {k: pa.chunked_array([c.cast(t) if c.type != t else c for c in parts.get(k, [])], type=t)
-                for k, t in types.items()}
+        cols = {k: _column(parts, k, t) for k, t in types.items()}
         keys = [f"g{i}" for i in range(len(self.groups))]
         table_cols = {k: cols[k] for k in keys}
         plans: dict[int, K.ArrowPlan] = {}

@@ -83,7 +83,8 @@ class Fields:
             arr = arr.combine_chunks()
         self.scalar = is_scalar(x)
         self.mask = pc.is_null(arr).to_numpy(zero_copy_only=False)
-        if pa.types.is_date(arr.type):
+        self.is_date = pa.types.is_date(arr.type)
+        if self.is_date:
             # kept as days: a DATE spans 5.8 million years, whose microseconds overflow int64
             days, _ = _to_numpy(arr.cast(pa.int32()).cast(pa.int64()), 0)
             self.days = days.astype(np.int64)
@@ -211,7 +212,7 @@ def extract(part: str, f: Fields) -> tuple[np.ndarray, pa.DataType]:
     if p in ("timezone", "timezone_hour", "timezone_minute"):
         return np.zeros(len(f.year), np.int64), pa.int64()
     if p == "epoch":
-        return (f.days * 86_400.0 if f._us is None else f.us / 1e6), pa.float64()
+        return (f.days * 86_400.0 if f.is_date else f.us / 1e6), pa.float64()
     if p == "julian":
         return f.days + 2440588 + f.tod / US_PER_DAY, pa.float64()
     raise NotSupportedError(f'date_part("{part}") is not supported')
@@ -270,10 +271,9 @@ _ARROW_MAX_DAYS = 10_000_000
 
 
 def _arrow_date_range(x: Value) -> bool:
-    days = x.cast(pa.int32()) if not is_scalar(x) else None
-    if days is None:
-        v = x.cast(pa.int32()).as_py() if x.is_valid else 0
-        return abs(v) <= _ARROW_MAX_DAYS
+    days = x.cast(pa.int32())
+    if is_scalar(days):
+        return not days.is_valid or abs(days.as_py()) <= _ARROW_MAX_DAYS
     mm = pc.min_max(days)
     lo, hi = mm["min"].as_py(), mm["max"].as_py()
     return lo is None or (-_ARROW_MAX_DAYS <= lo and hi <= _ARROW_MAX_DAYS)
@@ -348,7 +348,7 @@ def _epoch_ms(x, dtype=None):
     """epoch_ms(timestamp): milliseconds since the epoch; epoch_ms(integer): the timestamp."""
     if T.is_temporal(x.type):
         f = Fields(x)
-        ms = f.days * 86_400_000 if f._us is None else np.floor_divide(f.us, 1000)  # any DATE fits
+        ms = f.days * 86_400_000 if f.is_date else np.floor_divide(f.us, 1000)  # any DATE fits
         return f.out(ms, pa.int64())
     return _from_units(x, 1000)
 
