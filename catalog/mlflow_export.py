@@ -43,7 +43,13 @@ def _yaml_str(v) -> str:
 
 
 def _write(path: str, text: str) -> None:
+    from catalog.tracking import artifact_bytes
     os.makedirs(os.path.dirname(path), exist_ok=True)
+    data = artifact_bytes(text)
+    if data is not None:  # a PNG or a model, stored as base64 text
+        with open(path, "wb") as f:
+            f.write(data)
+        return
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
 
@@ -197,7 +203,21 @@ def export_to_server(tracker, uri: str, experiment: str | None = None) -> dict[s
         for i in range(0, max(len(p_items), len(m_items), 1), 100):
             client.log_batch(rid, metrics=m_items[i:i + 100], params=p_items[i:i + 100])
         for p, v in artifacts.items():
-            client.log_text(rid, v, p)
+            _log_artifact(client, rid, p, v)
         client.set_terminated(rid, status=r["status"], end_time=int(r["end_time"]))
         ids[r["run_id"]] = rid
     return ids
+
+
+def _log_artifact(client, rid: str, path: str, content: str) -> None:
+    from catalog.tracking import artifact_bytes
+    data = artifact_bytes(content)
+    if data is None:
+        client.log_text(rid, content, path)
+        return
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:  # MLflow logs binary artifacts from files
+        local = os.path.join(d, os.path.basename(path))
+        with open(local, "wb") as f:
+            f.write(data)
+        client.log_artifact(rid, local, os.path.dirname(path) or None)

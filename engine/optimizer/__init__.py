@@ -4,8 +4,8 @@ Phase 1 (``REWRITE_RULES``) runs rules that make a plan better whatever the data
 folding, decorrelation, filter pushdown, column pruning, limit pushdown, repeated until the plan
 stops changing. Phase 2 (``COST_RULES``) runs once, in order, over the whole statement (the main
 plan and every subquery's plan): choices that need the cost model and its statistics, namely
-profiling unknown UDFs on a sample, join order, predicate order and CTE materialisation (later
-cascades, sampling plans and fused pipelines go here). Last, every node is annotated with its
+profiling unknown UDFs on a sample, join order, predicate order, specialized-model cascades and
+CTE materialisation (later sampling plans and fused pipelines go here). Last, every node is annotated with its
 estimated rows and cost (engine/plan/annotations.py), which the physical planner reads.
 
 Each rule is one module exposing ``rule(plan, ctx) -> plan``. The driver checks that every rule
@@ -22,6 +22,7 @@ from engine.errors import InternalError
 from engine.optimizer.cost import CostModel
 from engine.optimizer.decorrelate_subqueries import decorrelate_subqueries
 from engine.optimizer.fold_constants import fold_constants
+from engine.optimizer.insert_cascades import insert_cascades
 from engine.optimizer.materialize_ctes import materialize_ctes
 from engine.optimizer.order_predicates import order_predicates
 from engine.optimizer.profile_udfs import profile_udfs
@@ -44,6 +45,7 @@ COST_RULES = (
     profile_udfs,
     reorder_joins,
     order_predicates,
+    insert_cascades,
     materialize_ctes,
 )
 RULES = REWRITE_RULES + COST_RULES
@@ -59,6 +61,7 @@ class OptimizerContext:
     # callable(subplan, n_rows) -> engine.optimizer.cost.SampleRun: runs ``subplan`` with every
     # scan reading at most n_rows rows (profiling a UDF now, training a proxy model later)
     run_on_sample: Callable | None = None
+    settings: dict = field(default_factory=dict)  # the session's SET values (cascade targets, seed)
     _cost: CostModel | None = None
 
     @property

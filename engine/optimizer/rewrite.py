@@ -4,13 +4,16 @@ from __future__ import annotations
 from dataclasses import replace
 
 from engine.plan.expressions import SortKey
-from engine.plan.nodes import (Aggregate, Filter, Join, Node, Project, Scan, Sort, Values, Window,
+from engine.plan.nodes import (Aggregate, Cascade, Filter, Join, Node, Project, Scan, Sort, Values, Window,
                                transform_up)
 
 
 def map_node_expressions(node: Node, fn) -> Node:
     """Apply ``fn`` to every expression held directly by ``node``."""
     if isinstance(node, Filter):
+        p = fn(node.predicate)
+        return node if p is node.predicate else replace(node, predicate=p)
+    if isinstance(node, Cascade):
         p = fn(node.predicate)
         return node if p is node.predicate else replace(node, predicate=p)
     if isinstance(node, Project):

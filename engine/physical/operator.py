@@ -48,6 +48,12 @@ class ExecContext:
         # choices the planner or an operator made (thresholds, sample sizes) and their measures
         self.run_params: dict[str, Any] = {}
         self.run_metrics: dict[str, float] = {}
+        self.run_artifacts: dict[str, Any] = {}   # path -> text or bytes (a PNG, a model)
+        # the database the statement runs against (catalog.store.ConnectionStore) and the
+        # catalog writes an operator wants made when the statement ends (op(duckdb) callables,
+        # as Session.write takes them): a trained specialized model, a video's index
+        self.store = None
+        self.pending_writes: list = []
 
     def metrics_for(self, op: "Operator") -> Metrics:
         m = self.metrics.get(id(op))

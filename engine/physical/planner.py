@@ -33,7 +33,7 @@ from engine.plan.ctes import CteRef, CteScan, MaterializedCte
 from engine.plan.expressions import (AggCall, Call, SortKey, SubqueryExpr, UdfCall, WindowCall,
                                      and_all, conjuncts, substitute)
 from engine.plan.functions.names import VOLATILE
-from engine.plan.nodes import (Aggregate, Distinct, Filter, Join, Limit, Node, Project,
+from engine.plan.nodes import (Aggregate, Cascade, Distinct, Filter, Join, Limit, Node, Project,
                                RecursiveUnion, Sample, Scan, SetOp, Sort, Unnest, Values, Window,
                                WorkTable)
 
@@ -172,6 +172,9 @@ class Planner:
                                        node.name, schema, **kw)
         if isinstance(node, CteScan):
             return CteScanExec(node.key, node.name, schema, **kw)
+        if isinstance(node, Cascade):
+            from engine.physical.cascade import CascadeExec
+            return CascadeExec(self.plan(node.child), node.predicate, node.spec, **kw)
         if isinstance(node, Sample):
             from engine.physical.sample import SampleExec
             video = isinstance(node.child, Scan) and getattr(node.child.source, "kind", "") == "video"

@@ -124,6 +124,54 @@ class Sample(UnaryNode):
         return s + (f" inclusion_prob={self.prob.sql()}" if self.prob is not None else "")
 
 
+@dataclass(frozen=True)
+class CascadeSpec:
+    """How a Cascade answers its predicate (engine/optimizer/insert_cascades.py decides)."""
+    oracle: str                  # the expensive function, as written
+    predicate: str               # the predicate with plain column names (the model's key)
+    model_key: str               # catalog key of the specialized model (catalog/specialized.py)
+    video: str                   # the video's identity (content hash and decode options)
+    fn_rate: float
+    fp_rate: float
+    confidence: float
+    seed: int
+    mode: str                    # "auto" | "force"
+    have_model: bool             # a model for this predicate is stored already
+    have_index: bool             # the video's embeddings are stored (a new predicate trains a head)
+    estimate: tuple = ()         # ((name, value), ...) the cost phase's figures, for EXPLAIN
+
+    @property
+    def targets(self) -> str:
+        return f"fn={self.fn_rate:g},fp={self.fp_rate:g},confidence={self.confidence:g}"
+
+    def describe(self) -> str:
+        model = "stored" if self.have_model else ("head on the video index" if self.have_index else "to train")
+        est = " ".join(f"{k}={v}" for k, v in self.estimate)
+        return (f"stages=[difference detector, specialized model ({model}), {self.oracle}] "
+                f"targets=[fn<={self.fn_rate:g} fp<={self.fp_rate:g} @{self.confidence:.0%}]"
+                + (f" est=[{est}]" if est else ""))
+
+
+@dataclass(frozen=True, eq=False)
+class Cascade(UnaryNode):
+    """Rows of ``child`` (a video scan) for which ``predicate`` (a comparison on an expensive
+    model, ``people_count(frame) > 0``) holds, answered by a difference detector, a specialized
+    model and, for the frames those are unsure of, the predicate itself (NoScope)."""
+    child: Node
+    predicate: Expr
+    spec: CascadeSpec
+
+    @property
+    def columns(self):
+        return self.child.columns
+
+    def expressions(self):
+        return (self.predicate,)
+
+    def describe(self) -> str:
+        return f"Cascade: predicate={self.predicate.sql()} {self.spec.describe()}"
+
+
 @dataclass(frozen=True, eq=False)
 class Values(Node):
     rows: tuple[tuple[Expr, ...], ...]

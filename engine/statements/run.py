@@ -108,6 +108,7 @@ class StatementRun:
                     metrics[f"udf.{name}.seconds"] = um.seconds
                 metrics.update(ctx.run_metrics)
                 rec.params.update(ctx.run_params)
+                rec.artifacts.update(ctx.run_artifacts)
                 if self.kind != "EXPLAIN ANALYZE":
                     rec.artifacts["plan.txt"] = lambda: render_physical(op, ctx, True)
         tracker.submit(rec)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from engine.plan.expressions import (Call, ColumnRef, Expr, InList, Literal, SubqueryExpr, and_all,
                                      conjuncts)
-from engine.plan.nodes import (Aggregate, Distinct, Filter, Join, Limit, Node, Project, Sample,
+from engine.plan.nodes import (Aggregate, Cascade, Distinct, Filter, Join, Limit, Node, Project, Sample,
                                Scan, SetOp, Sort, Values, Window)
 
 
@@ -176,6 +176,9 @@ class CostModel:
         if isinstance(node, Limit):
             rows = c.rows if node.limit is None else min(c.rows, node.limit + node.offset)
             return Estimate(rows, child_cost, c.base)
+        if isinstance(node, Cascade):
+            rows = c.rows * self.selectivity(node.predicate, node.child)
+            return Estimate(rows, child_cost + c.rows, c.base)
         if isinstance(node, Sample):
             s = node.spec
             rows = min(c.rows, s.rows) if s.rows is not None else c.rows * s.percent / 100
