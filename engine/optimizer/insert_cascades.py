@@ -110,7 +110,8 @@ class Estimate:
 
     def items(self) -> tuple:
         return (("cascade_s", f"{self.cascade_seconds:.1f}"), ("scan_s", f"{self.scan_seconds:.1f}"),
-                ("labels", self.labels + self.calibration), ("oracle_share", f"{self.oracle_share:.3f}"))
+                ("labels", self.labels + self.calibration), ("oracle_share", f"{self.oracle_share:.3f}"),
+                ("calibrates", "no" if self.too_short else "yes"))
 
 
 def estimate(frames: int, pixels: int, oracle_seconds: float, prevalence: float, s: dict,

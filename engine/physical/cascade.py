@@ -66,7 +66,8 @@ class CascadeExec(Operator):
         calls_before = oracle.rows
         t = plan.thresholds
         from engine.approx.cascade_model import DifferenceDetectorState
-        diff = DifferenceDetectorState(plan.tau)
+        use_diff = str(ctx.settings.get("cascade_difference_detector", "true")).lower() not in ("false", "off", "0")
+        diff = DifferenceDetectorState(plan.tau if use_diff else 0.0)
         emitted = False
         last = None
         for b in self._children[0].execute(ctx):
@@ -93,53 +94,62 @@ class CascadeExec(Operator):
         from udfs.model import to_numpy
         from udfs.specialized import lowres, thumbnails
         n = b.num_rows
-        ids = b.column(self.id_key).to_numpy() if self.id_key else None
-        frames = to_numpy(b.column(self.frame_key))
-        low = lowres(frames)
+        ids = b.column(self.id_key).to_numpy()
+        low = lowres(to_numpy(b.column(self.frame_key)))
         thumbs = thumbnails(low)
-        scores = plan.scores(low, ids)
         known = plan.known(ids)                 # -1 unknown, 0/1 labelled by the oracle
-        t = plan.thresholds
-        result = np.zeros(n, dtype=np.int8)     # 0 no, 1 yes, 2 pending the oracle
-        ref = np.full(n, -1, dtype=np.int64)    # pending: the row whose answer it takes
-        pending: list[int] = []
-        for i in range(n):  # sequential by nature: each frame compares with the last evaluated one
+        # which frames the difference detector answers: sequential by nature (each frame is
+        # compared with the last one a later stage evaluated), and it needs no score
+        ref = np.full(n, -1, dtype=np.int64)    # reused: the row of this batch it copies, or -1
+        evaluate = np.zeros(n, dtype=bool)      # for the specialized model
+        carried = np.zeros(n, dtype=bool)       # reused from a frame of an earlier batch
+        for i in range(n):
             if known[i] >= 0:
-                result[i] = known[i]
-                diff.evaluated(thumbs[i], i, int(known[i]))
-                counts["labelled"] += 1
-                continue
-            if diff.reusable(thumbs[i]):
-                counts["reused"] += 1
-                if diff.row is not None and diff.value == 2:
-                    result[i], ref[i] = 2, diff.row
+                diff.evaluated(thumbs[i], i)
+            elif diff.reusable(thumbs[i]):
+                if diff.row is None:
+                    carried[i] = True
                 else:
-                    result[i] = diff.value
-                continue
-            s = scores[i]
-            if s < t.c_low:
-                result[i] = 0
-                counts["rejected"] += 1
-            elif s > t.c_high:
-                result[i] = 1
-                counts["accepted"] += 1
+                    ref[i] = diff.row
             else:
-                result[i] = 2
-                pending.append(i)
-                counts["oracle"] += 1
-            diff.evaluated(thumbs[i], i, int(result[i]))
-        counts["frames"] += n
-        if pending:
-            rows = np.array(pending, dtype=np.int64)
-            sub = b.take(pa.array(rows))
-            mask = _as_bool(evaluate_mask(self.predicate, sub, ctx), len(rows))
-            answer = np.zeros(n, dtype=np.int8)
-            answer[rows] = mask
-            follow = (result == 2) & (ref >= 0)
-            result[rows] = mask
-            result[follow] = answer[ref[follow]]
-            diff.resolve(answer)
+                evaluate[i] = True
+                diff.evaluated(thumbs[i], i)
+        is_known = known >= 0
+        rows = np.flatnonzero(evaluate | is_known)   # labelled frames too: the index needs them
+        result = np.where(is_known, known, 0).astype(np.int8)   # 0 no, 1 yes, 2 the oracle
+        emb = None
+        if len(rows):
+            scores, e = plan.scores(low[rows], ids[rows])
+            t = plan.thresholds
+            proxy = np.where(scores < t.c_low, 0, np.where(scores > t.c_high, 1, 2)).astype(np.int8)
+            mine = evaluate[rows]
+            result[rows[mine]] = proxy[mine]
+            counts["rejected"] += int((proxy[mine] == 0).sum())
+            counts["accepted"] += int((proxy[mine] == 1).sum())
+            if e is not None:
+                emb = np.zeros((n, e.shape[1]), np.float32)
+                emb[rows] = e
+        pending = np.flatnonzero(result == 2)
+        if len(pending):
+            sub = b.take(pa.array(pending))
+            result[pending] = _as_bool(evaluate_mask(self.predicate, sub, ctx), len(pending))
+        follow = ref >= 0
+        result[follow] = result[ref[follow]]
+        result[carried] = diff.value
+        if emb is not None:
+            emb[follow] = emb[ref[follow]]
+            if diff.emb is not None:
+                emb[carried] = diff.emb
+            plan.record_index(ids, emb)
+        last = diff.row
+        if last is not None:  # the reference for the next batch: its answer and embedding
+            diff.value = int(result[last])
+            diff.emb = emb[last] if emb is not None else None
         diff.next_batch()
+        counts["frames"] += n
+        counts["labelled"] += int(is_known.sum())
+        counts["reused"] += int(follow.sum() + carried.sum())
+        counts["oracle"] += len(pending)
         return result == 1
 
     def _plain(self, ctx) -> Iterator[pa.RecordBatch]:
