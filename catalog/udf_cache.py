@@ -40,12 +40,13 @@ class ValueChunks:
     def __len__(self) -> int:
         return self.size
 
-    def append(self, values: pa.Array) -> int:
-        """Keep ``values``; returns the position of the first."""
+    def append(self, values: pa.Array, typed: bool = False) -> int:
+        """Keep ``values`` (``typed``: known to be of the kept type); returns the position of
+        the first."""
         start = self.size
         if not len(values):
             return start
-        if values.type != self.dtype:
+        if not typed and values.type != self.dtype:
             values = values.cast(self.dtype)
         if self.flat:
             n = len(values)
@@ -76,8 +77,7 @@ class ValueChunks:
         return start
 
     def take(self, pos: np.ndarray) -> pa.Array:
-        """The values at ``pos`` (valid positions)."""
-        pos = np.asarray(pos, dtype=np.int64)
+        """The values at ``pos`` (valid positions, int64)."""
         if self.flat:
             if not self.nulls:
                 got = self.buf[pos]
@@ -87,6 +87,7 @@ class ValueChunks:
             valid = self.valid[pos]
             return pa.array(self.buf[pos], type=self.dtype,
                             mask=None if np.count_nonzero(valid) == len(valid) else ~valid)
+        pos = np.asarray(pos, dtype=np.int64)
         self._read += len(pos)
         if len(self.chunks) > 1 and self._read >= self.size:
             # reads have paid for one copy of everything: one chunk reads fastest

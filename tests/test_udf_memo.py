@@ -157,6 +157,25 @@ def test_memo_answers_batches_mixing_new_and_seen_keys(kind):
     assert m.rows + m.memo_hits == len(arr)
 
 
+def test_memo_keeps_negative_zero_apart_from_zero():
+    """-0.0 equals 0.0 but is another input: a function printing its argument says "-0" for it,
+    within a batch and across batches (the memo used to answer -0.0 with 0.0's result)."""
+    @udf.scalar(returns="VARCHAR", cache=True)
+    def text_of(x):
+        return pc.cast(x, pa.string())
+
+    nan = float("nan")
+    batches = [[0.0, 1.5, -0.0], [-0.0, nan, 0.0, -nan], [0.0, -0.0, None, -nan]]
+    con = engine.connect()
+    con.register_function(text_of)
+    con.register("t", pa.Table.from_batches([pa.record_batch({"a": pa.array(b, pa.float64())})
+                                             for b in batches]))
+    con.execute("SET use_model_cache = false")
+    got = [r[0] for r in con.execute("SELECT text_of(a) FROM t").fetchall()]
+    assert got == text_of.fn(pa.array([v for b in batches for v in b], pa.float64())).to_pylist()
+    assert got[0] == got[5] == got[7] == "0" and got[2] == got[3] == got[8] == "-0"
+
+
 def test_memo_and_stored_cache_answer_repeated_calls():
     """``f(a)`` twice in a select list, with the stored cache on: the function runs once per
     distinct value in the first statement, not at all in the second (the cache answers), and

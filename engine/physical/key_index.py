@@ -46,15 +46,14 @@ def _rows(n: int) -> tuple[np.ndarray, np.ndarray]:
     return _ROWS[:n], _MARKS[:n]
 
 
-def settle(marks: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray]:
-    """From each row's mark (``-2 - r``, r the row that stands for its key in the batch) to its
-    position: keys get ``start``, ``start + 1``, ... in the order of those rows. Returns the
-    positions and the rows that stand for their keys (ascending)."""
-    first_row = -2 - marks
-    is_first = first_row == _rows(len(marks))[0]
+def settle(first_row: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray]:
+    """From each row's representative (the row that stands for its key in the batch: ``-2 -
+    mark``) to its position: keys get ``start``, ``start + 1``, ... in the order of those rows.
+    Returns the positions and the representative rows (ascending)."""
+    is_first = first_row == _rows(len(first_row))[0]
     first = is_first.nonzero()[0]
     m = len(first)
-    if m == len(marks) or first[m - 1] == m - 1:  # the rows are 0 .. m-1: rank = row
+    if m == len(first_row) or first[m - 1] == m - 1:  # the rows are 0 .. m-1: rank = row
         return first_row + start, first
     return is_first.cumsum()[first_row] + (start - 1), first
 
@@ -71,6 +70,7 @@ class HashIndex:
         self.null = -1            # the NULL key's position
         self.base = 0
         self.direct: np.ndarray | None = np.full(2, -1, dtype=np.int64)  # None: hashed
+        self.ends = self.direct[::1]              # a view of its first and last entries
         self.over: dict = {}
 
     # -- reading -------------------------------------------------------------------------------
@@ -121,22 +121,23 @@ class HashIndex:
             if not m:
                 return out, miss
             at = idx[miss]
-            marks = _rows(m)[1]
-            direct.put(at, marks, mode="clip")
-            if direct[0] == -1 and direct[-1] == -1:  # no key outside the range wrote an end
+            # each new key's row puts the next position there, and the one that stayed is read
+            # back: a row whose own stayed stands for its key (marks are positions here)
+            pos = _rows(m)[0] + start
+            direct.put(at, pos, mode="clip")
+            if self.ends.tolist() == [-1, -1]:    # no key outside the range wrote an end
                 got = direct[at]
-                if np.count_nonzero(got == marks) == m:  # the new keys are distinct
-                    pos = _ROWS[:m] + start
+                if np.count_nonzero(got == pos) == m:  # the new keys are distinct
                     first = miss
                 else:
-                    pos, first = settle(got, start)
+                    pos, first = settle(got - start, start)
+                    direct[at] = pos
                     first = miss[first]
-                direct[at] = pos
                 out[miss] = pos
                 self.n += len(first)
                 return out, first
             direct.put(at, -1, mode="clip")       # undo (those keys were absent): grow below
-            direct[0] = direct[-1] = -1
+            self.ends[:] = -1
         else:
             out = self.lookup(keys, nulls)
         miss = (out < 0).nonzero()[0]
@@ -167,7 +168,7 @@ class HashIndex:
         rows, marks = _rows(n)
         if nulls is None or not np.count_nonzero(nulls):
             out, state = self._mark(keys, marks)
-            pos, first = settle(out, start)
+            pos, first = settle(-2 - out, start)
             self._store(state, pos)
         else:
             keep = (~nulls).nonzero()[0]
@@ -177,7 +178,7 @@ class HashIndex:
             state = None
             if len(keep):
                 out[keep], state = self._mark(keys[keep], marks[keep])
-            pos, first = settle(out, start)
+            pos, first = settle(-2 - out, start)
             if state is not None:
                 self._store(state, pos[keep])
             self.null = int(pos[lead])
@@ -271,6 +272,7 @@ class HashIndex:
             at = self.base - base
             grown[at + 1:at + 1 + inner] = self.direct[1:1 + inner]
         self.direct, self.base = grown, base
+        self.ends = grown[::size + 1]
         return keys - base
 
     def _to_hashed(self) -> None:

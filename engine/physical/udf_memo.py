@@ -67,7 +67,9 @@ _KIND: dict[pa.DataType, tuple[str | None, str]] = {}
 def _kind(t: pa.DataType) -> tuple[str | None, str]:
     got = _KIND.get(t)
     if got is None:
-        if pa.types.is_integer(t):
+        if t == _I64:
+            kind = "int64"           # read as it stands
+        elif pa.types.is_integer(t):
             kind = "int"
         elif pa.types.is_boolean(t):
             kind = "bool"
@@ -96,12 +98,11 @@ def int_keys(a: pa.Array) -> tuple[np.ndarray, np.ndarray | None] | None:
     if kind == "float":
         if a.type != _F64:
             a = a.cast(_F64)
-        x = (a.fill_null(0.0) if nulls is not None else a).to_numpy()
-        x = x + 0.0                   # -0.0 is 0.0
-        nan = np.isnan(x)
-        if np.count_nonzero(nan):     # every NaN one key
-            x[nan] = np.nan
-        return x.view(np.int64), nulls
+        # the exact bits: -0.0 and 0.0 (equal numbers) are different inputs (a function may well
+        # print "-0"), and so are NaNs of different signs or payloads
+        return (a.fill_null(0.0) if nulls is not None else a).to_numpy().view(np.int64), nulls
+    if kind == "int64":
+        return (a.fill_null(0) if nulls is not None else a).to_numpy(), nulls
     if kind == "bool":
         a = a.cast(_I8)
     elif kind != "int":
@@ -150,16 +151,17 @@ class Memo:
 
     def claim(self, k: BatchKeys, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Positions for ``rows`` (all if None), whose keys are not kept yet: each distinct key
-        gets the next free position, in the order of its first row. Returns the positions of
-        ``rows`` and the rows (of the batch) that first have each key: the values to compute,
-        which ``fill`` then keeps at those positions."""
+        gets the next free position, in the order of the row that stands for it (one of its
+        rows). Returns the positions of ``rows`` and those rows (of the batch): the values to
+        compute, which ``fill`` then keeps at those positions."""
         assert not self.claimed, "fill the claimed positions first"
         start = len(self.values)
         if k.text is not None:
             keys = k.texts(rows)
             n = len(keys)
-            marks = np.fromiter(map(self.text.setdefault, keys, range(-2, -2 - n, -1)), np.int64, n)
-            pos, first = settle(marks, start)
+            # each key's first row stays in the dict (the keys are new): its representative
+            first_row = np.fromiter(map(self.text.setdefault, keys, range(n)), np.int64, n)
+            pos, first = settle(first_row, start)
             self.text.update(zip(keys, pos.tolist()))
         else:
             index = self.ints.get(k.domain)
@@ -194,5 +196,5 @@ class Memo:
     def fill(self, values: pa.Array) -> None:
         """Keep the values of the rows the last ``claim`` returned."""
         assert len(values) == self.claimed, "one value per claimed position"
-        self.values.append(values)
+        self.values.append(values, typed=True)
         self.claimed = 0

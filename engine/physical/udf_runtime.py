@@ -125,8 +125,9 @@ def _same(seen: list, now: list) -> bool:
 def _rows_of(a: pa.Array, rows: np.ndarray) -> pa.Array:
     """``a.take(rows)`` (ascending rows), without Arrow's take where a slice or numpy does."""
     m = len(rows)
-    if m and rows[m - 1] - rows[0] == m - 1:  # consecutive rows: a zero-copy slice
-        return a.slice(int(rows[0]), m)
+    lo, hi = rows[::m - 1].tolist() if m > 1 else (int(rows[0]),) * 2
+    if hi - lo == m - 1:  # consecutive rows: a zero-copy slice
+        return a.slice(lo, m)
     if not a.null_count and (pa.types.is_integer(a.type) or pa.types.is_floating(a.type)):
         return pa.array(a.to_numpy()[rows], type=a.type)
     return a.take(pa.array(rows))
