@@ -174,6 +174,9 @@ def test_memo_keeps_negative_zero_apart_from_zero():
     got = [r[0] for r in con.execute("SELECT text_of(a) FROM t").fetchall()]
     assert got == text_of.fn(pa.array([v for b in batches for v in b], pa.float64())).to_pylist()
     assert got[0] == got[5] == got[7] == "0" and got[2] == got[3] == got[8] == "-0"
+    # two columns equal as numbers, called one after the other on the same batch
+    con.register("u", pa.table({"a": [0.0, 2.0], "b": [-0.0, 2.0]}))
+    assert con.execute("SELECT text_of(a), text_of(b) FROM u").fetchall() == [("0", "-0"), ("2", "2")]
 
 
 def test_memo_and_stored_cache_answer_repeated_calls():
@@ -247,7 +250,8 @@ def test_cached_udf_over_400_batches_spends_under_one_percent_in_the_memo():
         shares.append(m.bookkeeping / total)
         print(f"bookkeeping {m.bookkeeping * 1000:.1f} ms of {total * 1000:.0f} ms "
               f"({100 * m.bookkeeping / total:.2f}%)")
-    # 0.55-0.7% on an idle core (the target is 1%); the bound allows for a machine
-    # shared with other work, where bookkeeping waits for the CPU (and a cold cache after each
-    # sleeping call) and sleeping does not
-    assert min(shares) < 0.03
+    # the target. A batch's bookkeeping is a couple of dozen array operations (about
+    # 40 us back to back); on a machine shared with other work each runs on a cold cache after
+    # every sleeping call (5-50 us each), and that is what the share measures: 0.6-0.9% on two
+    # cores at load 4 (2.3-2.7% there before the memo's batch path was cut down)
+    assert min(shares) < 0.01

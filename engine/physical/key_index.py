@@ -123,12 +123,12 @@ class HashIndex:
             at = idx[miss]
             # each new key's row puts the next position there, and the one that stayed is read
             # back: a row whose own stayed stands for its key (marks are positions here)
-            pos = _rows(m)[0] + start
+            pos = np.arange(start, start + m)
             direct.put(at, pos, mode="clip")
             if self.ends.tolist() == [-1, -1]:    # no key outside the range wrote an end
                 got = direct[at]
-                if np.count_nonzero(got == pos) == m:  # the new keys are distinct
-                    first = miss
+                if got.tobytes() == pos.tobytes():  # the new keys are distinct (no reduction:
+                    first = miss                     # cheaper on a cold cache)
                 else:
                     pos, first = settle(got - start, start)
                     direct[at] = pos

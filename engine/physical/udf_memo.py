@@ -1,16 +1,16 @@
 """A statement's memo of UDF results: what was computed once is not computed again.
 
 Rows are keyed by their input's identity (a video's content hash and the frame id) or, for a
-function of one number, date or time, by the value itself, both as 64-bit integers in a hash
-table held in numpy arrays (``HashIndex``). Other inputs (strings, several arguments, tensors)
-are keyed by text, in a dict probed by C loops. Results sit in ``catalog.udf_cache.ValueChunks``.
-The text keys the stored cache uses are computed only for the rows that reach it.
+function of one number, date or time, by the value itself (a double by its exact bits), both as
+64-bit integers in ``engine.physical.key_index.HashIndex``. Other inputs (strings, several
+arguments, tensors) are keyed by text, in a dict probed by C loops. Results sit in
+``catalog.udf_cache.ValueChunks``. The text keys the stored cache uses are computed only for the
+rows that reach it.
 
-A batch costs a fixed number of whole-array operations whatever the memo holds and however its
-keys collide: the memo's share of a statement is set by that count (a few microseconds each on a
-256-row batch), so the hot path avoids probe loops, sorting and Arrow round trips. New keys are
-added by ``claim``, which also finds the rows that repeat a key earlier in the same batch (they
-are computed once) and reserves the positions that ``fill`` then stores the computed values at.
+A batch goes through ``find`` (each row's position; the rows of keys not kept yet claim the next
+positions, one row per key however often it repeats), then ``fill`` (the values computed for
+those rows), then ``take``. Each costs a few whole-array operations whatever the memo holds; a
+call on the very inputs of the function's last call (``f(x), f(x) + 1``) returns its last answer.
 """
 from __future__ import annotations
 
@@ -59,8 +59,9 @@ class BatchKeys:
         return self.strings(rows)
 
 
-# how each Arrow type reads as int64 keys: "int" (integers), "view32"/"view64" (dates, times,
-# timestamps, durations: their integer representation), "bool", "float", or None (text keys)
+# how each Arrow type reads as int64 keys: "int64" (as it stands), "int" (other integers),
+# "view32"/"view64" (dates, times, timestamps, durations: their integer representation), "bool",
+# "float" (the bits of the double), or None (text keys); and the keys' domain
 _KIND: dict[pa.DataType, tuple[str | None, str]] = {}
 
 
@@ -121,11 +122,14 @@ class Memo:
         self.claimed = 0  # positions claimed beyond the values kept (``fill`` stores them)
         self.last: tuple[list, list, pa.Array] | None = None  # the last call's inputs and result
 
-    def saw(self, arrays: list, identity: list, result: pa.Array) -> None:
+    def saw(self, keys: BatchKeys, arrays: list, identity: list, result: pa.Array) -> None:
         """Remember a call's inputs and result, if small (a call on equal inputs returns it)."""
-        size = 0
-        for a in arrays:
-            size += a.get_total_buffer_size()
+        if keys.ints is not None and not identity:  # one column of numbers: 8 bytes a row
+            size = 9 * keys.n
+        else:
+            size = 0
+            for a in arrays:
+                size += a.get_total_buffer_size()
         self.last = (arrays, identity, result) if size <= _LAST_BYTES else None
 
     def __len__(self) -> int:

@@ -112,13 +112,25 @@ def batch_keys(identity: list, arrays: list[pa.Array], n: int) -> BatchKeys:
 
 
 def _same(seen: list, now: list) -> bool:
-    """Whether two calls' inputs (arrays or scalars) hold equal values (a cheap test: a length
-    or the first differing byte settles most inputs that differ)."""
+    """Whether two calls' inputs are the very same Arrow data: the same buffers (kept alive by
+    the memo, so not reused), offset and type. Not ``equals``: that holds -0.0 equal to 0.0,
+    which a function may tell apart."""
     if len(seen) != len(now):
         return False
     for a, b in zip(seen, now):
-        if a is not b and (type(a) is not type(b) or not a.equals(b)):
+        if a is b:
+            continue
+        if type(a) is not type(b):
             return False
+        if isinstance(a, pa.Scalar):
+            if pa.types.is_floating(a.type) or not a.equals(b):
+                return False
+            continue
+        if len(a) != len(b) or a.offset != b.offset or a.type != b.type:
+            return False
+        for x, y in zip(a.buffers(), b.buffers()):
+            if x is not y and (x is None or y is None or x.address != y.address or x.size != y.size):
+                return False
     return True
 
 
@@ -222,7 +234,7 @@ class UdfRuntime:
             if cache is not None:
                 cache.add(keys.cache_keys(None if whole else first), computed)
             if whole:
-                memo.saw(arrays, identity, computed)
+                memo.saw(keys, arrays, identity, computed)
                 m.bookkeeping += time.perf_counter() - t0
                 return computed
         if cpos is None:
@@ -234,7 +246,7 @@ class UdfRuntime:
             else:
                 result = pc.if_else(pa.array(have), memo.take(np.where(have, pos, 0)),
                                     cache.get(np.where(have, 0, cpos)))
-        memo.saw(arrays, identity, result)
+        memo.saw(keys, arrays, identity, result)
         m.bookkeeping += time.perf_counter() - t0
         return result
 
