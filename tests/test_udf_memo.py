@@ -208,6 +208,35 @@ def test_memo_and_stored_cache_answer_repeated_calls():
         assert m.rows + m.memo_hits + m.cache_hits == 2 * len(arr)
 
 
+@pytest.mark.parametrize("kind", ["bigint", "varchar"])
+def test_stored_cache_memo_and_new_keys_in_one_batch(kind):
+    """With the stored cache on, after a statement over half the values a statement over all of
+    them answers each batch partly from the cache, partly from its own memo and computes the
+    rest: the function's answers every time, each value computed once across both."""
+    computed = []
+
+    @udf.scalar(returns="VARCHAR", cache=True)
+    def tag(x):
+        computed.extend(x.to_pylist())
+        return pc.binary_join_element_wise(pc.cast(x, pa.string()), "?", "")
+
+    arr = _mixed_batches(kind, batches=12)
+    con = engine.connect()
+    con.register_function(tag)
+    batches = [pa.record_batch({"a": arr.slice(i, 256)}) for i in range(0, len(arr), 256)]
+    con.register("half", pa.Table.from_batches(batches[::2]))
+    con.register("t", pa.Table.from_batches(batches))
+    for table in ("half", "t"):
+        got = con.execute(f"SELECT tag(a) FROM {table}").fetch_arrow_table().column(0)
+        m = con._session.last_udf_metrics["tag"]
+        ran = len(computed)
+        assert got.to_pylist() == tag.fn(con.execute(f"SELECT a FROM {table}").fetch_arrow_table()
+                                          .column(0).combine_chunks()).to_pylist()
+        del computed[ran:]
+    assert m.cache_hits > 0 and m.memo_hits > 0 and m.rows > 0
+    assert len(computed) == len(set(computed)) == len(set(arr.to_pylist()))
+
+
 def _bookkeeping_share(batches: int, rows: int, call_seconds: float):
     @udf.scalar(returns="BIGINT", cache=True)
     def model(x):
