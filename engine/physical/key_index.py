@@ -14,10 +14,10 @@ Two layouts. Dense, while the keys span a range at most ``_DENSE_PER_KEY`` times
 numpy table kept at most a quarter full, else in the slot after it, else (about one key in fifty)
 in a dict.
 
-New keys are added in two steps: each row puts its *mark* (``-2 - row``) where its key goes, and
-reads back the mark that stayed there: rows with equal keys read one row's mark, the row that
-stands for the key (``settle`` turns marks into positions); then the final positions replace the
-marks (``_store``).
+New keys are added in two steps: each row puts its *mark* (``-2 - row``; the dense layout puts
+``start + row``) where its key goes, and reads back the mark that stayed there: rows with equal
+keys read one row's mark, that of the row that stands for the key (``settle`` turns marks into
+positions); then the final positions replace the marks (``_store``).
 """
 from __future__ import annotations
 
