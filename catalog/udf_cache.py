@@ -28,22 +28,25 @@ class ValueChunks:
         # numbers and booleans sit in one numpy buffer that doubles as it fills: a read is one
         # fancy index (the chunks below are for strings, lists, tensors)
         self.flat = pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_boolean(dtype)
+        self.numeric = self.flat and not pa.types.is_boolean(dtype)  # booleans: bits in Arrow
         self.buf = np.empty(0, dtype=dtype.to_pandas_dtype() if self.flat else object)
         self.valid = np.empty(0, dtype=bool)
         self.chunks: list[pa.Array] = []
         self.starts: list[int] = []
         self.size = 0
+        self.nulls = False  # whether a NULL was kept (until then ``valid`` is not kept)
         self._read = 0  # values read since the chunks were last merged into one
 
     def __len__(self) -> int:
         return self.size
 
-    def append(self, values: pa.Array) -> int:
-        """Keep ``values``; returns the position of the first."""
+    def append(self, values: pa.Array, typed: bool = False) -> int:
+        """Keep ``values`` (``typed``: known to be of the kept type); returns the position of
+        the first."""
         start = self.size
         if not len(values):
             return start
-        if values.type != self.dtype:
+        if not typed and values.type != self.dtype:
             values = values.cast(self.dtype)
         if self.flat:
             n = len(values)
@@ -51,10 +54,17 @@ class ValueChunks:
                 cap = max(1024, 2 * len(self.buf), start + n)
                 self.buf = np.resize(self.buf, cap)
                 self.valid = np.resize(self.valid, cap)
-            self.buf[start:start + n] = values.to_numpy(zero_copy_only=False) if not values.null_count \
-                else values.fill_null(False if pa.types.is_boolean(self.dtype) else 0).to_numpy(zero_copy_only=False)
-            self.valid[start:start + n] = True if not values.null_count else \
-                values.is_valid().to_numpy(zero_copy_only=False)
+            if not values.null_count:
+                self.buf[start:start + n] = values.to_numpy(zero_copy_only=False)
+                if self.nulls:
+                    self.valid[start:start + n] = True
+            else:
+                self.buf[start:start + n] = values.fill_null(
+                    False if pa.types.is_boolean(self.dtype) else 0).to_numpy(zero_copy_only=False)
+                if not self.nulls:  # validity is kept from the first NULL on
+                    self.valid[:start] = True
+                    self.nulls = True
+                self.valid[start:start + n] = values.is_valid().to_numpy(zero_copy_only=False)
             self.size += n
             return start
         self.starts.append(start)
@@ -67,11 +77,17 @@ class ValueChunks:
         return start
 
     def take(self, pos: np.ndarray) -> pa.Array:
-        """The values at ``pos`` (valid positions)."""
-        pos = np.asarray(pos, dtype=np.int64)
+        """The values at ``pos`` (valid positions, int64)."""
         if self.flat:
+            if not self.nulls:
+                got = self.buf[pos]
+                if self.numeric:  # the numpy buffer is Arrow's data buffer as it stands
+                    return pa.Array.from_buffers(self.dtype, len(got), [None, pa.py_buffer(got)])
+                return pa.array(got, type=self.dtype)
             valid = self.valid[pos]
-            return pa.array(self.buf[pos], type=self.dtype, mask=None if valid.all() else ~valid)
+            return pa.array(self.buf[pos], type=self.dtype,
+                            mask=None if np.count_nonzero(valid) == len(valid) else ~valid)
+        pos = np.asarray(pos, dtype=np.int64)
         self._read += len(pos)
         if len(self.chunks) > 1 and self._read >= self.size:
             # reads have paid for one copy of everything: one chunk reads fastest

@@ -1,98 +1,35 @@
 """A statement's memo of UDF results: what was computed once is not computed again.
 
 Rows are keyed by their input's identity (a video's content hash and the frame id) or, for a
-function of one number, date or time, by the value itself, both as 64-bit integers in an open-
-addressing hash table probed with numpy (``HashIndex``: a batch is looked up and added in
-time linear in the batch, about 20 ns a row, whatever the memo holds). Other inputs (strings,
-several arguments, tensors) are keyed by text, in a dict probed by C loops. Results sit in
+function of one number, date or time, by the value itself (a double by its exact bits), both as
+64-bit integers in ``engine.physical.key_index.HashIndex``. Other inputs (strings, several
+arguments, tensors) are keyed by text, in a dict probed by C loops. Results sit in
 ``catalog.udf_cache.ValueChunks``. The text keys the stored cache uses are computed only for the
 rows that reach it.
+
+A batch goes through ``find`` (each row's position; the rows of keys not kept yet claim the next
+positions, one row per key however often it repeats), then ``fill`` (the values computed for
+those rows), then ``take``. Each costs a few whole-array operations whatever the memo holds; a
+call on the very inputs of the function's last call (``f(x), f(x) + 1``) returns its last answer.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import repeat
+from operator import itemgetter
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from catalog.udf_cache import ValueChunks
+from engine.physical.key_index import HashIndex, settle
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+__all__ = ["BatchKeys", "HashIndex", "Memo", "int_keys", "key_domain"]
 
-
-class HashIndex:
-    """uint64 key -> int64 position; linear probing, kept at most a quarter full (few probe rounds)."""
-
-    def __init__(self, capacity: int = 1 << 10):
-        self._alloc(capacity)
-        self.n = 0
-
-    def _alloc(self, capacity: int) -> None:
-        self.bits = int(capacity).bit_length() - 1
-        self.mask = np.uint64(capacity - 1)
-        self.keys = np.zeros(capacity, dtype=np.uint64)
-        self.pos = np.full(capacity, -1, dtype=np.int64)
-
-    def _slots(self, keys: np.ndarray) -> np.ndarray:
-        # wrapping multiplication (arrays do not warn on overflow): Fibonacci hashing
-        return ((keys * _GOLDEN) >> np.uint64(64 - self.bits)).astype(np.int64)
-
-    def lookup(self, keys: np.ndarray) -> np.ndarray:
-        if not self.n or not len(keys):
-            return np.full(len(keys), -1, dtype=np.int64)
-        slot = self._slots(keys)
-        # the first probe settles nearly every key: whole-array operations, no index lists
-        p = self.pos[slot]
-        hit = self.keys[slot] == keys
-        hit &= p >= 0
-        out = np.where(hit, p, -1)
-        active = np.flatnonzero((p >= 0) & ~hit)
-        mask = int(self.mask)
-        if active.size:
-            slot = (slot[active] + 1) & mask
-        while active.size:
-            p = self.pos[slot]
-            hit = (p >= 0) & (self.keys[slot] == keys[active])
-            out[active[hit]] = p[hit]
-            go_on = (p >= 0) & ~hit
-            active = active[go_on]
-            slot = (slot[go_on] + 1) & mask
-        return out
-
-    def insert(self, keys: np.ndarray, positions: np.ndarray) -> None:
-        """Add keys that are distinct and not yet present."""
-        if not len(keys):
-            return
-        if 4 * (self.n + len(keys)) > len(self.pos):
-            used = self.pos >= 0
-            old_k, old_p = self.keys[used], self.pos[used]
-            cap = len(self.pos)
-            while 4 * (self.n + len(keys)) > cap:
-                cap *= 2
-            self._alloc(cap)
-            self.n = 0
-            self._place(old_k, old_p)
-        self._place(keys, np.asarray(positions, dtype=np.int64))
-
-    def _place(self, keys: np.ndarray, positions: np.ndarray) -> None:
-        slot = self._slots(keys)
-        active = np.arange(len(keys))
-        mask = int(self.mask)
-        self.n += len(keys)
-        while active.size:
-            free = self.pos[slot] < 0
-            cand, cs = active[free], slot[free]
-            # several keys may want one free slot: all write, the one whose write stayed won
-            # (positions are distinct); the others probe on
-            self.pos[cs] = positions[cand]
-            won = self.pos[cs] == positions[cand]
-            self.keys[cs[won]] = keys[cand[won]]
-            rest = np.ones(len(active), dtype=bool)
-            rest[np.flatnonzero(free)[won]] = False
-            active = active[rest]
-            slot = (slot[rest] + 1) & mask
+_I8, _I32, _I64, _F64 = pa.int8(), pa.int32(), pa.int64(), pa.float64()  # (made once: 2 µs a call)
+_LAST_BYTES = 1 << 22  # inputs kept for a repeated call: not a batch of video frames
+_ABSENT = repeat(-1)   # dict.get's default for every row (a C iterator)
 
 
 @dataclass
@@ -104,6 +41,16 @@ class BatchKeys:
     nulls: np.ndarray | None = None
     text: pa.Array | None = None
     strings: Callable[[np.ndarray | None], pa.Array] | None = None  # rows -> stored-cache keys
+    _listed: list | None = None
+
+    def texts(self, rows: np.ndarray | None = None) -> list:
+        """The text keys of ``rows`` (all if None) as Python strings (read from Arrow once)."""
+        if self._listed is None:
+            self._listed = self.text.to_pylist()
+        if rows is None:
+            return self._listed
+        got = itemgetter(*rows.tolist())(self._listed) if len(rows) else ()
+        return [got] if len(rows) == 1 else list(got)
 
     def cache_keys(self, rows: np.ndarray | None) -> pa.Array:
         """The text keys of ``rows`` (all if None) as the stored cache knows them."""
@@ -112,29 +59,57 @@ class BatchKeys:
         return self.strings(rows)
 
 
-_INT_KINDS = (pa.types.is_integer, pa.types.is_boolean, pa.types.is_date, pa.types.is_time,
-              pa.types.is_timestamp, pa.types.is_duration)
+# how each Arrow type reads as int64 keys: "int64" (as it stands), "int" (other integers),
+# "view32"/"view64" (dates, times, timestamps, durations: their integer representation), "bool",
+# "float" (the bits of the double), or None (text keys); and the keys' domain
+_KIND: dict[pa.DataType, tuple[str | None, str]] = {}
+
+
+def _kind(t: pa.DataType) -> tuple[str | None, str]:
+    got = _KIND.get(t)
+    if got is None:
+        if t == _I64:
+            kind = "int64"           # read as it stands
+        elif pa.types.is_integer(t):
+            kind = "int"
+        elif pa.types.is_boolean(t):
+            kind = "bool"
+        elif pa.types.is_date(t) or pa.types.is_time(t) or pa.types.is_timestamp(t) or \
+                pa.types.is_duration(t):
+            kind = "view64" if t.bit_width == 64 else "view32"
+        elif pa.types.is_floating(t):
+            kind = "float"
+        else:
+            kind = None
+        got = _KIND[t] = (kind, "c:" + str(t))
+    return got
+
+
+def key_domain(t: pa.DataType) -> str:
+    """The domain of keys read from a column of type ``t`` (equal numbers of two types differ)."""
+    return _kind(t)[1]
 
 
 def int_keys(a: pa.Array) -> tuple[np.ndarray, np.ndarray | None] | None:
-    """A column of numbers, dates or times as exact uint64 keys (and its NULL mask), or None."""
-    t = a.type
-    if any(k(t) for k in _INT_KINDS):
-        if pa.types.is_boolean(t):
-            a = a.cast(pa.int8())
-        elif not pa.types.is_integer(t):
-            a = a.view(pa.int64()) if t.bit_width == 64 else a.view(pa.int32())
-        vals = a.fill_null(0).to_numpy() if a.null_count else a.to_numpy()
-        ints = vals.astype(np.int64, copy=False).view(np.uint64)
-    elif pa.types.is_floating(t):
-        x = (a.cast(pa.float64()).fill_null(0.0) if a.null_count else a.cast(pa.float64())).to_numpy()
-        x = x + 0.0  # -0.0 is 0.0; every NaN one key
-        x = np.where(np.isnan(x), np.nan, x)
-        ints = x.view(np.uint64)
-    else:
+    """A column of numbers, dates or times as exact int64 keys (and its NULL mask), or None."""
+    kind = _kind(a.type)[0]
+    if kind is None:
         return None
     nulls = a.is_null().to_numpy(zero_copy_only=False) if a.null_count else None
-    return ints, nulls
+    if kind == "float":
+        if a.type != _F64:
+            a = a.cast(_F64)
+        # the exact bits: -0.0 and 0.0 (equal numbers) are different inputs (a function may well
+        # print "-0"), and so are NaNs of different signs or payloads
+        return (a.fill_null(0.0) if nulls is not None else a).to_numpy().view(np.int64), nulls
+    if kind == "int64":
+        return (a.fill_null(0) if nulls is not None else a).to_numpy(), nulls
+    if kind == "bool":
+        a = a.cast(_I8)
+    elif kind != "int":
+        a = a.view(_I64 if kind == "view64" else _I32)
+    vals = (a.fill_null(0) if nulls is not None else a).to_numpy()
+    return vals.astype(np.int64, copy=False), nulls
 
 
 class Memo:
@@ -142,49 +117,88 @@ class Memo:
 
     def __init__(self, dtype: pa.DataType):
         self.values = ValueChunks(dtype)
-        self.ints: dict[str, list] = {}  # domain -> [HashIndex, position of the NULL key]
+        self.ints: dict[str, HashIndex] = {}  # domain -> index
         self.text: dict = {}
+        self.claimed = 0  # positions claimed beyond the values kept (``fill`` stores them)
+        self.last: tuple[list, list, pa.Array] | None = None  # the last call's inputs and result
+
+    def saw(self, keys: BatchKeys, arrays: list, identity: list, result: pa.Array) -> None:
+        """Remember a call's inputs and result, if small (a call on equal inputs returns it)."""
+        if keys.ints is not None and not identity:  # one column of numbers: 8 bytes a row
+            size = 9 * keys.n
+        else:
+            size = 0
+            for a in arrays:
+                size += a.get_total_buffer_size()
+        self.last = (arrays, identity, result) if size <= _LAST_BYTES else None
 
     def __len__(self) -> int:
         return len(self.values)
 
     def lookup(self, k: BatchKeys) -> np.ndarray:
-        """The position of each row's result, -1 where not computed yet."""
+        """The position of each row's result (a fresh array), -1 where not computed yet."""
         if k.text is not None:
             if not self.text:
-                return np.full(k.n, -1, dtype=np.int64)
-            pos = list(map(self.text.get, k.text.to_pylist()))
-            return pc.fill_null(pa.array(pos, pa.int64()), -1).to_numpy()
-        entry = self.ints.get(k.domain)
-        if entry is None:
-            return np.full(k.n, -1, dtype=np.int64)
-        out = entry[0].lookup(k.ints)
-        if k.nulls is not None:
-            out[k.nulls] = entry[1]
-        return out
+                out = np.empty(k.n, dtype=np.int64)
+                out.fill(-1)
+                return out
+            return np.fromiter(map(self.text.get, k.texts(), _ABSENT), np.int64, k.n)
+        index = self.ints.get(k.domain)
+        if index is None:
+            out = np.empty(k.n, dtype=np.int64)
+            out.fill(-1)
+            return out
+        return index.lookup(k.ints, k.nulls)
 
     def take(self, pos: np.ndarray) -> pa.Array:
         return self.values.take(pos)
 
-    def add(self, k: BatchKeys, rows: np.ndarray | None, values: pa.Array, distinct: bool = True) -> None:
-        """Keep ``values``, the results of ``rows`` (all if None) whose keys are not kept yet
-        (and, unless ``distinct`` is False, differ from each other)."""
-        start = self.values.append(values)
-        positions = np.arange(start, start + len(values), dtype=np.int64)
+    def claim(self, k: BatchKeys, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Positions for ``rows`` (all if None), whose keys are not kept yet: each distinct key
+        gets the next free position, in the order of the row that stands for it (one of its
+        rows). Returns the positions of ``rows`` and those rows (of the batch): the values to
+        compute, which ``fill`` then keeps at those positions."""
+        assert not self.claimed, "fill the claimed positions first"
+        start = len(self.values)
         if k.text is not None:
-            keys = k.text if rows is None else k.text.take(pa.array(rows))
-            self.text.update(zip(keys.to_pylist(), positions.tolist()))
-            return
-        entry = self.ints.get(k.domain)
-        if entry is None:
-            entry = self.ints[k.domain] = [HashIndex(), -1]
-        ints = k.ints if rows is None else k.ints[rows]
-        nulls = None if k.nulls is None else (k.nulls if rows is None else k.nulls[rows])
-        if nulls is not None and nulls.any():
-            entry[1] = int(positions[np.flatnonzero(nulls)[0]])
-            ints, positions = ints[~nulls], positions[~nulls]
-        if not distinct:  # equal keys keep their first result
-            uniq, first = np.unique(ints, return_index=True)
-            if len(uniq) != len(ints):
-                ints, positions = uniq, positions[first]
-        entry[0].insert(ints, positions)
+            keys = k.texts(rows)
+            n = len(keys)
+            # each key's first row stays in the dict (the keys are new): its representative
+            first_row = np.fromiter(map(self.text.setdefault, keys, range(n)), np.int64, n)
+            pos, first = settle(first_row, start)
+            self.text.update(zip(keys, pos.tolist()))
+        else:
+            index = self.ints.get(k.domain)
+            if index is None:
+                index = self.ints[k.domain] = HashIndex()
+            if rows is None:
+                pos, first = index.claim(k.ints, start, k.nulls)
+            else:
+                pos, first = index.claim(k.ints[rows], start, None if k.nulls is None else k.nulls[rows])
+        self.claimed = len(first)
+        return pos, (first if rows is None else rows[first])
+
+    def find(self, k: BatchKeys) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's position: a kept result's, or one that ``claim`` gives the rows whose keys
+        are not kept. Returns the positions and the claiming rows (``fill`` keeps their values)."""
+        if k.text is not None:
+            pos = self.lookup(k)
+            miss = (pos < 0).nonzero()[0]
+            if len(miss):
+                claimed, first = self.claim(k, None if len(miss) == k.n else miss)
+                pos[miss] = claimed
+                return pos, first
+            return pos, miss
+        assert not self.claimed, "fill the claimed positions first"
+        index = self.ints.get(k.domain)
+        if index is None:
+            index = self.ints[k.domain] = HashIndex()
+        pos, first = index.find(k.ints, len(self.values), k.nulls)
+        self.claimed = len(first)
+        return pos, first
+
+    def fill(self, values: pa.Array) -> None:
+        """Keep the values of the rows the last ``claim`` returned."""
+        assert len(values) == self.claimed, "one value per claimed position"
+        self.values.append(values, typed=True)
+        self.claimed = 0

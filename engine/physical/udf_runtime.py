@@ -16,11 +16,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.errors import DataError
-from engine.physical.udf_memo import BatchKeys, Memo, int_keys
+from engine.physical.udf_memo import BatchKeys, Memo, int_keys, key_domain
 from engine.plan import types as T
 from udfs.core import AUTO_CACHE_SECONDS
 
 _MULT = None
+_I64 = pa.int64()
 
 
 @dataclass
@@ -96,35 +97,52 @@ def batch_keys(identity: list, arrays: list[pa.Array], n: int) -> BatchKeys:
         ids = identity[1]
         ids = pa.repeat(ids, n) if isinstance(ids, pa.Scalar) else ids
         if pa.types.is_integer(ids.type) and not ids.null_count:
-            return BatchKeys(n, "i:" + prefix, ids.cast(pa.int64()).to_numpy().view(np.uint64),
+            ints = (ids if ids.type == _I64 else ids.cast(_I64)).to_numpy()
+            return BatchKeys(n, "i:" + prefix, ints,
                              strings=lambda rows: _identity_keys(identity, n, rows))
         return BatchKeys(n, text=_identity_keys(identity, n))
     if len(arrays) == 1:
         got = int_keys(arrays[0])
         if got is not None:
-            return BatchKeys(n, "c:" + str(arrays[0].type), got[0], got[1],
+            return BatchKeys(n, key_domain(arrays[0].type), got[0], got[1],
                              strings=lambda rows: _content_keys(
                                  [a if rows is None else a.take(pa.array(rows)) for a in arrays],
                                  n if rows is None else len(rows)))
     return BatchKeys(n, text=_content_keys(arrays, n))
 
 
-def _first_of_each(keys: BatchKeys, rows: np.ndarray) -> np.ndarray:
-    """The rows of ``rows`` whose key is the first of its value among them."""
-    if keys.text is not None:
-        sub = keys.text.take(pa.array(rows)) if len(rows) != keys.n else keys.text
-        uniq = pc.unique(sub)
-        if len(uniq) == len(rows):
-            return rows
-        return rows[np.sort(pc.index_in(uniq, value_set=sub).to_numpy(zero_copy_only=False))]
-    ints = keys.ints[rows]
-    if keys.nulls is not None:  # NULL keys as one value apart from every number
-        ints = np.where(keys.nulls[rows], np.uint64(0), ints)
-        nul = keys.nulls[rows]
-        _, first = np.unique(np.stack([ints, nul.astype(np.uint64)], axis=1), axis=0, return_index=True)
-    else:
-        _, first = np.unique(ints, return_index=True)
-    return rows if len(first) == len(rows) else rows[np.sort(first)]
+def _same(seen: list, now: list) -> bool:
+    """Whether two calls' inputs are the very same Arrow data: the same buffers (kept alive by
+    the memo, so not reused), offset and type. Not ``equals``: that holds -0.0 equal to 0.0,
+    which a function may tell apart."""
+    if len(seen) != len(now):
+        return False
+    for a, b in zip(seen, now):
+        if a is b:
+            continue
+        if type(a) is not type(b):
+            return False
+        if isinstance(a, pa.Scalar):
+            if pa.types.is_floating(a.type) or not a.equals(b):
+                return False
+            continue
+        if len(a) != len(b) or a.offset != b.offset or a.type != b.type:
+            return False
+        for x, y in zip(a.buffers(), b.buffers()):
+            if x is not y and (x is None or y is None or x.address != y.address or x.size != y.size):
+                return False
+    return True
+
+
+def _rows_of(a: pa.Array, rows: np.ndarray) -> pa.Array:
+    """``a.take(rows)`` (ascending rows), without Arrow's take where a slice or numpy does."""
+    m = len(rows)
+    lo, hi = rows[::m - 1].tolist() if m > 1 else (int(rows[0]),) * 2
+    if hi - lo == m - 1:  # consecutive rows: a zero-copy slice
+        return a.slice(lo, m)
+    if not a.null_count and (pa.types.is_integer(a.type) or pa.types.is_floating(a.type)):
+        return pa.array(a.to_numpy()[rows], type=a.type)
+    return a.take(pa.array(rows))
 
 
 class UdfRuntime:
@@ -184,51 +202,79 @@ class UdfRuntime:
                     m.seconds / m.rows >= AUTO_CACHE_SECONDS:
                 # measured expensive on its first use: keep what was computed, reuse from now on
                 self._reuse[(u.name, u.version)] = True
-                self._remember(u, expr.dtype, batch_keys(identity, arrays, n), None, out, distinct=False)
+                self._remember(u, expr.dtype, batch_keys(identity, arrays, n), out)
             return out
         t0 = time.perf_counter()
-        keys = batch_keys(identity, arrays, n)
         memo = self._memo_for(u, expr.dtype)
-        pos = memo.lookup(keys)                        # -1: not computed in this statement
-        have = pos >= 0
-        m.memo_hits += int(have.sum())
+        if memo.last is not None and _same(memo.last[0], arrays) and _same(memo.last[1], identity):
+            # the function again on the batch it just saw (``f(x), f(x) + 1``): its last answer
+            m.memo_hits += n
+            m.bookkeeping += time.perf_counter() - t0
+            return memo.last[2]
+        keys = batch_keys(identity, arrays, n)
         cache = self._cache(u, expr.dtype)
         cpos = None
-        if cache is not None and not have.all():
-            miss = np.flatnonzero(~have)
-            cpos = np.full(n, -1, dtype=np.int64)
-            cpos[miss] = cache.lookup(keys.cache_keys(miss if len(miss) != n else None))
-            m.cache_hits += int((cpos >= 0).sum())
-        known = have if cpos is None else have | (cpos >= 0)
-        if not known.all():
-            miss = np.flatnonzero(~known)
-            # rows with equal keys in this batch are computed once
-            first = _first_of_each(keys, miss)
-            m.memo_hits += len(miss) - len(first)
+        if cache is None:
+            # each row's position, the rows of new keys claiming the next ones (one row per key)
+            pos, first = memo.find(keys)
+            m.memo_hits += n - len(first)
+        else:
+            pos, first, cpos = self._find_cached(memo, cache, keys, m)
+        if len(first):
             m.bookkeeping += time.perf_counter() - t0
             whole = len(first) == n  # every row is new and distinct: no copies of (large) inputs
-            computed = self._compute(expr, arrays if whole else [a.take(pa.array(first)) for a in arrays],
-                                     len(first), m)
+            try:
+                computed = self._compute(expr, arrays if whole else [_rows_of(a, first) for a in arrays],
+                                         len(first), m)
+            except BaseException:
+                self._memo.pop((u.name, u.version), None)  # its claimed positions stay empty
+                raise
             t0 = time.perf_counter()
-            self._remember(u, expr.dtype, keys, None if whole else first, computed)
+            memo.fill(computed)
+            if cache is not None:
+                cache.add(keys.cache_keys(None if whole else first), computed)
             if whole:
+                memo.saw(keys, arrays, identity, computed)
                 m.bookkeeping += time.perf_counter() - t0
                 return computed
-            start = len(memo) - len(first)
-            if len(first) == len(miss):                # the new results sit at start, start + 1, ...
-                pos[miss] = np.arange(start, len(memo))
-            else:                                      # rows repeating a key of this batch too
-                pos = memo.lookup(keys)
-            have = pos >= 0
-        if have.all():
+        if cpos is None:
             result = memo.take(pos)
-        elif not have.any():
-            result = cache.get(cpos)
         else:
-            result = pc.if_else(pa.array(have), memo.take(np.where(have, pos, 0)),
-                                cache.get(np.where(have, 0, cpos)))
+            have = pos >= 0
+            if not np.count_nonzero(have):
+                result = cache.get(cpos)
+            else:
+                result = pc.if_else(pa.array(have), memo.take(np.where(have, pos, 0)),
+                                    cache.get(np.where(have, 0, cpos)))
+        memo.saw(keys, arrays, identity, result)
         m.bookkeeping += time.perf_counter() - t0
         return result
+
+    @staticmethod
+    def _find_cached(memo: Memo, cache, keys: BatchKeys, m: UdfMetrics):
+        """``Memo.find`` with the stored cache asked about the rows the memo does not know:
+        positions in the memo (-1 for rows the cache answers), the rows to compute, and the
+        positions in the cache (None if it answers none)."""
+        n = keys.n
+        pos = memo.lookup(keys)                        # -1: not computed in this statement
+        miss = (pos < 0).nonzero()[0]
+        m.memo_hits += n - len(miss)
+        cpos = None
+        if len(miss):
+            got = cache.lookup(keys.cache_keys(miss if len(miss) != n else None))
+            found = got >= 0
+            hits = np.count_nonzero(found)
+            if hits:
+                m.cache_hits += hits
+                cpos = np.full(n, -1, dtype=np.int64)
+                cpos[miss[found]] = got[found]
+                miss = miss[~found]
+        if not len(miss):
+            return pos, miss, cpos
+        claimed, first = memo.claim(keys, None if len(miss) == n else miss)
+        pos[miss] = claimed
+        m.memo_hits += len(miss) - len(first)
+        return pos, first, cpos
 
     def _memo_for(self, u, dtype) -> Memo:
         memo_key = (u.name, u.version)
@@ -237,14 +283,15 @@ class UdfRuntime:
             memo = self._memo[memo_key] = Memo(dtype)
         return memo
 
-    def _remember(self, u, dtype, keys: BatchKeys, rows: np.ndarray | None, values: pa.Array,
-                  distinct: bool = True) -> None:
-        """Keep the results of ``rows`` (all if None) for the rest of the statement and in the
-        stored cache."""
-        self._memo_for(u, dtype).add(keys, rows, values, distinct)
+    def _remember(self, u, dtype, keys: BatchKeys, values: pa.Array) -> None:
+        """Keep a batch's results, computed before the function was known to be worth keeping,
+        for the rest of the statement (once per key) and in the stored cache."""
+        memo = self._memo_for(u, dtype)
+        _, first = memo.claim(keys, None)
+        memo.fill(values if len(first) == len(values) else values.take(pa.array(first)))
         cache = self._cache(u, dtype)
         if cache is not None:
-            cache.add(keys.cache_keys(rows), values)
+            cache.add(keys.cache_keys(None), values)
 
     def _compute(self, expr, arrays: list[pa.Array], n: int, m: UdfMetrics) -> pa.Array:
         u = expr.udf
