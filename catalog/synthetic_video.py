@@ -27,7 +27,7 @@ The scene, for a seed:
   entering and leaving at the edges, members following one another 0.8-1.4 figure heights apart,
   each drifting slowly in depth. ``arrivals="pop"``: figures appear whole at separated places,
   stand shifting their weight for 60-240 frames, and vanish.
-Figures are 130-200 px tall at 360 rows (scaled with ``height``), feet on the floor with
+Figures are 130-197 px tall at 360 rows (scaled with ``height``), feet on the floor with
 perspective (nearer is taller), drawn far to near, with varied clothing and skin colours.
 
 Ground truth (``SyntheticTruth``), per frame ``t`` and slot ``k`` (a group's k-th member):
@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 from dataclasses import dataclass, field
 
@@ -65,9 +66,10 @@ ARRIVALS = ("walk", "pop")
 MAX_MULTI = 0.5        # a walking group shows its members together for about half its visit
 BOX_ASPECT = 0.4       # box width over figure height (arms and stride included)
 
-# Floor geometry, as fractions of the frame height: feet stand in [FEET_NEAR_TOP, FEET_NEAR_BOTTOM],
-# and a figure's height is PERSPECTIVE * (feet - HORIZON) (130-190 px at 360 rows), times its build.
-HORIZON, FEET_TOP, FEET_BOTTOM, PERSPECTIVE = 0.50, 0.80, 0.93, 1.2
+# Floor geometry, as fractions of the frame height: feet stand in [FEET_TOP, FEET_BOTTOM], and a
+# figure's height is PERSPECTIVE * (feet - HORIZON) times its build (0.94-1.06): 130-197 px at 360
+# rows, the heights at which HOG's 64 x 128 window (a 96-row person) finds people here.
+HORIZON, FEET_TOP, FEET_BOTTOM, PERSPECTIVE = 0.50, 0.82, 0.93, 1.2
 GROUND = 0.58          # where the buildings meet the floor
 
 
@@ -105,6 +107,19 @@ class SyntheticTruth:
     def full(self) -> np.ndarray:
         """(frames, slots): figures wholly inside the frame."""
         return self.visible_fraction >= 1.0
+
+    def separated(self, gap: float = 0.3) -> np.ndarray:
+        """(frames,): two or more figures wholly visible, every two of them at least ``gap``
+        times the taller one's height apart (side by side, so a detector can tell them apart)."""
+        full, x, w, h = self.full, self.boxes[..., 0], self.boxes[..., 2], self.boxes[..., 3]
+        ok = full.sum(axis=1) >= 2
+        slots = full.shape[1]
+        for k in range(slots):
+            for m in range(k + 1, slots):
+                apart = np.maximum(x[:, m] - (x[:, k] + w[:, k]), x[:, k] - (x[:, m] + w[:, m]))
+                both = full[:, k] & full[:, m]
+                ok &= ~both | (apart >= gap * np.maximum(h[:, k], h[:, m]))
+        return ok
 
     def summary(self) -> dict:
         return {"frames": self.frames, "prevalence": round(self.prevalence, 6),
@@ -358,8 +373,8 @@ def _contrast(c: tuple, behind: float) -> tuple:
     if abs(y - behind) >= MIN_CONTRAST:
         return c
     want = behind - MIN_CONTRAST if behind - MIN_CONTRAST >= 15 else behind + MIN_CONTRAST
-    if want <= y or y < 1:
-        scale = want / max(y, 1.0)
+    if want <= y:
+        scale = want / y
         return tuple(float(np.clip(v * scale, 0, 255)) for v in c)
     lift = (want - y) / max(255 - y, 1.0)  # lighten towards white
     return tuple(float(v + (255 - v) * lift) for v in c)
@@ -510,12 +525,15 @@ def _scene(rng: np.random.Generator, width: int, h: int, noise: tuple[np.ndarray
 
 # ----------------------------------------------------------------------------------------------
 
-def _check(frames, width, height, fps, prevalence, max_objects, multi, arrivals, noise) -> None:
+def _check(frames, width, height, fps, prevalence, seed, max_objects, multi, arrivals, noise) -> None:
     def integer(name: str, v) -> None:
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
             raise ValueError(f"{name} must be an integer, got {v!r}")
-    for name, v in (("frames", frames), ("width", width), ("height", height), ("max_objects", max_objects)):
+    for name, v in (("frames", frames), ("width", width), ("height", height), ("seed", seed),
+                    ("max_objects", max_objects)):
         integer(name, v)
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed}")
     if frames < 1:
         raise ValueError(f"frames must be at least 1, got {frames}")
     if width < MIN_WIDTH or width % 2:
@@ -524,20 +542,22 @@ def _check(frames, width, height, fps, prevalence, max_objects, multi, arrivals,
         raise ValueError(f"height must be an even number of pixels, at least {MIN_HEIGHT}, got {height}")
     if height > width:
         raise ValueError(f"height ({height}) must not exceed width ({width}): the scene is landscape")
-    if not (isinstance(fps, (int, float)) and fps > 0 and math.isfinite(fps)):
+    def real(v) -> bool:
+        return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+    if not (real(fps) and fps > 0):
         raise ValueError(f"fps must be a positive number, got {fps!r}")
-    if not (isinstance(prevalence, (int, float)) and 0 < prevalence < 1):
+    if not (real(prevalence) and 0 < prevalence < 1):
         raise ValueError(f"prevalence must be in (0, 1) (the share of frames with a figure), got {prevalence!r}")
     if not 1 <= max_objects <= 5:
         raise ValueError(f"max_objects must be between 1 and 5, got {max_objects}")
-    if not (isinstance(multi, (int, float)) and 0 <= multi <= MAX_MULTI):
+    if not (real(multi) and 0 <= multi <= MAX_MULTI):
         raise ValueError(f"multi must be in [0, {MAX_MULTI}] (the share of positive frames showing two or "
                          f"more figures), got {multi!r}")
     if max_objects == 1 and multi > 0:
         raise ValueError(f"multi must be 0 when max_objects is 1 (no groups), got {multi!r}")
     if arrivals not in ARRIVALS:
         raise ValueError(f"arrivals must be one of {', '.join(map(repr, ARRIVALS))}, got {arrivals!r}")
-    if not (isinstance(noise, (int, float)) and 0 <= noise <= 20):
+    if not (real(noise) and 0 <= noise <= 20):
         raise ValueError(f"noise must be a standard deviation in grey levels within [0, 20], got {noise!r}")
 
 
@@ -554,7 +574,7 @@ def generate_video(path: str | None, frames: int = 3000, width: int = 640, heigh
     (identical to what rendering saves) and writes nothing; ``path`` may then be None.
     Raises ValueError naming the argument that is out of range.
     """
-    _check(frames, width, height, fps, prevalence, max_objects, multi, arrivals, noise)
+    _check(frames, width, height, fps, prevalence, seed, max_objects, multi, arrivals, noise)
     if render and not path:
         raise ValueError("path is required when render is true")
     params = {"frames": int(frames), "width": int(width), "height": int(height), "fps": float(fps),
@@ -578,7 +598,7 @@ def generate_video(path: str | None, frames: int = 3000, width: int = 640, heigh
     tmp = path + ".partial.mp4"
     writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (width, height))
     if not writer.isOpened():
-        raise ValueError(f"path: OpenCV cannot write an MPEG-4 video to '{path}'")
+        raise OSError(f"OpenCV cannot write an MPEG-4 video to '{path}' (does its directory exist?)")
     size = bg.size
     try:
         for t in range(frames):

@@ -37,7 +37,7 @@ def same_truth(a: SyntheticTruth, b: SyntheticTruth) -> bool:
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
     path = str(tmp_path_factory.mktemp("synvid") / "pop.mp4")
-    truth = generate_video(path, frames=240, prevalence=0.3, seed=11, arrivals="pop")
+    truth = generate_video(path, frames=240, prevalence=0.3, seed=20, arrivals="pop")
     return path, truth
 
 
@@ -78,7 +78,7 @@ def test_seed_fixes_frames_and_truth(tmp_path):
 
 def test_truth_only_mode_equals_rendered_truth(clip):
     path, truth = clip
-    again = generate_video(None, frames=240, prevalence=0.3, seed=11, arrivals="pop", render=False)
+    again = generate_video(None, frames=240, prevalence=0.3, seed=20, arrivals="pop", render=False)
     assert same_truth(again, truth) and same_truth(load_truth(path), truth)
 
 
@@ -90,7 +90,7 @@ def test_truth_sidecars_round_trip(clip):
     assert loaded.count.dtype == np.int64 and loaded.count.shape == (240,)
     meta = json.load(open(path + ".truth.json"))
     assert meta["synthetic"] is True and "SYNTHETIC" in meta["label"]
-    assert meta["params"] == truth.params and meta["params"]["seed"] == 11
+    assert meta["params"] == truth.params and meta["params"]["seed"] == 20
     assert meta["achieved"]["prevalence"] == pytest.approx(truth.prevalence, abs=1e-6)
     from catalog.video import file_hash
     assert meta["video_sha256"] == file_hash(path)
@@ -107,8 +107,11 @@ def test_truth_is_consistent(clip):
     full = truth.full
     x, y, w, h = (boxes[..., i] for i in range(4))
     assert (x[full] >= 0).all() and (x[full] + w[full] <= 640).all() and (y[full] >= 0).all()
-    assert ((h[full] >= 125) & (h[full] <= 205)).all()  # upright figures, as HOG expects them
+    assert ((h[full] >= 129.5) & (h[full] <= 197.5)).all()  # upright figures, as HOG expects them
     assert truth.prevalence == pytest.approx(np.mean(truth.count >= 1))
+    # pop figures stand at least 0.9 of the tallest figure's height apart: all side by side
+    assert (truth.count >= 2).any()
+    assert np.array_equal(truth.separated(), full.sum(axis=1) >= 2)
     assert 0.95 < truth.light.min() and truth.light.max() < 1.05 and np.ptp(truth.light) > 0.005
 
 
@@ -161,7 +164,8 @@ def test_empty_frames_carry_noise_and_lighting(clip):
     ({"width": 320}, "width"), ({"width": 641}, "width"), ({"height": 240}, "height"),
     ({"frames": 0}, "frames"), ({"fps": 0}, "fps"), ({"arrivals": "run"}, "arrivals"),
     ({"multi": 0.8}, "multi"), ({"max_objects": 1}, "multi"), ({"max_objects": 0}, "max_objects"),
-    ({"noise": -1}, "noise"), ({"frames": 2.5}, "frames"),
+    ({"noise": -1}, "noise"), ({"frames": 2.5}, "frames"), ({"seed": -3}, "seed"),
+    ({"prevalence": float("nan")}, "prevalence"), ({"height": 720}, "height"),
 ])
 def test_bad_arguments(tmp_path, kwargs, name):
     path = str(tmp_path / "bad.mp4")
@@ -178,18 +182,11 @@ def test_hog_sees_the_figures_as_people(tmp_path):
     path = str(tmp_path / "walk.mp4")
     truth = generate_video(path, frames=3000, prevalence=0.3, seed=21, multi=0.4)
     full = truth.full
-    b = truth.boxes
-
-    def separated(i: int) -> bool:
-        ks = np.nonzero(full[i])[0]
-        spans = sorted((b[i, k, 0], b[i, k, 0] + b[i, k, 2]) for k in ks)
-        return len(ks) >= 2 and all(s[0] - r[1] > 0.3 * b[i, ks, 3].max() for r, s in zip(spans, spans[1:]))
-
     rng = np.random.default_rng(0)
     pick = lambda ids, n: np.sort(rng.choice(ids, min(n, len(ids)), replace=False))
     positive = pick(np.nonzero(full.any(axis=1))[0], 100)
     empty = pick(np.nonzero(truth.empty)[0], 100)
-    two = pick(np.array([i for i in np.nonzero(full.sum(axis=1) >= 2)[0] if separated(i)]), 40)
+    two = pick(np.nonzero(truth.separated())[0], 40)
     assert len(positive) == 100 and len(empty) == 100 and len(two) >= 20
     ids = np.union1d(np.union1d(positive, empty), two)
     con = engine.connect()
