@@ -41,6 +41,15 @@ of 10,000+ frames (measured over 30 seeds: at most 0.012 off at 10,000 frames, 0
 short streams hold too few visits to hit it. The truth depends only on the seed and the
 geometry parameters, so ``render=False`` computes exactly the truth a rendering run saves.
 
+Measured with ``python benchmarks/synthetic_video.py`` (HOG ``people_count`` through Dawn on 200
+sampled frames of each kind): 30,000 walk frames (seed 0, prevalence 0.15) and 10,000 pop frames
+(seed 1, prevalence 0.30) both gave someone found on 200/200 frames with a wholly visible figure,
+nobody on 200/200 empty frames, two or more on 200/200 frames with separated figures; a figure
+80-100 % in view at an edge is found on about a third of such frames. Over 8 further 3,000-frame
+streams (seeds 1-4, both modes, 60 frames of each kind): 97-100 %, 0 %, 95-100 %. Writing runs
+at about 370-400 frames/s at 640 x 360 (mpeg4 encoding is two thirds of it); 30,000 frames take
+about 1.3 minutes and 144 MB.
+
 Randomness comes only from ``numpy.random.default_rng(seed)`` (spawned into independent streams for
 the schedule, the figures' looks, the scene and the noise), so a seed gives the same frames, bit
 for bit, and the same truth. No per-pixel Python: each frame is one lit copy of the background,
