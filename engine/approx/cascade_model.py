@@ -29,7 +29,7 @@ HEAD_LABELS = 100
 DIFF_PAIRS = 48            # consecutive frame pairs decoded to measure the noise floor
 DIFF_FACTOR = 2.0          # the difference threshold, in noise floors
 MAX_CALIBRATION_SHARE = 0.5
-MIN_CALIBRATION = 400
+MIN_CALIBRATION = 150
 
 
 class CascadeUnavailable(Exception):
