@@ -336,6 +336,19 @@ def estimate_avg_where(oracle_pred: Oracle, oracle_value: Oracle, n: int, error:
         target = error * abs(mu) if relative else error
         ws = float((w * sd).sum())
         need = (1.1 * z * ws / (target * b)) ** 2 * grow if target > 0 else math.inf
+        pilot_total = min(pilot * need, SCAN_SHARE * n, cap)
+        if calls < pilot_total and look == 1 and budget is None:
+            # the pilot is short of its share of the predicted sample: grow it (equal per
+            # stratum) and predict again before the first look
+            per = int(math.ceil((pilot_total - calls) / len(st)))
+            calls += sum(s.draw(per, oracle_pred, oracle_value) for s in st)
+            stats = _abae_stats(st, n)
+            if stats is None:
+                continue
+            mu, b, sd, w, taken = stats
+            target = error * abs(mu) if relative else error
+            ws = float((w * sd).sum())
+            need = (1.1 * z * ws / (target * b)) ** 2 * grow if target > 0 else math.inf
         if need >= SCAN_SHARE * n and cap >= n:
             return _abae_scan(st, oracle_pred, oracle_value, n, confidence, trace, calls)
         alloc = np.minimum(np.ceil(need * w * sd / ws), [s.size for s in st])
