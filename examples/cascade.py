@@ -8,7 +8,7 @@ force`` the planner trains a small CNN on the detector's answers for a sample of
 calibrates two thresholds on another sample so that at most 5% of the positive frames are missed
 and at most 5% of the negative ones let through (each at 95% confidence), and calls the detector
 only for the frames the CNN is unsure of. It prints the plan, the calls made beside the frames
-scanned, and checks the answer against the detector on 300 random frames.
+scanned, and checks the answer against the detector on 200 random frames.
 
     python examples/cascade.py [FRAMES]
 """
@@ -35,7 +35,7 @@ def main(frames: int = 4000) -> None:
     con = engine.connect(os.path.join(d, "cascade.db"))
     con.execute(f"CREATE VIDEO v FROM '{path}'")
     for sql in ("SET cascade = 'force'", "SET cascade_fn_rate = 0.05", "SET cascade_fp_rate = 0.05",
-                "SET cascade_train_labels = 200"):
+                "SET cascade_train_labels = 150"):
         con.execute(sql)
     print("\n".join(r[0] for r in con.execute("EXPLAIN " + QUERY).fetchall()))
     t = time.perf_counter()
@@ -51,13 +51,13 @@ def main(frames: int = 4000) -> None:
           f"certified FN <= {m['cascade.fn_bound']:.3f}, FP <= {m['cascade.fp_bound']:.3f} at 95%")
     # check on frames the cascade did not label itself: the detector's own answer
     rng = np.random.default_rng(7)
-    check = sorted(rng.choice(frames, size=300, replace=False).tolist())
+    check = sorted(rng.choice(frames, size=200, replace=False).tolist())
     con.execute("SET cascade = 'off'")
     ids = ", ".join(map(str, check))
     exact = {r[0] for r in con.execute(f"SELECT frame_id FROM v WHERE frame_id IN ({ids}) "
                                        "AND people_count(frame) > 0").fetchall()}
     agree = sum((f in got) == (f in exact) for f in check) / len(check)
-    print(f"agreement with the detector on 300 random frames: {agree:.1%}")
+    print(f"agreement with the detector on 200 random frames: {agree:.1%}")
     con.close()
 
 

@@ -10,9 +10,9 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run_example(name: str, *args: str) -> str:
+def run_example(name: str, *args: str, timeout: int = 300) -> str:
     p = subprocess.run([sys.executable, os.path.join(ROOT, "examples", name), *args],
-                       capture_output=True, text=True, timeout=300)
+                       capture_output=True, text=True, timeout=timeout)
     assert p.returncode == 0, p.stderr[-3000:]
     return p.stdout
 
@@ -52,3 +52,13 @@ def test_sampling():
     assert "SampleExec: sample=BERNOULLI 2% REPEATABLE (1) inclusion_prob=__inclusion_prob" in out
     covered = int(out.split("covered the exact total in ")[1].split(" of ")[0])
     assert 180 <= covered <= 200  # a 95% interval over 200 fixed seeds (190 today)
+
+
+@pytest.mark.slow  # HOG on a few hundred synthetic frames (about a minute)
+def test_cascade():
+    out = run_example("cascade.py", "1500", timeout=900)
+    assert "CascadeExec: predicate=(people_count(frame" in out
+    calls = int(out.split("the detector ran on ")[1].split(" of ")[0])
+    assert calls < 1500
+    agree = float(out.split("agreement with the detector on 200 random frames: ")[1].split("%")[0])
+    assert agree >= 95.0
