@@ -298,12 +298,33 @@ class ParquetSource(TableSource):
         if not emitted:
             yield empty_batch(schema)
 
-    def scan(self, columns, prune=None, stats=None):
+    # scan(pre_columns=..., pre_filter=...) decodes the other columns only where rows pass
+    late_materialization = True
+
+    def _account(self, stats: ScanStats | None, g, columns) -> None:
+        if stats is not None:
+            stats.bytes_read += sum(g.column(self._col_index[c]).total_compressed_size
+                                    for c in columns if c in self._col_index)
+
+    def _read(self, rg: int, columns: list[str]) -> pa.Table:
+        t = self.file.read_row_group(rg, columns=list(dict.fromkeys(columns)), use_threads=False)
+        return t.select(columns) if len(set(columns)) < len(columns) else t
+
+    def scan(self, columns, prune=None, stats=None, pre_filter=None, pre_columns=None):
+        """With ``pre_filter`` and ``pre_columns`` (some of ``columns``), each row group decodes
+        ``pre_columns`` first and hands them to ``pre_filter`` as one batch, which returns the
+        positions of the rows to keep (ascending; ``None`` keeps all): the other columns are
+        decoded only for row groups that keep a row, and are filtered before being normalized."""
         schema = pa.schema([self.schema.field(c) for c in columns])
         n = self.meta.num_row_groups
         if stats is not None:
             stats.row_groups_total = n
             stats.columns_read = list(columns)
+        first = [c for c in columns if pre_columns and c in pre_columns] if pre_filter else []
+        rest = [c for c in columns if c not in first]
+        if not first or not rest:
+            first = []
+        first_schema = pa.schema([self.schema.field(c) for c in dict.fromkeys(first)])
         emitted = False
         for rg in range(n):
             if prune and not self._keep(rg, prune):
@@ -311,14 +332,45 @@ class ParquetSource(TableSource):
             g = self.meta.row_group(rg)
             if stats is not None:
                 stats.row_groups_read += 1
-                stats.bytes_read += sum(g.column(self._col_index[c]).total_compressed_size
-                                        for c in columns if c in self._col_index)
-            t = self.file.read_row_group(rg, columns=columns, use_threads=False)
+            if first:
+                self._account(stats, g, dict.fromkeys(first))
+                head = self._read(rg, list(first_schema.names))
+                if not head.num_rows:
+                    continue
+                head = normalize_table(head, first_schema).combine_chunks()
+                keep = pre_filter(pa.RecordBatch.from_arrays([c.chunk(0) for c in head.columns],
+                                                             schema=first_schema))
+                if keep is not None and not len(keep):
+                    continue  # no row of this group passes: its other columns are never decoded
+                self._account(stats, g, dict.fromkeys(rest))
+                tail = self._read(rg, list(dict.fromkeys(rest)))
+                if keep is not None and len(keep) < head.num_rows:
+                    idx = pa.array(np.asarray(keep, dtype=np.int64))
+                    head, tail = head.take(idx), _take_raw(tail, idx, self.schema)
+                got = {**dict(zip(head.column_names, head.columns)),
+                       **dict(zip(tail.column_names, tail.columns))}
+                t = pa.Table.from_arrays([got[c] for c in columns],
+                                         names=[f.name for f in schema])
+            else:
+                self._account(stats, g, columns)
+                t = self._read(rg, columns)
             for b in t.to_batches(max_chunksize=BATCH_ROWS):
                 emitted = True
                 yield normalize_batch(b, schema)
         if not emitted:
             yield pa.RecordBatch.from_pylist([], schema=schema)
+
+
+def _take_raw(t: pa.Table, idx: pa.Array, schema: pa.Schema) -> pa.Table:
+    """The rows ``idx`` of columns as Parquet decoded them: decimals and dictionaries are taken
+    before they are normalized (a cast of the kept rows only), other types after (Arrow has
+    no take for string views)."""
+    cols = []
+    for name, c in zip(t.column_names, t.columns):
+        if not (pa.types.is_decimal(c.type) or pa.types.is_dictionary(c.type)):
+            c = normalize_column(c, schema.field(name).type)
+        cols.append(c.take(idx))
+    return pa.Table.from_arrays(cols, names=t.column_names)
 
 
 def read_csv(path: str, delimiter: str = ",", header: bool = True) -> pa.Table:

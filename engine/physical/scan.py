@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as _dt
 
+import numpy as np
 import pyarrow as pa
 
 from catalog.sources import ScanStats
@@ -30,6 +31,28 @@ def prune_terms(filters, names: dict[int, str]) -> list[tuple[str, str, object]]
                     continue  # NaN orders above every number in SQL; statistics do not know
                 out.append((names[a.cid], op, v))
     return out
+
+
+def late_prefix(filters: list[Expr], names: dict[int, str],
+                columns: list[str]) -> tuple[int, list[str]]:
+    """How many leading conjuncts a late-materialising scan evaluates before decoding the rest
+    of ``columns``, and the source columns they read: the longest prefix that reads only this
+    scan's columns and leaves at least one column to decode later. A prefix keeps the order the
+    optimizer chose, so each conjunct still sees only the rows the ones before it passed."""
+    wanted = set(columns)
+    used: set[str] = set()
+    n = 0
+    for f in filters:
+        cids = f.columns()
+        if any(c not in names for c in cids):
+            break  # an outer reference: evaluated where the whole row is at hand
+        more = used | {names[c] for c in cids}
+        if more >= wanted:
+            break
+        used, n = more, n + 1
+    if not used:
+        return 0, []
+    return n, [c for c in dict.fromkeys(columns) if c in used]
 
 
 def growing(batches, budget: int, most: int = 1 << 17):
@@ -65,6 +88,14 @@ class ScanExec(Operator):
         self.early = [f for f in filters if not self.late or
                       all(("#%d" % c) != frame_key for c in f.columns())]
         self.rest = [f for f in filters if f not in self.early]
+        # Late materialisation (Parquet): the leading conjuncts run on the columns they read
+        # before the other columns are decoded (see late_prefix)
+        self.pre_columns: list[str] | None = None
+        if not self.late and getattr(source, "late_materialization", False):
+            n, self.pre_columns = late_prefix(list(filters), names, columns)
+            if n:
+                self.late = True
+                self.early, self.rest = list(filters[:n]), list(filters[n:])
         # set by the planner under a LIMIT: the rows that may be all that is needed, so the
         # first batches are small (filters and functions above run on a few rows, not 131,072)
         self.row_budget: int | None = None
@@ -86,17 +117,24 @@ class ScanExec(Operator):
         counts_rest = [[0, 0] for _ in self.rest]
         kwargs = {}
         if self.late and self.early:
-            cols = [c for c in self.columns if c != "frame"]
+            cols = self.pre_columns or [c for c in self.columns if c != "frame"]
             meta_schema = pa.schema([self._schema.field(self.keys[c]) for c in cols])
+            meta_schema = meta_schema.append(pa.field("__row", pa.int64()))
+            bound = [BoundExpr(f, meta_schema) for f in self.early]
+            counts_rows = self.pre_columns is not None
 
             def pre_filter(meta: pa.RecordBatch):
-                b = pa.RecordBatch.from_arrays([meta.column(c) for c in cols], schema=meta_schema)
-                b = b.append_column("__row", pa.array(range(meta.num_rows), pa.int64()))
-                kept = apply_conjuncts(b, self.early, counts_early, ctx)
+                if counts_rows:
+                    self.stats.rows_read += meta.num_rows
+                b = pa.RecordBatch.from_arrays(
+                    [meta.column(c) for c in cols] + [pa.array(np.arange(meta.num_rows))],
+                    schema=meta_schema)
+                kept = apply_conjuncts(b, bound, counts_early, ctx)
                 return kept.column("__row").to_numpy()
             kwargs["pre_filter"] = pre_filter
-        # the filters bound to this scan's batch schema once (the video pre-filter's batches have
-        # another, so it interprets them)
+            if self.pre_columns is not None:
+                kwargs["pre_columns"] = self.pre_columns
+        # the filters bound once: to this scan's batch schema, and the pre-filter's to its own
         early = [BoundExpr(f, self._schema) for f in self.early]
         rest = [BoundExpr(f, self._schema) for f in self.rest]
         batches = self.source.scan(self.columns, self.prune, self.stats, **kwargs)
@@ -104,7 +142,8 @@ class ScanExec(Operator):
             batches = growing(batches, self.row_budget)
         for b in batches:
             b = pa.RecordBatch.from_arrays(b.columns, schema=self._schema) if b.num_columns else b
-            self.stats.rows_read += b.num_rows
+            if "pre_columns" not in kwargs:  # else counted before the filter, by pre_filter
+                self.stats.rows_read += b.num_rows
             if b.num_rows:
                 if "pre_filter" not in kwargs:
                     b = apply_conjuncts(b, early, counts_early, ctx)
