@@ -92,7 +92,8 @@ class TableSource:
              stats: ScanStats | None = None) -> Iterator[pa.RecordBatch]:
         """Batches of ``columns``; ``prune`` may skip data, the engine re-checks everything.
         Sources that can avoid expensive work per row (video decoding) also accept
-        ``pre_filter(batch of the cheap columns) -> row positions to keep``."""
+        ``pre_filter(batch of the cheap columns) -> row positions to keep``; those with
+        ``late_materialization`` (Parquet) take the cheap columns as ``pre_columns``."""
         raise NotImplementedError
 
     def describe(self) -> str:
@@ -320,11 +321,12 @@ class ParquetSource(TableSource):
         if stats is not None:
             stats.row_groups_total = n
             stats.columns_read = list(columns)
-        first = [c for c in columns if pre_columns and c in pre_columns] if pre_filter else []
-        rest = [c for c in columns if c not in first]
-        if not first or not rest:
+        pre = set(pre_columns or ()) if pre_filter is not None else set()
+        first = [c for c in dict.fromkeys(columns) if c in pre]
+        rest = [c for c in dict.fromkeys(columns) if c not in pre]
+        if not rest:
             first = []
-        first_schema = pa.schema([self.schema.field(c) for c in dict.fromkeys(first)])
+        first_schema = pa.schema([self.schema.field(c) for c in first])
         emitted = False
         for rg in range(n):
             if prune and not self._keep(rg, prune):
@@ -333,8 +335,8 @@ class ParquetSource(TableSource):
             if stats is not None:
                 stats.row_groups_read += 1
             if first:
-                self._account(stats, g, dict.fromkeys(first))
-                head = self._read(rg, list(first_schema.names))
+                self._account(stats, g, first)
+                head = self._read(rg, first)
                 if not head.num_rows:
                     continue
                 head = normalize_table(head, first_schema).combine_chunks()
@@ -342,8 +344,8 @@ class ParquetSource(TableSource):
                                                              schema=first_schema))
                 if keep is not None and not len(keep):
                     continue  # no row of this group passes: its other columns are never decoded
-                self._account(stats, g, dict.fromkeys(rest))
-                tail = self._read(rg, list(dict.fromkeys(rest)))
+                self._account(stats, g, rest)
+                tail = self._read(rg, rest)
                 if keep is not None and len(keep) < head.num_rows:
                     idx = pa.array(np.asarray(keep, dtype=np.int64))
                     head, tail = head.take(idx), _take_raw(tail, idx, self.schema)

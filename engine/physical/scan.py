@@ -5,10 +5,11 @@ import datetime as _dt
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from catalog.sources import ScanStats
 from engine.physical.operator import Operator
-from engine.plan.expressions import Call, ColumnRef, Expr, Literal
+from engine.plan.expressions import Call, ColumnRef, Expr, InList, Literal
 
 _FLIP = {"lt": "gt", "lte": "gte", "gt": "lt", "gte": "lte", "eq": "eq"}
 
@@ -53,6 +54,71 @@ def late_prefix(filters: list[Expr], names: dict[int, str],
     if not used:
         return 0, []
     return n, [c for c in dict.fromkeys(columns) if c in used]
+
+
+# comparisons and logic over fixed-width values: they cannot fail, call nothing and cost less per
+# row than cutting a batch, so a run of them is evaluated on the same rows and cut once
+_PURE = frozenset({"eq", "neq", "lt", "lte", "gt", "gte", "is_distinct", "is_not_distinct",
+                   "and", "or", "not", "is_null", "is_not_null", "is_true", "is_false"})
+
+
+def _fixed_width(t: pa.DataType) -> bool:
+    return (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
+            or pa.types.is_temporal(t) or pa.types.is_null(t))
+
+
+def _cheap(e: Expr) -> bool:
+    if isinstance(e, (ColumnRef, Literal)):
+        return _fixed_width(e.dtype)
+    if isinstance(e, Call) and e.fn in _PURE:
+        return all(_cheap(a) for a in e.args)
+    if isinstance(e, InList):
+        return all(_cheap(a) for a in e.children())
+    return False
+
+
+def fused_steps(conjuncts: list[Expr]) -> list[list[int]]:
+    """The conjuncts cut into steps, in order: a run of cheap ones (see ``_cheap``) is one step,
+    any other conjunct a step of its own (it sees only the rows the steps before passed)."""
+    steps: list[list[int]] = []
+    for i, f in enumerate(conjuncts):
+        if steps and _cheap(f) and _cheap(conjuncts[steps[-1][-1]]):
+            steps[-1].append(i)
+        else:
+            steps.append([i])
+    return steps
+
+
+def passing(batch: pa.RecordBatch, bound: list, steps: list[list[int]],
+            counts: list[list[int]], ctx) -> np.ndarray | None:
+    """Positions (ascending) of the rows of ``batch`` that pass every bound conjunct (``None``:
+    all of them); each
+    conjunct's tested/passed rows are added to ``counts`` (a fused step's to each of its own)."""
+    pos = None
+    for step in steps:
+        n = batch.num_rows
+        if not n:
+            break
+        mask = True
+        for i in step:
+            m = bound[i].mask(batch, ctx)
+            if m is False or mask is True:
+                mask = m
+            elif m is not True:
+                mask = pc.and_kleene(mask, m)
+            if mask is False:
+                break
+        if mask is False:
+            batch = batch.slice(0, 0)
+            pos = np.empty(0, np.int64)
+        elif mask is not True:
+            idx = pc.indices_nonzero(mask)
+            batch = batch.take(idx)
+            pos = idx if pos is None else pos.take(idx)
+        for i in step:
+            counts[i][0] += n
+            counts[i][1] += batch.num_rows
+    return pos.to_numpy() if isinstance(pos, pa.Array) else pos
 
 
 def growing(batches, budget: int, most: int = 1 << 17):
@@ -119,18 +185,15 @@ class ScanExec(Operator):
         if self.late and self.early:
             cols = self.pre_columns or [c for c in self.columns if c != "frame"]
             meta_schema = pa.schema([self._schema.field(self.keys[c]) for c in cols])
-            meta_schema = meta_schema.append(pa.field("__row", pa.int64()))
             bound = [BoundExpr(f, meta_schema) for f in self.early]
+            steps = fused_steps(self.early)
             counts_rows = self.pre_columns is not None
 
             def pre_filter(meta: pa.RecordBatch):
                 if counts_rows:
                     self.stats.rows_read += meta.num_rows
-                b = pa.RecordBatch.from_arrays(
-                    [meta.column(c) for c in cols] + [pa.array(np.arange(meta.num_rows))],
-                    schema=meta_schema)
-                kept = apply_conjuncts(b, bound, counts_early, ctx)
-                return kept.column("__row").to_numpy()
+                b = pa.RecordBatch.from_arrays([meta.column(c) for c in cols], schema=meta_schema)
+                return passing(b, bound, steps, counts_early, ctx)
             kwargs["pre_filter"] = pre_filter
             if self.pre_columns is not None:
                 kwargs["pre_columns"] = self.pre_columns
