@@ -313,8 +313,8 @@ class ParquetSource(TableSource):
 
     def scan(self, columns, prune=None, stats=None, pre_filter=None, pre_columns=None):
         """With ``pre_filter`` and ``pre_columns`` (some of ``columns``), each row group decodes
-        ``pre_columns`` first and hands them to ``pre_filter`` as one batch, which returns the
-        positions of the rows to keep (ascending; ``None`` keeps all): the other columns are
+        ``pre_columns`` first and hands them to ``pre_filter`` as one batch, which returns a
+        mask of the rows to keep (a NULL drops the row; ``None`` keeps all): the other columns are
         decoded only for row groups that keep a row, and are filtered before being normalized."""
         schema = pa.schema([self.schema.field(c) for c in columns])
         n = self.meta.num_row_groups
@@ -339,20 +339,24 @@ class ParquetSource(TableSource):
                 head = self._read(rg, first)
                 if not head.num_rows:
                     continue
-                head = normalize_table(head, first_schema).combine_chunks()
+                head = normalize_table(head, first_schema).combine_chunks()  # one batch for pre_filter
                 keep = pre_filter(pa.RecordBatch.from_arrays([c.chunk(0) for c in head.columns],
                                                              schema=first_schema))
-                if keep is not None and not len(keep):
+                kept = head.num_rows if keep is None else keep.true_count
+                if not kept:
                     continue  # no row of this group passes: its other columns are never decoded
                 self._account(stats, g, rest)
+                got = dict(zip(head.column_names, head.columns))
                 tail = self._read(rg, rest)
-                if keep is not None and len(keep) < head.num_rows:
-                    idx = pa.array(np.asarray(keep, dtype=np.int64))
-                    head, tail = head.take(idx), _take_raw(tail, idx, self.schema)
-                got = {**dict(zip(head.column_names, head.columns)),
-                       **dict(zip(tail.column_names, tail.columns))}
-                t = pa.Table.from_arrays([got[c] for c in columns],
-                                         names=[f.name for f in schema])
+                for name, c in zip(tail.column_names, tail.columns):
+                    # decimals and dictionaries are cast after the filter, for the kept rows
+                    # only; Arrow cannot filter string views, so those are cast before
+                    if not (pa.types.is_decimal(c.type) or pa.types.is_dictionary(c.type)):
+                        c = normalize_column(c, self.schema.field(name).type)
+                    got[name] = c
+                t = pa.Table.from_arrays([got[c] for c in columns], names=[f.name for f in schema])
+                if kept < head.num_rows:
+                    t = t.filter(keep)  # one call: Arrow reads the mask once for all columns
             else:
                 self._account(stats, g, columns)
                 t = self._read(rg, columns)
@@ -361,18 +365,6 @@ class ParquetSource(TableSource):
                 yield normalize_batch(b, schema)
         if not emitted:
             yield pa.RecordBatch.from_pylist([], schema=schema)
-
-
-def _take_raw(t: pa.Table, idx: pa.Array, schema: pa.Schema) -> pa.Table:
-    """The rows ``idx`` of columns as Parquet decoded them: decimals and dictionaries are taken
-    before they are normalized (a cast of the kept rows only), other types after (Arrow has
-    no take for string views)."""
-    cols = []
-    for name, c in zip(t.column_names, t.columns):
-        if not (pa.types.is_decimal(c.type) or pa.types.is_dictionary(c.type)):
-            c = normalize_column(c, schema.field(name).type)
-        cols.append(c.take(idx))
-    return pa.Table.from_arrays(cols, names=t.column_names)
 
 
 def read_csv(path: str, delimiter: str = ",", header: bool = True) -> pa.Table:

@@ -90,35 +90,59 @@ def fused_steps(conjuncts: list[Expr]) -> list[list[int]]:
 
 
 def passing(batch: pa.RecordBatch, bound: list, steps: list[list[int]],
-            counts: list[list[int]], ctx) -> np.ndarray | None:
-    """Positions (ascending) of the rows of ``batch`` that pass every bound conjunct (``None``:
-    all of them); each
-    conjunct's tested/passed rows are added to ``counts`` (a fused step's to each of its own)."""
-    pos = None
-    for step in steps:
-        n = batch.num_rows
+            counts: list[list[int]], ctx) -> pa.BooleanArray | None:
+    """A mask of the rows of ``batch`` that pass every bound conjunct (a NULL does not pass;
+    ``None``: every row passes); each conjunct's tested/passed rows are added to ``counts`` (a
+    fused step's to each of its own). Masks, not positions: Arrow filters by a mask several
+    times faster than it takes positions when most rows pass."""
+    rows = batch.num_rows
+    first = None   # the first step that cut: its mask, over all rows
+    pos = None     # once a second step cuts: positions of the rows left, over all rows
+    n = rows
+    for k, step in enumerate(steps):
         if not n:
             break
         mask = True
         for i in step:
             m = bound[i].mask(batch, ctx)
+            if isinstance(m, pa.ChunkedArray):
+                m = m.combine_chunks()
             if m is False or mask is True:
                 mask = m
             elif m is not True:
                 mask = pc.and_kleene(mask, m)
             if mask is False:
                 break
-        if mask is False:
-            batch = batch.slice(0, 0)
-            pos = np.empty(0, np.int64)
-        elif mask is not True:
-            idx = pc.indices_nonzero(mask)
-            batch = batch.take(idx)
-            pos = idx if pos is None else pos.take(idx)
+        left = 0 if mask is False else n if mask is True else mask.true_count
         for i in step:
             counts[i][0] += n
-            counts[i][1] += batch.num_rows
-    return pos.to_numpy() if isinstance(pos, pa.Array) else pos
+            counts[i][1] += left
+        if mask is not True and left:
+            if first is None:
+                first = mask
+            else:
+                if pos is None:
+                    pos = np.flatnonzero(_bools(first))
+                pos = pos[_bools(mask)]
+            if k + 1 < len(steps):  # the rows the next step sees
+                batch = batch.filter(mask)
+        n = left
+    if not n and rows:
+        return pa.array(np.zeros(rows, dtype=bool))
+    if pos is not None:
+        keep = np.zeros(rows, dtype=bool)
+        keep[pos] = True
+        return pa.array(keep)
+    return first
+
+
+def _bools(mask: pa.Array) -> np.ndarray:
+    return pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
+
+
+def mask_positions(mask: pa.BooleanArray | None) -> np.ndarray | None:
+    """The positions a ``passing`` mask keeps (``None``: all)."""
+    return None if mask is None else np.flatnonzero(_bools(mask))
 
 
 def growing(batches, budget: int, most: int = 1 << 17):
@@ -187,13 +211,14 @@ class ScanExec(Operator):
             meta_schema = pa.schema([self._schema.field(self.keys[c]) for c in cols])
             bound = [BoundExpr(f, meta_schema) for f in self.early]
             steps = fused_steps(self.early)
-            counts_rows = self.pre_columns is not None
+            late_source = self.pre_columns is not None
 
             def pre_filter(meta: pa.RecordBatch):
-                if counts_rows:
+                if late_source:
                     self.stats.rows_read += meta.num_rows
                 b = pa.RecordBatch.from_arrays([meta.column(c) for c in cols], schema=meta_schema)
-                return passing(b, bound, steps, counts_early, ctx)
+                keep = passing(b, bound, steps, counts_early, ctx)
+                return keep if late_source else mask_positions(keep)
             kwargs["pre_filter"] = pre_filter
             if self.pre_columns is not None:
                 kwargs["pre_columns"] = self.pre_columns
