@@ -313,9 +313,10 @@ class ParquetSource(TableSource):
 
     def scan(self, columns, prune=None, stats=None, pre_filter=None, pre_columns=None):
         """With ``pre_filter`` and ``pre_columns`` (some of ``columns``), each row group decodes
-        ``pre_columns`` first and hands them to ``pre_filter`` as one batch, which returns a
-        mask of the rows to keep (a NULL drops the row; ``None`` keeps all): the other columns are
-        decoded only for row groups that keep a row, and are filtered before being normalized."""
+        ``pre_columns`` first and hands them to ``pre_filter`` as one batch, which returns the
+        rows to keep: a BOOLEAN mask (a NULL drops the row), ascending positions, or ``None``
+        for all. The other columns are decoded only for row groups that keep a row, and are
+        filtered before they are normalized (late materialisation)."""
         schema = pa.schema([self.schema.field(c) for c in columns])
         n = self.meta.num_row_groups
         if stats is not None:
@@ -335,36 +336,50 @@ class ParquetSource(TableSource):
             if stats is not None:
                 stats.row_groups_read += 1
             if first:
-                self._account(stats, g, first)
-                head = self._read(rg, first)
-                if not head.num_rows:
-                    continue
-                head = normalize_table(head, first_schema).combine_chunks()  # one batch for pre_filter
-                keep = pre_filter(pa.RecordBatch.from_arrays([c.chunk(0) for c in head.columns],
-                                                             schema=first_schema))
-                kept = head.num_rows if keep is None else keep.true_count
-                if not kept:
-                    continue  # no row of this group passes: its other columns are never decoded
-                self._account(stats, g, rest)
-                got = dict(zip(head.column_names, head.columns))
-                tail = self._read(rg, rest)
-                for name, c in zip(tail.column_names, tail.columns):
-                    # decimals and dictionaries are cast after the filter, for the kept rows
-                    # only; Arrow cannot filter string views, so those are cast before
-                    if not (pa.types.is_decimal(c.type) or pa.types.is_dictionary(c.type)):
-                        c = normalize_column(c, self.schema.field(name).type)
-                    got[name] = c
-                t = pa.Table.from_arrays([got[c] for c in columns], names=[f.name for f in schema])
-                if kept < head.num_rows:
-                    t = t.filter(keep)  # one call: Arrow reads the mask once for all columns
+                b = self._read_late(rg, first, first_schema, rest, columns, schema, pre_filter,
+                                    stats)
+                parts = [] if b is None else [b.slice(s, BATCH_ROWS)
+                                              for s in range(0, b.num_rows, BATCH_ROWS)]
             else:
                 self._account(stats, g, columns)
-                t = self._read(rg, columns)
-            for b in t.to_batches(max_chunksize=BATCH_ROWS):
+                parts = self._read(rg, columns).to_batches(max_chunksize=BATCH_ROWS)
+            for b in parts:
                 emitted = True
                 yield normalize_batch(b, schema)
         if not emitted:
             yield pa.RecordBatch.from_pylist([], schema=schema)
+
+    def _read_late(self, rg: int, first: list[str], first_schema: pa.Schema, rest: list[str],
+                   columns: list[str], schema: pa.Schema, pre_filter, stats) -> pa.RecordBatch | None:
+        """Row group ``rg``'s rows that ``pre_filter`` keeps, as one batch of ``columns`` (the
+        decimals and dictionaries among ``rest`` not yet normalized), or None if it keeps none."""
+        g = self.meta.row_group(rg)
+        self._account(stats, g, first)
+        head = normalize_table(self._read(rg, first), first_schema)
+        if not head.num_rows:
+            return None
+        got = {name: _one_chunk(c) for name, c in zip(head.column_names, head.columns)}
+        keep = pre_filter(pa.RecordBatch.from_arrays([got[c] for c in first], schema=first_schema))
+        mask = keep is not None and pa.types.is_boolean(keep.type)
+        kept = head.num_rows if keep is None else keep.true_count if mask else len(keep)
+        if not kept:
+            return None  # no row of this group passes: its other columns are never decoded
+        self._account(stats, g, rest)
+        tail = self._read(rg, rest)
+        for name, c in zip(tail.column_names, tail.columns):
+            # decimals and dictionaries are cast after the filter, for the kept rows only;
+            # Arrow cannot filter string views, so those are cast before
+            if not (pa.types.is_decimal(c.type) or pa.types.is_dictionary(c.type)):
+                c = normalize_column(c, self.schema.field(name).type)
+            got[name] = _one_chunk(c)
+        b = pa.RecordBatch.from_arrays([got[c] for c in columns], names=[f.name for f in schema])
+        if kept < head.num_rows:  # one call over all columns: Arrow reads the selection once
+            b = b.filter(keep) if mask else b.take(keep)
+        return b
+
+
+def _one_chunk(c: pa.ChunkedArray) -> pa.Array:
+    return c.chunk(0) if c.num_chunks == 1 else c.combine_chunks()
 
 
 def read_csv(path: str, delimiter: str = ",", header: bool = True) -> pa.Table:

@@ -90,15 +90,15 @@ def fused_steps(conjuncts: list[Expr]) -> list[list[int]]:
 
 
 def passing(batch: pa.RecordBatch, bound: list, steps: list[list[int]],
-            counts: list[list[int]], ctx) -> pa.BooleanArray | None:
-    """A mask of the rows of ``batch`` that pass every bound conjunct (a NULL does not pass;
-    ``None``: every row passes); each conjunct's tested/passed rows are added to ``counts`` (a
-    fused step's to each of its own). Masks, not positions: Arrow filters by a mask several
-    times faster than it takes positions when most rows pass."""
-    rows = batch.num_rows
+            counts: list[list[int]], ctx) -> pa.Array | None:
+    """The rows of ``batch`` that pass every bound conjunct (a NULL does not pass): ``None`` if
+    all do, else a BOOLEAN mask when one step cut rows and ascending positions (UINT64) when
+    several did. Each conjunct's tested/passed rows are added to ``counts`` (a fused step's to
+    each of its own). A mask where it can: Arrow filters by a mask several times faster than it
+    takes positions when most rows pass."""
     first = None   # the first step that cut: its mask, over all rows
-    pos = None     # once a second step cuts: positions of the rows left, over all rows
-    n = rows
+    pos = None     # once a second step cuts: positions of the rows left
+    n = batch.num_rows
     for k, step in enumerate(steps):
         if not n:
             break
@@ -117,32 +117,28 @@ def passing(batch: pa.RecordBatch, bound: list, steps: list[list[int]],
         for i in step:
             counts[i][0] += n
             counts[i][1] += left
-        if mask is not True and left:
+        if mask is False:
+            return pa.array(np.zeros(batch.num_rows if first is None else len(first), dtype=bool))
+        if mask is not True:
             if first is None:
                 first = mask
             else:
                 if pos is None:
-                    pos = np.flatnonzero(_bools(first))
-                pos = pos[_bools(mask)]
+                    pos = pc.indices_nonzero(first)
+                pos = pos.filter(mask)
             if k + 1 < len(steps):  # the rows the next step sees
                 batch = batch.filter(mask)
         n = left
-    if not n and rows:
-        return pa.array(np.zeros(rows, dtype=bool))
-    if pos is not None:
-        keep = np.zeros(rows, dtype=bool)
-        keep[pos] = True
-        return pa.array(keep)
-    return first
+    return first if pos is None else pos
 
 
-def _bools(mask: pa.Array) -> np.ndarray:
-    return pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
-
-
-def mask_positions(mask: pa.BooleanArray | None) -> np.ndarray | None:
-    """The positions a ``passing`` mask keeps (``None``: all)."""
-    return None if mask is None else np.flatnonzero(_bools(mask))
+def keep_positions(keep: pa.Array | None) -> np.ndarray | None:
+    """The positions a ``passing`` result keeps (``None``: all)."""
+    if keep is None:
+        return None
+    if pa.types.is_boolean(keep.type):
+        keep = pc.indices_nonzero(keep)
+    return keep.to_numpy().astype(np.int64)
 
 
 def growing(batches, budget: int, most: int = 1 << 17):
@@ -218,7 +214,7 @@ class ScanExec(Operator):
                     self.stats.rows_read += meta.num_rows
                 b = pa.RecordBatch.from_arrays([meta.column(c) for c in cols], schema=meta_schema)
                 keep = passing(b, bound, steps, counts_early, ctx)
-                return keep if late_source else mask_positions(keep)
+                return keep if late_source else keep_positions(keep)
             kwargs["pre_filter"] = pre_filter
             if self.pre_columns is not None:
                 kwargs["pre_columns"] = self.pre_columns
