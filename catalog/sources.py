@@ -92,7 +92,8 @@ class TableSource:
              stats: ScanStats | None = None) -> Iterator[pa.RecordBatch]:
         """Batches of ``columns``; ``prune`` may skip data, the engine re-checks everything.
         Sources that can avoid expensive work per row (video decoding) also accept
-        ``pre_filter(batch of the cheap columns) -> row positions to keep``."""
+        ``pre_filter(batch of the cheap columns) -> row positions to keep``; those with
+        ``late_materialization`` (Parquet) take the cheap columns as ``pre_columns``."""
         raise NotImplementedError
 
     def describe(self) -> str:
@@ -298,12 +299,35 @@ class ParquetSource(TableSource):
         if not emitted:
             yield empty_batch(schema)
 
-    def scan(self, columns, prune=None, stats=None):
+    # scan(pre_columns=..., pre_filter=...) decodes the other columns only where rows pass
+    late_materialization = True
+
+    def _account(self, stats: ScanStats | None, g, columns) -> None:
+        if stats is not None:
+            stats.bytes_read += sum(g.column(self._col_index[c]).total_compressed_size
+                                    for c in columns if c in self._col_index)
+
+    def _read(self, rg: int, columns: list[str]) -> pa.Table:
+        t = self.file.read_row_group(rg, columns=list(dict.fromkeys(columns)), use_threads=False)
+        return t.select(columns) if len(set(columns)) < len(columns) else t
+
+    def scan(self, columns, prune=None, stats=None, pre_filter=None, pre_columns=None):
+        """With ``pre_filter`` and ``pre_columns`` (some of ``columns``), each row group decodes
+        ``pre_columns`` first and hands them to ``pre_filter`` as one batch, which returns the
+        rows to keep: a BOOLEAN mask (a NULL drops the row), ascending positions, or ``None``
+        for all. The other columns are decoded only for row groups that keep a row, and are
+        filtered before they are normalized (late materialisation)."""
         schema = pa.schema([self.schema.field(c) for c in columns])
         n = self.meta.num_row_groups
         if stats is not None:
             stats.row_groups_total = n
             stats.columns_read = list(columns)
+        pre = set(pre_columns or ()) if pre_filter is not None else set()
+        first = [c for c in dict.fromkeys(columns) if c in pre]
+        rest = [c for c in dict.fromkeys(columns) if c not in pre]
+        if not rest:
+            first = []
+        first_schema = pa.schema([self.schema.field(c) for c in first])
         emitted = False
         for rg in range(n):
             if prune and not self._keep(rg, prune):
@@ -311,14 +335,51 @@ class ParquetSource(TableSource):
             g = self.meta.row_group(rg)
             if stats is not None:
                 stats.row_groups_read += 1
-                stats.bytes_read += sum(g.column(self._col_index[c]).total_compressed_size
-                                        for c in columns if c in self._col_index)
-            t = self.file.read_row_group(rg, columns=columns, use_threads=False)
-            for b in t.to_batches(max_chunksize=BATCH_ROWS):
+            if first:
+                b = self._read_late(rg, first, first_schema, rest, columns, schema, pre_filter,
+                                    stats)
+                parts = [] if b is None else [b.slice(s, BATCH_ROWS)
+                                              for s in range(0, b.num_rows, BATCH_ROWS)]
+            else:
+                self._account(stats, g, columns)
+                parts = self._read(rg, columns).to_batches(max_chunksize=BATCH_ROWS)
+            for b in parts:
                 emitted = True
                 yield normalize_batch(b, schema)
         if not emitted:
             yield pa.RecordBatch.from_pylist([], schema=schema)
+
+    def _read_late(self, rg: int, first: list[str], first_schema: pa.Schema, rest: list[str],
+                   columns: list[str], schema: pa.Schema, pre_filter, stats) -> pa.RecordBatch | None:
+        """Row group ``rg``'s rows that ``pre_filter`` keeps, as one batch of ``columns`` (the
+        decimals and dictionaries among ``rest`` not yet normalized), or None if it keeps none."""
+        g = self.meta.row_group(rg)
+        self._account(stats, g, first)
+        head = normalize_table(self._read(rg, first), first_schema)
+        if not head.num_rows:
+            return None
+        got = {name: _one_chunk(c) for name, c in zip(head.column_names, head.columns)}
+        keep = pre_filter(pa.RecordBatch.from_arrays([got[c] for c in first], schema=first_schema))
+        mask = keep is not None and pa.types.is_boolean(keep.type)
+        kept = head.num_rows if keep is None else keep.true_count if mask else len(keep)
+        if not kept:
+            return None  # no row of this group passes: its other columns are never decoded
+        self._account(stats, g, rest)
+        tail = self._read(rg, rest)
+        for name, c in zip(tail.column_names, tail.columns):
+            # decimals and dictionaries are cast after the filter, for the kept rows only;
+            # Arrow cannot filter string views, so those are cast before
+            if not (pa.types.is_decimal(c.type) or pa.types.is_dictionary(c.type)):
+                c = normalize_column(c, self.schema.field(name).type)
+            got[name] = _one_chunk(c)
+        b = pa.RecordBatch.from_arrays([got[c] for c in columns], names=[f.name for f in schema])
+        if kept < head.num_rows:  # one call over all columns: Arrow reads the selection once
+            b = b.filter(keep) if mask else b.take(keep)
+        return b
+
+
+def _one_chunk(c: pa.ChunkedArray) -> pa.Array:
+    return c.chunk(0) if c.num_chunks == 1 else c.combine_chunks()
 
 
 def read_csv(path: str, delimiter: str = ",", header: bool = True) -> pa.Table:
