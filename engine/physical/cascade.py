@@ -153,14 +153,15 @@ class CascadeExec(Operator):
         return result == 1
 
     def _plain(self, ctx) -> Iterator[pa.RecordBatch]:
+        """The predicate on every frame, as a filter runs it (the fallback when no cascade can
+        meet the targets)."""
+        from engine.physical.filter import apply_conjuncts
+        counts = [[0, 0]]
         last = None
         emitted = False
         for b in self._children[0].execute(ctx):
             last = b
-            if not b.num_rows:
-                continue
-            keep = _as_bool(evaluate_mask(self.predicate, b, ctx), b.num_rows)
-            out = b.filter(pa.array(keep))
+            out = apply_conjuncts(b, [self.predicate], counts, ctx) if b.num_rows else b
             if out.num_rows:
                 emitted = True
                 yield out
