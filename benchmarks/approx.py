@@ -10,7 +10,10 @@ Populations (numpy arrays; the oracle is the array lookup, counting the rows ask
 * SUPG: N = 1,000,000 rows, 5% positive, proxy = sigmoid(+-3 + 1.5 noise); targets 0.9,
   delta 0.05, budget 1,000 oracle calls.
 
-    python benchmarks/approx.py [--seeds 200] [--supg-seeds 100]
+    python benchmarks/approx.py [--seeds 200] [--supg-seeds 100] [--sql-seeds 200]
+
+6. repeats the coverage of 1. through Dawn's SQL (ERROR WITHIN ... USING PROXY over a
+registered table, the oracle a UDF), so the clause's plumbing is covered too.
 """
 from __future__ import annotations
 
@@ -142,10 +145,58 @@ def supg(seeds: int) -> None:
         print(f"{name:>22} {met / seeds:>11.1%} {size / seeds:>10,.0f} {ach / seeds:>14.3f}")
 
 
+def through_sql(seeds: int) -> None:
+    """The same guarantee end to end: Dawn's SQL over a registered table, the oracle a UDF."""
+    import warnings
+
+    import pyarrow as pa
+
+    import engine
+    from udfs import udf
+    n = 200_000
+    m, proxy = counts(n, 0.9, seed=4)
+    calls = [0]
+
+    @udf.scalar(returns="double", cost=0.01)
+    def count_model(i):
+        i = np.asarray(i)
+        calls[0] += len(i)
+        return m[i]
+
+    con = engine.connect()
+    con.register("frames", pa.table({"i": np.arange(n), "p": proxy}))
+    con.register_function(count_model)
+    truth = m.mean()
+    print(f"\n6. through SQL: SELECT avg(count_model(i)) FROM frames ERROR WITHIN e [RELATIVE] AT "
+          f"CONFIDENCE 95% USING PROXY p, N={n:,}, rho 0.9, {seeds} seeds (SET seed = s)")
+    print(f"{'error':>14} {'covered':>8} {'mean calls':>11} {'model rows':>11} {'exact runs':>10}")
+    cur = con.cursor()
+    for relative in (False, True):
+        for e in (0.01, 0.05, 0.1):
+            cov = used = exact = 0
+            calls[0] = 0
+            for s in range(seeds):
+                cur.execute(f"SET seed = {s}")
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    cur.execute(f"SELECT avg(count_model(i)) FROM frames ERROR WITHIN {e} "
+                                f"{'RELATIVE ' if relative else ''}AT CONFIDENCE 95% USING PROXY p")
+                cur.fetchall()
+                a = cur.approx
+                cov += int(a["ci_low"] <= truth <= a["ci_high"])
+                used += a["oracle_calls"]
+                exact += int(a["exact"])
+            label = f"{e:g} {'relative' if relative else 'absolute'}"
+            print(f"{label:>14} {cov / seeds:>8.1%} {used / seeds:>11,.0f} {calls[0] / seeds:>11,.0f} "
+                  f"{exact:>10}")
+    con.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=200)
     ap.add_argument("--supg-seeds", type=int, default=100)
+    ap.add_argument("--sql-seeds", type=int, default=200)
     args = ap.parse_args()
     t0 = time.time()
     coverage(args.seeds)
@@ -153,6 +204,7 @@ def main() -> None:
     abae(args.seeds)
     limits(max(20, args.seeds // 10))
     supg(args.supg_seeds)
+    through_sql(args.sql_seeds)
     print(f"\n({time.time() - t0:.0f} s)")
 
 

@@ -55,6 +55,13 @@ def load_model(duck, key: str) -> SpecializedModel | None:
     return SpecializedModel(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6] or "{}"), bytes(r[7] or b""))
 
 
+def find_models(duck, video: str, oracle: str, version: str) -> list[SpecializedModel]:
+    """Every stored model of ``oracle`` on ``video``, the newest first (any predicate)."""
+    rows = duck.execute("SELECT key FROM dawn_meta.specialized_models WHERE video = ? AND oracle = ? "
+                        "AND oracle_version = ? ORDER BY created_at DESC", [video, oracle, version]).fetchall()
+    return [m for (k,) in rows if (m := load_model(duck, k)) is not None]
+
+
 def save_model_op(m: SpecializedModel):
     def op(duck):
         duck.execute("DELETE FROM dawn_meta.specialized_models WHERE key = ?", [m.key])

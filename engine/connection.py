@@ -180,6 +180,7 @@ class Cursor:
 
     def _set_result(self, res, rowcount: int | None = None) -> None:
         self._rows, self._pos, self._batch, self._chunk = [], 0, None, None
+        self._result = res
         if res is None or res.stream is None:
             self._stream = None
             self.description = None
@@ -191,6 +192,15 @@ class Cursor:
         self.rowcount = res.rowcount
         self.description = [(f.name, sql_name(f.type), None, None, None, None, f.nullable)
                             for f in res.stream.schema]
+
+    @property
+    def approx(self) -> dict | None:
+        """For an approximate answer (ERROR WITHIN, LIMIT ... GAP, a RECALL/PRECISION TARGET) of
+        the last statement: its interval (``ci_low``, ``ci_high``, ``confidence``), ``oracle_calls``
+        used and ``full_scan_calls`` (what a full scan would have made), ``exact`` and ``method``;
+        None for any other statement. The run's metrics hold the same figures (``approx.*``)."""
+        res = getattr(self, "_result", None)
+        return res.approx if res is not None else None
 
     # ---- fetching: everything reads the statement's one stream, a batch at a time
     CHUNK = 2048  # rows turned into tuples at a time by fetchone/fetchmany

@@ -475,7 +475,7 @@ class Session:
                 if error is None:
                     self.finish(ctx)
         stream = ResultStream(schema, batches(), on_end, map_engine_error)
-        res = Result(stream)
+        res = Result(stream, exec_ctx=ctx)
         stream.prefetch(PREFETCH_ROWS)
         if stream.done:
             res.rowcount = stream.rows

@@ -62,3 +62,17 @@ def test_cascade():
     assert calls < 1500
     agree = float(out.split("agreement with the detector on 200 random frames: ")[1].split("%")[0])
     assert agree >= 95.0
+
+
+@pytest.mark.slow  # HOG on a sample of 1,500 synthetic frames, then every frame (a few minutes)
+def test_approx():
+    out = run_example("approx.py", "1500", timeout=1200)
+    assert out.count("proxy: specialized model for") == 2   # the cascade's CNN is the proxy after step 2
+    exact = float(out.split("exact, every frame through the detector: ")[1].split(" ")[0])
+    fc = [line for line in out.splitlines() if "interval [" in line]
+    assert len(fc) == 2
+    for line in fc:
+        lo, hi = (float(v) for v in line.split("interval [")[1].split("]")[0].split(", "))
+        assert lo <= exact <= hi
+    calls = [int(line.split("detector calls ")[1].split(" of ")[0]) for line in fc]
+    assert calls[1] < calls[0] < 1500                   # the control variate saves detector calls

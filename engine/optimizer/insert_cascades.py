@@ -18,17 +18,14 @@ calls instead of 30,000.
 """
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import dataclass, replace
 
 from engine.errors import ProgrammingError
-from engine.plan.expressions import Call, ColumnRef, Literal, UdfCall
+from engine.plan.oracles import candidate, plain_predicate
 from engine.plan.nodes import Cascade, CascadeSpec, Filter, Node, Scan, transform_up
 
 DEFAULTS = {"cascade": "auto", "cascade_fn_rate": 0.01, "cascade_fp_rate": 0.01,
             "cascade_confidence": 0.95, "seed": 0, "cascade_train_labels": 400}
-COMPARISONS = ("gt", "gte", "lt", "lte", "eq", "neq")
 
 # the cost model's figures for the cheap stages, measured here (benchmarks/cascade.py prints them)
 DECODE_SECONDS_PER_PIXEL = 2.9e-9   # 0.65 ms a 640x360 frame (MPEG-4)
@@ -68,35 +65,6 @@ def settings_of(settings: dict) -> dict:
                 raise ProgrammingError(f"SET {k} needs a number strictly between 0 and 1, got {v:g}")
         out[k] = v
     return out
-
-
-def is_oracle(u) -> bool:
-    return u is not None and bool(getattr(u, "oracle", False)) and u.deterministic
-
-
-def candidate(p, frame_keys: set[str]) -> UdfCall | None:
-    """The oracle call of conjunct ``p`` if ``p`` is ``oracle(frame) <op> constant``,
-    ``constant <op> oracle(frame)`` or a boolean ``oracle(frame)``, with ``frame`` a video's
-    frame column; else None."""
-    def oracle_of(x) -> UdfCall | None:
-        if isinstance(x, UdfCall) and is_oracle(x.udf) and x.args and isinstance(x.args[0], ColumnRef) \
-                and x.args[0].key in frame_keys and all(isinstance(a, (ColumnRef, Literal)) for a in x.args):
-            return x
-        return None
-    if isinstance(p, Call) and p.fn in COMPARISONS and len(p.args) == 2:
-        a, b = p.args
-        if isinstance(b, Literal) and b.value is not None:
-            return oracle_of(a)
-        if isinstance(a, Literal) and a.value is not None:
-            return oracle_of(b)
-        return None
-    got = oracle_of(p)
-    return got if got is not None and str(got.dtype) == "bool" else None
-
-
-def plain_predicate(p) -> str:
-    """The predicate as the user wrote it, without column ids (part of the model's key)."""
-    return re.sub(r"#\d+", "", p.sql())
 
 
 @dataclass

@@ -30,10 +30,10 @@ from dataclasses import replace
 from engine.physical.lazy_topn import LAZY_PREDICATE_SECONDS, LazyTopNExec
 from engine.plan.annotations import annotation
 from engine.plan.ctes import CteRef, CteScan, MaterializedCte
-from engine.plan.expressions import (AggCall, Call, SortKey, SubqueryExpr, UdfCall, WindowCall,
+from engine.plan.expressions import (AggCall, Call, ColumnRef, SortKey, SubqueryExpr, UdfCall, WindowCall,
                                      and_all, conjuncts, substitute)
 from engine.plan.functions.names import VOLATILE
-from engine.plan.nodes import (Aggregate, Cascade, Distinct, Filter, Join, Limit, Node, Project,
+from engine.plan.nodes import (Aggregate, Approx, Cascade, Distinct, Filter, Join, Limit, Node, Project,
                                RecursiveUnion, Sample, Scan, SetOp, Sort, Unnest, Values, Window,
                                WorkTable)
 
@@ -175,6 +175,17 @@ class Planner:
         if isinstance(node, Cascade):
             from engine.physical.cascade import CascadeExec
             return CascadeExec(self.plan(node.child), node.predicate, node.spec, **kw)
+        if isinstance(node, Approx):
+            from engine.physical.approx import ApproxExec
+            scan = node.child
+            if getattr(scan.source, "kind", "") == "video":
+                # frames are decoded for the rows the oracle sees, and for all only if the proxy
+                # or a cheap filter reads them
+                need = {x.key for e in (node.proxy, *scan.filters) if e is not None
+                        for x in e.walk() if isinstance(x, ColumnRef)}
+                keep = [(c, n) for c, n in zip(scan.out, scan.source_columns) if n != "frame" or c.key in need]
+                scan = replace(scan, out=tuple(c for c, _ in keep), source_columns=tuple(n for _, n in keep))
+            return ApproxExec(self.plan(scan), node, schema, **kw)
         if isinstance(node, Sample):
             from engine.physical.sample import SampleExec
             video = isinstance(node.child, Scan) and getattr(node.child.source, "kind", "") == "video"

@@ -172,6 +172,60 @@ class Cascade(UnaryNode):
         return f"Cascade: predicate={self.predicate.sql()} {self.spec.describe()}"
 
 
+@dataclass(frozen=True)
+class ApproxSpec:
+    """What an approximate query asks (engine/sql/bind/approx.py builds it from the clauses)."""
+    kind: str                        # "aggregate" | "limit" | "select"
+    agg: str | None = None           # count | sum | avg | fcount (aggregate)
+    error: float | None = None
+    relative: bool = False
+    confidence: float | None = None  # a probability
+    limit: int | None = None         # k of LIMIT k [GAP g]
+    gap: int = 0
+    target_kind: str | None = None   # recall | precision
+    target: float | None = None
+    probability: float | None = None
+    oracle_limit: int | None = None
+    clause: str = ""                 # the clauses as written (EXPLAIN, the run's params)
+    proxy_sql: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class Approx(UnaryNode):
+    """An answer within a stated error from few oracle calls (engine/physical/approx.py).
+
+    ``child`` is the table's Scan with the cheap conjuncts of WHERE; ``oracle_pred`` the
+    conjuncts that call a model (None: none), evaluated only on sampled rows; ``value`` the
+    aggregate's argument (None for ``*``); ``proxy`` the cheap score of every row (None: the
+    video's stored specialized model, or none); ``out`` the output columns and their expressions
+    (the aggregate's estimate, or the select items of a limit query or selection); ``frame_id``
+    the video's frame column (frames are decoded only for rows the oracle sees)."""
+    child: Node
+    spec: ApproxSpec
+    out: tuple[tuple[ColumnRef, Expr], ...]
+    oracle_pred: Expr | None
+    value: Expr | None
+    proxy: Expr | None
+    frame_id: ColumnRef | None = None
+
+    @property
+    def columns(self):
+        return tuple(c for c, _ in self.out)
+
+    def expressions(self):
+        xs = [e for _, e in self.out if self.spec.kind != "aggregate"]
+        xs += [x for x in (self.oracle_pred, self.value, self.proxy, self.frame_id) if x is not None]
+        return tuple(xs)
+
+    def describe(self) -> str:
+        what = (f"{self.spec.agg.upper()}({self.value.sql() if self.value is not None else '*'})"
+                if self.spec.kind == "aggregate" else ", ".join(e.sql() for _, e in self.out))
+        s = f"Approx: {what} {self.spec.clause}".rstrip()
+        if self.oracle_pred is not None:
+            s += f" oracle_predicate={self.oracle_pred.sql()}"
+        return s
+
+
 @dataclass(frozen=True, eq=False)
 class Values(Node):
     rows: tuple[tuple[Expr, ...], ...]

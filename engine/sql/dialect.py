@@ -12,6 +12,10 @@ multi-statement string, after a comment, with parameters refused cleanly):
     DROP VIDEO [IF EXISTS] name                                          -> DropObject
     EXPLAIN [ANALYZE] [VERBOSE] statement                                -> Explain
 
+A query may end in Dawn's approximation clauses (ERROR WITHIN ... AT CONFIDENCE p%, LIMIT k GAP g,
+RECALL/PRECISION TARGET ..., ORACLE LIMIT n, USING PROXY expr): engine/sql/approx_clauses.py reads
+them off the statement's tokens and keeps them in the query's ``meta["dawn_approx"]``.
+
 A statement sqlglot cannot parse (it would fall back to an opaque ``Command``) is kept as that
 ``Command`` without sqlglot's log warning; the session refuses it by name.
 
@@ -132,6 +136,20 @@ class Dawn(DuckDB):
             return [t.text.upper() for t in self._tokens[self._index:self._index + n]]
 
         def _parse_statement(self):
+            if self._index == 0 and self._tokens:
+                # Dawn's approximation clauses end the statement: take them off, parse the rest
+                from engine.sql.approx_clauses import META_KEY, extract
+                tokens, clause = extract(self, self._tokens)
+                if clause is not None:
+                    self._tokens, self._tokens_size, self._index = tokens, len(tokens), -1
+                    self._advance()
+                    node = self._parse_statement()
+                    target = node.this if isinstance(node, Explain) else node
+                    if not isinstance(target, exp.Query):
+                        self.raise_error(f"{clause.describe().split(' AT ')[0]} applies to a query "
+                                         f"(SELECT), not to this statement", tokens[0])
+                    target.meta[META_KEY] = clause
+                    return node
             words = self._peek_words(4)
             if words[:1] == ["EXPLAIN"]:
                 self._advance()

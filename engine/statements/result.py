@@ -164,6 +164,12 @@ class Result:
     plan_text: str | None = None
     run_id: str | None = None       # the tracked run of the statement (catalog/tracking.py)
     _table: pa.Table | None = None
+    # an approximate answer's interval and oracle calls (engine/physical/approx.py), once known
+    exec_ctx: object = None
+
+    @property
+    def approx(self) -> dict | None:
+        return getattr(self.exec_ctx, "approx", None)
 
     @classmethod
     def of_table(cls, table: pa.Table | None, rowcount: int | None = None,

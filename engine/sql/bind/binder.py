@@ -140,6 +140,11 @@ class Binder(FromBinding, SelectBinding):
 
     def bind_statement(self, node: exp.Expression) -> Node:
         """Bind a whole query, first refusing any construct the binder would not read."""
+        from engine.sql.approx_clauses import META_KEY
+        clause = node.meta.get(META_KEY) if node.meta else None
+        if clause is not None:
+            from engine.sql.bind.approx import bind_approx
+            return bind_approx(self, node, clause)
         check(node)
         return self.bind_query(node)
 

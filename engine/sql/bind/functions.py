@@ -298,6 +298,10 @@ class FunctionBinding:
                 return self._udf_aggregate(udf, argn, node)
             return self.b.udf_call(udf, [self.bind(a) for a in argn], node)
         f = F.lookup(name)
+        if f is None and name.lower() == "fcount":
+            raise NotSupportedError(f"FCOUNT{location(node)} is an approximate aggregate: end the query "
+                                    "with ERROR WITHIN e AT CONFIDENCE p% (for an exact answer, use "
+                                    "AVG of the per-frame count)")
         if f is None:
             raise BindError(f'Function "{who}" does not exist{location(node)}.'
                             + did_you_mean(who, self._callable_names()))
