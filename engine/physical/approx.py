@@ -31,16 +31,11 @@ import pyarrow as pa
 from engine.errors import ProgrammingError
 from engine.physical.evaluate import evaluate, evaluate_mask
 from engine.physical.operator import SINK, Operator
-from engine.plan.expressions import ColumnRef
 from engine.plan.nodes import Approx
 
 
 class ApproxWarning(UserWarning):
     """An approximate query ran, but not as well as it could have (no proxy, budget spent)."""
-
-
-def _refs(exprs) -> set[str]:
-    return {x.key for e in exprs if e is not None for x in e.walk() if isinstance(x, ColumnRef)}
 
 
 def _as_bool(v, n: int) -> np.ndarray:

@@ -20,7 +20,8 @@ from __future__ import annotations
 from sqlglot import exp
 
 from engine.errors import NotSupportedError, ProgrammingError
-from engine.plan.expressions import Call, ColumnRef, Literal, UdfCall, and_all, conjuncts
+from engine.plan.expressions import ColumnRef, Literal, UdfCall, and_all, conjuncts
+from engine.plan.oracles import is_oracle
 from engine.plan.nodes import Approx, ApproxSpec, Project, Scan
 
 AGGREGATES = {exp.Count: "count", exp.Sum: "sum", exp.Avg: "avg"}
@@ -133,7 +134,7 @@ def bind_approx(binder, node: exp.Expression, clause) -> Approx:
     (_, pred), (_, proxy) = exprs[-2], exprs[-1]
     proxy = None if isinstance(proxy, Literal) and proxy.value is None else proxy
     if proxy is not None and has_udf(proxy) and any(
-            getattr(x.udf, "oracle", False) for x in proxy.walk() if isinstance(x, UdfCall)):
+            is_oracle(x.udf) for x in proxy.walk() if isinstance(x, UdfCall)):
         raise ProgrammingError("USING PROXY names an expensive model (an oracle); a proxy is the "
                                "cheap score that stands in for it")
     parts = [] if isinstance(pred, Literal) and pred.value is True else conjuncts(pred)
