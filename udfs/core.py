@@ -73,6 +73,9 @@ class UDF:
     # an expensive model whose answers the planner may approximate with a cascade (7/11): a
     # specialized model trained on its labels answers most frames, it the uncertain ones
     oracle: bool = False
+    # a labeling function (9/11): the labels it may vote (NULL is abstain); a value outside
+    # them is an error, and LABEL_MODEL refuses LFs whose label sets differ
+    labels: tuple | None = None
 
     def result_type(self, arg_types: list, constants: list) -> pa.DataType:
         if self.check is not None:
@@ -167,13 +170,13 @@ def _returns(kind: str, returns) -> pa.DataType | pa.Schema:
 
 def _decorator(kind: str, returns, *, name=None, args=None, deterministic=True, batch_size=None,
                cost=None, version="1", cache=None, row=False, model=False, check=None,
-               needs_video=False, oracle=False):
+               needs_video=False, oracle=False, labels=None):
     def wrap(fn: Callable) -> UDF:
         u = UDF(name=(name or fn.__name__).lower(), fn=fn, kind=kind, returns=_returns(kind, returns),
                 args=_types(args), deterministic=deterministic, batch_size=batch_size, cost=cost,
                 version=str(version), cache=cache, row=row, model=model,
                 doc=(fn.__doc__ or "").strip(), check=check, needs_video=needs_video,
-                oracle=oracle,
+                oracle=oracle, labels=labels,
                 type_fn=returns if callable(returns) and not isinstance(returns, (pa.DataType, pa.Schema)) else None)
         functools.update_wrapper(u, fn, updated=())
         return u
@@ -181,7 +184,8 @@ def _decorator(kind: str, returns, *, name=None, args=None, deterministic=True, 
 
 
 class _Namespace:
-    """``udf.scalar``, ``udf.aggregate``, ``udf.table`` and ``udf.model`` decorators."""
+    """``udf.scalar``, ``udf.aggregate``, ``udf.table``, ``udf.model`` and
+    ``udf.labeling_function`` decorators."""
 
     @staticmethod
     def scalar(returns="DOUBLE", **kw) -> Callable[[Callable], UDF]:
@@ -194,6 +198,27 @@ class _Namespace:
     @staticmethod
     def table(returns, **kw) -> Callable[[Callable], UDF]:
         return _decorator("table", returns, **kw)
+
+    @staticmethod
+    def labeling_function(labels, **kw) -> Callable[[Callable], UDF]:
+        """A labeling function: votes one of ``labels`` per row, or NULL (None) to abstain.
+
+        Labels are strings (``["ham", "spam"]``, the LF returns VARCHAR) or integers (BIGINT).
+        Like any scalar UDF it is vectorized (Arrow arrays in, one value per row out); pass
+        ``row=True`` for a function of one row's Python values. A returned value outside
+        ``labels`` is an error naming the LF and the value."""
+        labels = tuple(labels)
+        if not labels:
+            raise TypeError("labeling_function needs labels=[...], the labels it may vote")
+        if all(isinstance(x, str) for x in labels):
+            returns = "VARCHAR"
+        elif all(isinstance(x, int) and not isinstance(x, bool) for x in labels):
+            returns = "BIGINT"
+        else:
+            raise TypeError(f"labeling_function labels must be all strings or all integers, got {list(labels)}")
+        if len(set(labels)) != len(labels):
+            raise TypeError(f"labeling_function labels repeat: {list(labels)}")
+        return _decorator("scalar", returns, labels=labels, **kw)
 
     @staticmethod
     def model(returns="DOUBLE", **kw):

@@ -92,6 +92,18 @@ class VoteStats:
         u, inv = np.unique(codes, return_inverse=True)
         return VoteStats(self.k, self.m, u, np.bincount(inv, weights=counts).astype(np.int64))
 
+    def relabelled(self, pos: np.ndarray, k: int) -> "VoteStats":
+        """The same histogram with class c renamed pos[c], over k classes."""
+        P = self.patterns()
+        P = np.where(P >= 0, pos[np.maximum(P, 0)], -1)
+        return VoteStats(k, self.m, encode(P, k), self.counts)
+
+    def columns(self, cols: list[int]) -> "VoteStats":
+        """The histogram of some of the LFs (the others summed out)."""
+        P = self.patterns()[:, cols]
+        u, inv = np.unique(encode(P, self.k), return_inverse=True)
+        return VoteStats(self.k, len(cols), u, np.bincount(inv.ravel(), weights=self.counts).astype(np.int64))
+
     @property
     def n_rows(self) -> int:
         return int(self.counts.sum())

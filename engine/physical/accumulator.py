@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from engine.errors import DataError, Error
+from engine.errors import DataError, Error, NotSupportedError
 from engine.physical import aggregate_kernels as K
 from engine.plan import aggregates as R
 from engine.plan.expressions import AggCall
@@ -204,8 +204,13 @@ class BufferAccumulator(Accumulator):
 
 
 def _user_error(u, e: Exception) -> Error:
+    from udfs.weak_supervision import VotesError
     if isinstance(e, Error):
         return e
+    if isinstance(e, VotesError):
+        return DataError(str(e))
+    if isinstance(e, NotImplementedError) and u.source == "builtin":
+        return NotSupportedError(str(e))
     return DataError(f'Aggregate UDF "{u.name}" failed: {type(e).__name__}: {e}')
 
 
@@ -240,7 +245,7 @@ class UserAccumulator(Accumulator):
     declared type."""
 
     def __init__(self, u, dtype: pa.DataType, ctx=None) -> None:
-        self.u, self.dtype = u, dtype
+        self.u, self.dtype, self.ctx = u, dtype, ctx
         self.timed = _Timed(u, ctx)
         self.inner = self.timed.call(u.fn)
         self.n = 0
@@ -265,7 +270,30 @@ class UserAccumulator(Accumulator):
 
     def finalize(self) -> pa.Array:
         out = self.timed.call(self.inner.finalize)
+        self._report()
         return _checked(self.u, out, self.n, self.dtype)
+
+    @property
+    def per_row(self) -> bool:
+        """Whether it returns one value per row of its group (``evaluate_rows``), as
+        LABEL_MODEL does, instead of one per group."""
+        return hasattr(self.inner, "evaluate_rows")
+
+    def evaluate_rows(self, args, group_ids) -> pa.Array:
+        out = self.timed.call(self.inner.evaluate_rows, [_combined(a) for a in args],
+                              np.asarray(group_ids, dtype=np.int64), rows=len(group_ids))
+        self._report()
+        return _checked(self.u, out, len(group_ids), self.dtype)
+
+    def _report(self) -> None:
+        """Metrics, params and artifacts the aggregate keeps for the statement's run."""
+        record = getattr(self.inner, "run_record", None)
+        if record is None or self.ctx is None or not hasattr(self.ctx, "run_metrics"):
+            return
+        rec = record()
+        self.ctx.run_metrics.update(rec.get("metrics", {}))
+        self.ctx.run_params.update(rec.get("params", {}))
+        self.ctx.run_artifacts.update(rec.get("artifacts", {}))
 
 
 class ListUdfAccumulator(BufferAccumulator):

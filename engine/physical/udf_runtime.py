@@ -356,6 +356,13 @@ class UdfRuntime:
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
                 raise DataError(f'UDF "{u.name}" returned {T.sql_name(out.type)} values but declares '
                                 f"{T.sql_name(dtype)}") from None
+        if getattr(u, "labels", None) is not None and out.null_count < len(out):
+            known = pc.is_in(out, value_set=pa.array(list(u.labels), out.type))
+            bad = pc.and_(pc.invert(known), pc.is_valid(out))
+            if pc.any(bad).as_py():
+                first = out.filter(bad)[0].as_py()
+                raise DataError(f'Labeling function "{u.name}" voted {first!r}, which is not one of its '
+                                f"labels {list(u.labels)} (return None to abstain)")
         return out
 
 

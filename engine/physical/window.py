@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from engine.errors import NotSupportedError
+from engine.errors import DataError, NotSupportedError
 from engine.physical import aggregate_kernels as K
 from engine.physical.accumulator import make_accumulator
 from engine.physical.evaluate import evaluate_array
@@ -167,6 +167,8 @@ def _back(vals: np.ndarray, mask: np.ndarray, kind: str, dtype: pa.DataType) -> 
 def compute_window(batch: pa.RecordBatch, call: WindowCall, ctx) -> pa.Array:
     n = batch.num_rows
     if n == 0:
+        if call.fn in ("udf:label_model", "udf:majority_vote"):
+            raise DataError(f"{call.fn[4:].upper()} over zero rows: there are no votes to learn from")
         return pa.array([], call.dtype)
     parts = [evaluate_array(p, batch, ctx) for p in call.partition]
     orders = [evaluate_array(k.expr, batch, ctx) for k in call.order]
@@ -209,7 +211,10 @@ def compute_window(batch: pa.RecordBatch, call: WindowCall, ctx) -> pa.Array:
         pid = np.cumsum(pchange) - 1
         acc = make_accumulator(_as_agg(call), ctx)
         acc.update(args, pid, int(pid[-1]) + 1)
-        result = acc.finalize().take(pa.array(pid))
+        if getattr(acc, "per_row", False):  # LABEL_MODEL: one value per row from its partition's fit
+            result = acc.evaluate_rows(args, pid)
+        else:
+            result = acc.finalize().take(pa.array(pid))
     else:
         lo, hi = _frame_bounds(call, pos, pstart, pend, peer_start, peer_end,
                                orders[0].take(pa_perm) if orders else None)

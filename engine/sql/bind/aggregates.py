@@ -313,6 +313,21 @@ class AggregateBinding:
         finally:
             self.in_agg = False
 
+    def _weak_aggregate(self, node: exp.Anonymous) -> Expr:
+        """LF_SUMMARY (engine.sql.bind.weak); LABEL_MODEL / MAJORITY_VOTE without OVER are refused."""
+        from engine.sql.bind.weak import PER_ROW, weak_aggregate
+        if self.agg is None and node.name.lower() not in PER_ROW:
+            raise BindError(f'Aggregate "{node.sql()}" is not allowed here{location(node)}')
+        self.in_agg = True
+        try:
+            call = weak_aggregate(self, node, None)
+        finally:
+            self.in_agg = False
+        flt, self.pending_filter = self.pending_filter, None
+        if flt is not None:
+            call = AggCall(call.fn, call.args, call.dtype, False, flt, call.options)
+        return self.agg.add(call, node.name.lower())
+
     def _udf_aggregate(self, u, argn, node) -> Expr:
         if isinstance(node, exp.Anonymous) and node.expressions and \
                 isinstance(node.expressions[0], (exp.Distinct, exp.Order)):

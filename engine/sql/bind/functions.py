@@ -26,6 +26,7 @@ from engine.plan.functions.names import user_function_names
 from engine.plan.functions.structs import type_name
 from engine.sql.bind.aggregates import _AGGS
 from engine.sql.bind.util import _cast_literal, cast_to, make_call
+from engine.sql.bind.weak import is_weak
 from engine.sql.bind.windows import _WINDOW_ONLY
 from engine.sql.dialect import Dawn
 from engine.sql.parser import location
@@ -292,6 +293,8 @@ class FunctionBinding:
             if argn:
                 raise TypeMismatchError(f'Function "{who}" takes no arguments{location(node)}')
             return self._CurrentTimestamp(node)
+        if is_weak(name) and isinstance(node, exp.Anonymous):
+            return self._weak_aggregate(node)
         udf = self.b.lookup_udf(name, node) if F.lookup(name) is None else None
         if udf is not None:
             if udf.kind == "aggregate":

@@ -19,6 +19,7 @@ from engine.sql.bind.names import duckdb_name
 from engine.sql.bind.scope import Scope
 from engine.sql.bind.star import expand_select_list
 from engine.sql.bind.util import _is_all, position_of, sort_key
+from engine.sql.bind.weak import WEAK_FUNCTIONS, summary_query
 from engine.sql.bind.windows import _WindowContext
 from engine.sql.parser import location
 
@@ -27,6 +28,9 @@ class SelectBinding:
     """One SELECT block: select list, WHERE, GROUP BY, HAVING, windows, QUALIFY, ORDER BY, LIMIT."""
 
     def _bind_select(self, sel: exp.Select, parent: Scope | None) -> Node:
+        summary = summary_query(sel)  # SELECT LF_SUMMARY(...): one row per labeling function
+        if summary is not None:
+            return self._bind_select(summary, parent)
         saved_unnest = getattr(self, "_unnest_lists", None)
         self._unnest_lists = None  # unnest() belongs to this SELECT's list only (see unnest.py)
         try:
@@ -215,6 +219,8 @@ class SelectBinding:
         return False
 
     def _udf_kind(self, name: str) -> str | None:
+        if name.lower() in WEAK_FUNCTIONS:
+            return "aggregate"
         if self.functions is None or F.lookup(name) is not None:
             return None
         try:

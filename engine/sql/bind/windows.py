@@ -26,6 +26,7 @@ from engine.sql.bind.aggregates import (
     udf_aggregate_call,
 )
 from engine.sql.bind.util import _const_int, sort_key
+from engine.sql.bind.weak import bind_weak, is_weak
 from engine.sql.parser import location
 from udfs.accumulator import implements
 
@@ -110,6 +111,9 @@ class WindowBinding:
         if entry is None:
             whole = (frame is None and not ordered) or \
                 (frame is not None and frame.start is None and frame.end is None)
+            if isinstance(f, exp.Anonymous) and is_weak(f.name):
+                return bind_weak(self, f, window=True, whole=whole,
+                                 bind_arg=lambda a: self._post(self.bind(a), a))
             return self._window_udf(f, whole) if isinstance(f, exp.Anonymous) else None
         what = _Written(f, entry, within is not None)
         parts = call_parts(entry, f, within)
