@@ -32,6 +32,9 @@ class Catalog:
         if src is None and self.store is not None and name.lower().startswith("dawn."):
             from catalog.tracking import TABLES, TrackingSource
             table = name.lower()[5:]
+            from catalog.models import MODEL_TABLES, ModelTableSource
+            if table in MODEL_TABLES:
+                return ModelTableSource(self.store.duck, table)
             return TrackingSource(self.store.db.tracker(), table) if table in TABLES else None
         if src is None and self.store is not None and "." not in name:
             src = self.store.lookup(name)
@@ -64,4 +67,6 @@ class Catalog:
             out.update(self.store.video_names())
             from catalog.tracking import TABLES
             out.update(f"dawn.{t}" for t in TABLES)
+            from catalog.models import MODEL_TABLES
+            out.update(f"dawn.{t}" for t in MODEL_TABLES)
         return sorted(out)

@@ -97,6 +97,7 @@ class FunctionRegistry:
         self.python: dict[str, UDF] = {}
         self._builtins: dict[str, UDF] | None = None
         self._imported: dict[str, tuple[str, UDF | Exception]] = {}
+        self._models: dict[str, tuple] = {}
         if store is not None:
             store.duck.execute(FUNCTIONS_DDL)
 
@@ -141,10 +142,33 @@ class FunctionRegistry:
         target = self.stored().get(key)
         if target is not None:
             return self._from_catalog(key, target)
+        model = self.model(key)
+        if model is not None:
+            return model
         return self.builtins().get(key)
 
+    def model(self, name: str) -> UDF | None:
+        """A stored model (CREATE MODEL / CREATE LABEL MODEL) as its UDF, loaded once per version."""
+        if self.store is None:
+            return None
+        from catalog.models import ModelStore
+        row = self.store.duck.execute("SELECT created_at, run_id FROM dawn_meta.models WHERE lower(name) = ?",
+                                      [name]).fetchall()
+        if not row:
+            return None
+        version = (str(row[0][0]), row[0][1])
+        hit = self._models.get(name)
+        if hit is None or hit[0] != version:
+            hit = (version, ModelStore(self.store.duck).get(name).udf())
+            self._models[name] = hit
+        return hit[1]
+
     def names(self) -> list[str]:
-        return sorted(set(self.python) | set(self.stored()) | set(self.builtins()))
+        models = set()
+        if self.store is not None:
+            from catalog.models import ModelStore
+            models = set(ModelStore(self.store.duck).names())
+        return sorted(set(self.python) | set(self.stored()) | models | set(self.builtins()))
 
     def listing(self) -> list[tuple[str, str, str, str]]:
         """(name, kind, signature, source) for SHOW FUNCTIONS."""

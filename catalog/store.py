@@ -80,8 +80,8 @@ class Database:
         self.key: str | None = None
         for ddl in META_DDL:
             self.duck.execute(ddl)
-        from catalog import specialized, tracking
-        for ddl in tracking.ddl() + specialized.DDL:
+        from catalog import models, specialized, tracking
+        for ddl in tracking.ddl() + specialized.DDL + models.DDL:
             self.duck.execute(ddl)
         self._tracker = None
 

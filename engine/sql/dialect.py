@@ -42,6 +42,11 @@ class CreateVideo(exp.Expression):
     arg_types = {"this": True, "target": True, "replace": False, "options": False}
 
 
+class CreateModel(exp.Expression):
+    """CREATE [OR REPLACE] [LABEL] MODEL name [WITH (option = value, ...)] AS query (9/11)."""
+    arg_types = {"this": True, "label": False, "replace": False, "options": False, "query": True}
+
+
 class DropObject(exp.Expression):
     """DROP FUNCTION / DROP VIDEO: ``kind`` is 'function' or 'video'."""
     arg_types = {"this": True, "kind": True, "exists": False}
@@ -55,7 +60,7 @@ class Explain(exp.Expression):
     arg_types = {"this": True, "analyze": False, "verbose": False}
 
 
-DAWN_STATEMENTS = (CreateFunction, CreateVideo, DropObject, ShowFunctions, Explain)
+DAWN_STATEMENTS = (CreateFunction, CreateVideo, CreateModel, DropObject, ShowFunctions, Explain)
 
 
 def _counting(builder):
@@ -162,7 +167,7 @@ class Dawn(DuckDB):
             if words[:2] == ["SHOW", "FUNCTIONS"]:
                 self._advance(2)
                 return self.expression(ShowFunctions())
-            if words[:1] == ["DROP"] and words[1:2] in (["FUNCTION"], ["VIDEO"]):
+            if words[:1] == ["DROP"] and words[1:2] in (["FUNCTION"], ["VIDEO"], ["MODEL"]):
                 self._advance(2)
                 exists = bool(self._match_text_seq("IF", "EXISTS"))
                 name = self._parse_id_var(any_token=False)
@@ -175,6 +180,8 @@ class Dawn(DuckDB):
                 kind = ahead[i:i + 1]
                 if kind == ["VIDEO"] or (kind == ["FUNCTION"] and ahead[i + 2:i + 3] == ["FROM"]):
                     return self._parse_dawn_create()
+                if kind == ["MODEL"] or ahead[i:i + 2] == ["LABEL", "MODEL"]:
+                    return self._parse_create_model()
             return super()._parse_statement()
 
         def _parse_dawn_create(self):
@@ -207,6 +214,36 @@ class Dawn(DuckDB):
                 self._match_r_paren()
             return self.expression(CreateVideo(this=name, target=target, replace=replace,
                                                options=options))
+
+        def _parse_create_model(self):
+            self._advance()  # CREATE
+            replace = bool(self._match_text_seq("OR", "REPLACE"))
+            label = bool(self._match_text_seq("LABEL"))
+            self._match_text_seq("MODEL")
+            what = "CREATE LABEL MODEL" if label else "CREATE MODEL"
+            name = self._parse_id_var(any_token=False)
+            if name is None:
+                self.raise_error(f"{what} needs a name")
+            options = []
+            if self._match(TokenType.WITH):
+                if not self._match(TokenType.L_PAREN):
+                    self.raise_error(f"{what} {name.name} WITH needs (option = value, ...)")
+                while True:
+                    key = self._parse_id_var(any_token=True)
+                    if key is None or not self._match(TokenType.EQ):
+                        self.raise_error("Model options are written name = value")
+                    options.append(exp.PropertyEQ(this=key, expression=self._parse_bitwise()))
+                    if not self._match(TokenType.COMMA):
+                        break
+                if not self._match(TokenType.R_PAREN):
+                    self.raise_error(f"Expected ) after the options of {what} {name.name}")
+            if not self._match(TokenType.ALIAS):
+                self.raise_error(f"Expected AS SELECT ... after {what} {name.name}")
+            query = self._parse_statement()
+            if not isinstance(query, exp.Query):
+                self.raise_error(f"{what} {name.name} AS needs a query (SELECT ...)")
+            return self.expression(CreateModel(this=name, label=label, replace=replace, options=options,
+                                               query=query))
 
         def _parse_simplified_pivot(self, is_unpivot=None):
             """DuckDB's PIVOT/UNPIVOT statement may end in ORDER BY / LIMIT, which sqlglot does not
@@ -251,11 +288,13 @@ class Dawn(DuckDB):
 class DawnStatement:
     """One of Dawn's catalog statements, as the code that runs it (engine/functions_ddl.py) reads it."""
     kind: str                 # create_function | drop_function | show_functions | create_video | drop_video
+    #                           | create_model | create_label_model | drop_model
     name: str = ""
     target: str = ""
     replace: bool = False
     if_exists: bool = False
     options: dict = field(default_factory=dict)
+    query: exp.Expression | None = None
 
 
 def dawn_statement(node: exp.Expression) -> DawnStatement:
@@ -266,6 +305,11 @@ def dawn_statement(node: exp.Expression) -> DawnStatement:
     if isinstance(node, DropObject):
         return DawnStatement(f"drop_{node.args['kind']}", name=node.this.name,
                              if_exists=bool(node.args.get("exists")))
+    if isinstance(node, CreateModel):
+        return DawnStatement("create_label_model" if node.args.get("label") else "create_model",
+                             name=node.this.name, replace=bool(node.args.get("replace")),
+                             options={o.this.name.lower(): o.expression for o in node.args.get("options") or []},
+                             query=node.args["query"])
     kind = "create_function" if isinstance(node, CreateFunction) else "create_video"
     st = DawnStatement(kind, name=node.this.name, target=node.args["target"].this,
                        replace=bool(node.args.get("replace")))
