@@ -9,7 +9,7 @@ from engine.errors import BindError, DataError, ProgrammingError, did_you_mean
 from engine.session import Result
 
 
-def execute(session, st) -> Result:
+def execute(session, st, run=None) -> Result:
     if st.kind == "create_function":
         return _create_function(session, st)
     if st.kind == "drop_function":
@@ -20,6 +20,9 @@ def execute(session, st) -> Result:
             "name": pa.array([r[0] for r in rows], pa.string()), "kind": pa.array([r[1] for r in rows], pa.string()),
             "signature": pa.array([r[2] for r in rows], pa.string()),
             "source": pa.array([r[3] for r in rows], pa.string())}))
+    if st.kind in ("create_model", "create_label_model", "drop_model"):
+        from engine import models_ddl
+        return models_ddl.execute(session, st, run)
     if st.kind == "create_video":
         return _create_video(session, st)
     if st.kind == "drop_video":

@@ -60,7 +60,7 @@ def _options(st, allowed: dict, what: str) -> dict:
     return out
 
 
-def execute(session, st) -> Result:
+def execute(session, st, run=None) -> Result:
     if st.kind == "drop_model":
         return _drop(session, st)
     what = "CREATE LABEL MODEL" if st.kind == "create_label_model" else "CREATE MODEL"
@@ -74,18 +74,21 @@ def execute(session, st) -> Result:
         raise ProgrammingError(f'{what} {st.name}: a function "{st.name}" already exists; models are called '
                                "by name, so choose another")
     opts = _options(st, LABEL_OPTIONS if st.kind == "create_label_model" else END_OPTIONS, what)
-    res = session.run_query(st.query)
+    res = session.run_query(st.query, run=run)
     table = res.table
     names = list(table.column_names)
-    run = getattr(session, "current_run", None)
     if st.kind == "create_label_model":
         model, metrics = _fit_label_model(st.name, table, names, opts)
     else:
         model, metrics = _fit_end_model(st.name, table, names, opts)
     model.meta["metrics"] = metrics
     session.write(ModelStore.put_op(model, getattr(run, "run_id", None)))
-    session.last_model_metrics = (metrics, {f"model.{k}": str(v) for k, v in opts.items()},
-                                  {f"model/{name}.bin": model.state})
+    ctx = run.exec[2] if run is not None and run.exec is not None else None
+    if ctx is not None:  # the fit's figures go in the statement's run
+        ctx.run_metrics.update(metrics)
+        ctx.run_params.update({f"model.{k}": json.dumps(v) for k, v in st.options and opts.items()})
+        ctx.run_params["model.kind"] = model.kind
+        ctx.run_artifacts[f"model/{name}.{'json' if model.kind == 'label_model' else 'pt'}"] = model.state
     return Result(None)
 
 

@@ -235,7 +235,7 @@ class Session:
         if isinstance(stmt, D.DAWN_STATEMENTS):
             from engine import functions_ddl
             self._ensure_txn()
-            return functions_ddl.execute(self, D.dawn_statement(stmt))
+            return functions_ddl.execute(self, D.dawn_statement(stmt), run)
         if isinstance(stmt, exp.Transaction):
             self.begin()
             return Result(None)
