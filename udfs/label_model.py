@@ -34,6 +34,7 @@ DUPLICATE_THRESHOLD = 0.95
 SMOOTHING = 0.5          # Dirichlet pseudo-count per outcome, so no probability is exactly 0
 MAX_ITER = 200
 TOL = 1e-7               # stop when the mean log-likelihood per row improves by less
+ACC_FLOOR = (1.0, 0.05)  # an LF is assumed better than chance by at least 0.05: accuracy >= 1/k + 0.05
 
 
 class LabelModelWarning(UserWarning):
@@ -151,11 +152,12 @@ def duplicate_groups(P: np.ndarray, counts: np.ndarray, threshold: float = DUPLI
 
 @dataclass
 class LabelModel:
-    """A fitted label model: ``theta[i, y, v + 1]`` (v = -1 is abstain), the class prior ``pi``."""
+    """A fitted label model: per LF its accuracy ``acc`` (P(vote right | it votes)), the class
+    prior ``pi``; LFs in one group of copies share the first one's vote."""
     k: int
     m: int
     pi: np.ndarray
-    theta: np.ndarray                 # (m, k, k + 1)
+    acc: np.ndarray                   # (m,)
     groups: list[list[int]]
     method: str                       # "em" | "majority_vote"
     n_rows: int = 0
@@ -180,43 +182,50 @@ class LabelModel:
                           f"got {len(reps)}: using majority vote", LabelModelWarning, stacklevel=2)
             return cls._majority(P, c, k, m, pi if fixed else None, groups, coverage)
         Q = P[:, reps]
-        # the rows with the same representatives' votes are one pattern
-        if len(reps) < m:
+        if len(reps) < m:  # the rows with the same representatives' votes are one pattern
             u, inv = np.unique(encode(Q, k), return_inverse=True)
-            c = np.bincount(inv, weights=c)
+            c = np.bincount(inv.ravel(), weights=c)
             Q = decode(u, k, len(reps))
+        voted = Q >= 0
+        idx = np.where(voted, Q, 0).astype(np.intp)
+        nvotes = (voted * c[:, None]).sum(0)
         q = _majority_posterior(Q, k, pi)
-        theta_r = np.zeros((len(reps), k, k + 1))
-        onehots = [(Q[:, i] + 1).astype(np.intp) for i in range(len(reps))]
-        # (pattern, class) -> outcome * k + class: one bincount per LF is its M-step
-        flats = [(idx[:, None] * k + np.arange(k)[None, :]).ravel() for idx in onehots]
-        prev, it = -np.inf, 0
+        rows = np.arange(len(Q))
+        lo, hi = ACC_FLOOR[0] / k + ACC_FLOOR[1], 1.0 - 1e-4
+        prev, it, acc = -np.inf, 0, np.full(len(reps), 0.7)
         for it in range(1, MAX_ITER + 1):
-            w = q * c[:, None]                                    # (p, k)
-            tot = w.sum(0)
+            w = q * c[:, None]
             if not fixed:
-                pi = (tot + 1.0) / (tot.sum() + k)
-            wf = w.ravel()
-            for i, flat in enumerate(flats):
-                num = np.bincount(flat, weights=wf, minlength=(k + 1) * k).reshape(k + 1, k).T
-                theta_r[i] = (num + SMOOTHING) / (tot[:, None] + SMOOTHING * (k + 1))
-            logp = np.broadcast_to(np.log(pi), (len(Q), k)).copy()
-            logt = np.log(theta_r).transpose(0, 2, 1)           # (lf, outcome, class)
-            for i, idx in enumerate(onehots):
-                logp += logt[i][idx]
+                pi = (w.sum(0) + 1.0) / (c.sum() + k)
+            # M-step: an LF's accuracy is the expected share of its votes that are right
+            right = np.stack([w[rows, idx[:, i]] for i in range(len(reps))], axis=1)
+            acc = np.clip(((right * voted).sum(0) + SMOOTHING) / (nvotes + 2 * SMOOTHING), lo, hi)
+            # E-step: each vote adds its LF's log-odds to the class it names
+            logp = _scores(idx, voted, _log_odds(acc, k), k) + np.log(pi)[None, :]
             mx = logp.max(1, keepdims=True)
             e = np.exp(logp - mx)
-            s = e.sum(1, keepdims=True)
-            q = e / s
-            ll = float(((np.log(s[:, 0]) + mx[:, 0]) * c).sum() / c.sum())
+            s_ = e.sum(1, keepdims=True)
+            q = e / s_
+            ll = float(((np.log(s_[:, 0]) + mx[:, 0]) * c).sum() / c.sum()
+                       + (voted * c[:, None] * np.log((1 - acc) / (k - 1))[None, :]).sum() / c.sum())
             if ll - prev < TOL:
                 break
             prev = ll
-        theta = np.zeros((m, k, k + 1))
-        for g, r in zip(groups, range(len(reps))):
-            for i in g:
-                theta[i] = theta_r[r]
-        return cls(k, m, pi, theta, groups, "em", stats.n_rows, it, coverage)
+        share = np.array([(c[:, None] * (Q == y)).sum() for y in range(k)]) / max(nvotes.sum(), 1)
+        if not fixed and (pi < share / 10).any():
+            # a class that gets a fair share of the votes but almost no prior: the LFs break the
+            # independence the model assumes (errors that cluster), and EM explained the class
+            # away. Refit with a uniform class balance, and say so.
+            warnings.warn("the class balance could not be learned from these LFs (their errors look "
+                          f"correlated: the fit gave {np.round(pi, 3).tolist()} against vote shares "
+                          f"{np.round(share, 3).tolist()}); assuming a uniform balance: pass prior := "
+                          "[...] (for example from a labelled dev set) to set it", LabelModelWarning,
+                          stacklevel=2)
+            return cls.fit(stats, np.full(k, 1.0 / k), min_lfs=min_lfs)
+        full = np.zeros(m)
+        for g, a in zip(groups, acc):
+            full[g] = a
+        return cls(k, m, pi, full, groups, "em", stats.n_rows, it, coverage)
 
     @classmethod
     def _majority(cls, P, c, k, m, prior, groups, coverage) -> "LabelModel":
@@ -224,8 +233,7 @@ class LabelModel:
         if prior is None:
             votes = np.array([((P == y) * c[:, None]).sum() for y in range(k)], np.float64)
             prior = (votes + 1.0) / (votes.sum() + k)
-        theta = np.full((m, k, k + 1), np.nan)
-        return cls(k, m, np.asarray(prior, np.float64), theta, [[i] for i in range(m)],
+        return cls(k, m, np.asarray(prior, np.float64), np.full(m, np.nan), [[i] for i in range(m)],
                    "majority_vote", int(c.sum()), 0, coverage)
 
     # ---- using it ------------------------------------------------------------------------
@@ -234,48 +242,53 @@ class LabelModel:
         votes = np.asarray(votes)
         if self.method == "majority_vote":
             return majority_proba(votes, self.k, self.pi)
-        codes = encode(votes, self.k)
-        u, inv = np.unique(codes, return_inverse=True)
-        P = decode(u, self.k, self.m)
-        logp = np.log(self.pi)[None, :] + np.zeros((len(P), self.k))
-        logt = np.log(self.theta)
-        for g in self.groups:                           # each group of copies votes once
-            i = g[0]
-            logp += logt[i][:, P[:, i] + 1].T
+        reps = [g[0] for g in self.groups]          # each group of copies votes once
+        V = votes[:, reps]
+        voted = V >= 0
+        logp = _scores(np.where(voted, V, 0).astype(np.intp), voted, _log_odds(self.acc[reps], self.k),
+                       self.k) + np.log(self.pi)[None, :]
         logp -= logp.max(1, keepdims=True)
         e = np.exp(logp)
-        return (e / e.sum(1, keepdims=True))[inv.ravel()]
+        return e / e.sum(1, keepdims=True)
 
     @property
     def accuracy(self) -> np.ndarray:
         """Estimated P(vote is right | the LF votes), per LF."""
-        if self.method == "majority_vote":
-            return np.full(self.m, np.nan)
-        right = np.einsum("y,iy->i", self.pi, self.theta[:, np.arange(self.k), np.arange(self.k) + 1])
-        votes = np.einsum("y,iy->i", self.pi, 1.0 - self.theta[:, :, 0])
-        return right / np.maximum(votes, 1e-12)
+        return self.acc.copy()
 
     @property
     def weights(self) -> np.ndarray:
-        """Per LF the log-odds a vote of it adds for its class, as a symmetric model would weigh
-        an LF of its estimated accuracy (0 for an LF grouped as a copy of another)."""
-        acc = np.clip(self.accuracy, 1e-6, 1 - 1e-6)
-        w = np.log(acc * (self.k - 1) / (1 - acc))
+        """Per LF the log-odds one of its votes adds to the class it names (0 for an LF grouped
+        as a copy of another: the group votes once)."""
+        w = _log_odds(self.acc, self.k) if self.method == "em" else np.ones(self.m)
         for g in self.groups:
             w[g[1:]] = 0.0
         return w
 
     def to_dict(self) -> dict:
-        return {"k": self.k, "m": self.m, "pi": self.pi.tolist(), "theta": self.theta.tolist(),
+        return {"k": self.k, "m": self.m, "pi": self.pi.tolist(), "acc": self.acc.tolist(),
                 "groups": self.groups, "method": self.method, "n_rows": self.n_rows,
                 "iterations": self.iterations,
                 "coverage": None if self.coverage is None else self.coverage.tolist()}
 
     @classmethod
     def from_dict(cls, d: dict) -> "LabelModel":
-        return cls(d["k"], d["m"], np.array(d["pi"]), np.array(d["theta"], np.float64), d["groups"],
+        return cls(d["k"], d["m"], np.array(d["pi"]), np.array(d["acc"], np.float64), d["groups"],
                    d["method"], d.get("n_rows", 0), d.get("iterations", 0),
                    None if d.get("coverage") is None else np.array(d["coverage"]))
+
+
+def _log_odds(acc: np.ndarray, k: int) -> np.ndarray:
+    return np.log(acc * (k - 1) / (1 - acc))
+
+
+def _scores(idx: np.ndarray, voted: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
+    """(rows, k): per row and class the summed log-odds of the votes naming that class."""
+    out = np.zeros((len(idx), k))
+    for i in range(idx.shape[1]):
+        sel = voted[:, i]
+        out[sel, idx[sel, i]] += w[i]
+    return out
 
 
 def _vote_counts(votes: np.ndarray, k: int) -> np.ndarray:
