@@ -1,26 +1,39 @@
 """The label model of weak supervision (9/11): how far to trust each labeling function (LF),
 learned from the LFs' votes alone, and the probabilistic labels that follow.
 
-Model (Dawid and Skene, 1979): the true class Y of a row has prior ``pi``; given Y, LF i votes
-independently of the other LFs, with a class-conditional distribution ``theta[i, y, v]`` over
-``v`` in {abstain, class 0, ..., class k-1}. Abstaining is one of the outcomes, so an LF whose
-votes depend on the class only through *whether* it votes, such as a unipolar LF that only ever
-votes "spam", is modelled as what it is: Snorkel's LabelModel (0.10) ties abstention to nothing and
-flips such LFs (74.6% on the YouTube spam train set against majority vote's 86.7%).
+Two models, both assuming the LFs vote independently given the true class Y (prior ``pi``):
+
+* the accuracy model (``method = "em"``, the symmetric Dawid-Skene model): LF i, when it votes,
+  names the right class with probability ``acc[i]``, a wrong one uniformly otherwise; whether it
+  votes does not depend on Y. Each vote adds log(acc (k-1) / (1-acc)) to the class it names.
+* the class-conditional model (``"em_class_conditional"``, Dawid and Skene, 1979): a full
+  distribution ``theta[i, y, v]`` over v in {abstain, class 0, ..., k-1} per class, so an LF that
+  only ever votes "spam" (unipolar) is evidence by abstaining too. Snorkel 0.10's LabelModel
+  flips such LFs (74.6% on the YouTube spam train set against majority vote's 86.7%).
+
+Both are fitted by EM started at majority vote, so the classes keep their names, with every LF
+kept better than chance (accuracy >= 1/k + 0.05; a vote for c is never evidence against c). With
+unipolar LFs both are fitted and the one that overturns fewer of majority vote's clear decisions
+(rows with a strict majority) is kept: where the LFs' errors cluster, against the independence
+both assume, one of them reaches a degenerate optimum that contradicts most of those rows (on
+the YouTube spam LFs the class-conditional fit splits spam into two classes). A class balance
+that EM drives to (near) zero while the class gets a fair share of the votes is refused the same
+way: the fit is redone with a uniform balance and a warning says to pass a prior.
 
 Sufficient statistics (``VoteStats``): the histogram of distinct vote patterns, gathered in one
-pass. It determines the vote-overlap matrix and every other moment, so the maximum-likelihood fit
-(EM, initialised at majority vote, so the classes keep their names) never reads the rows again and
-costs O(distinct patterns), which stops growing once the patterns are seen; histograms of batches
-or partitions merge by adding counts.
+pass. It determines the vote-overlap matrix and every other moment, so a fit never reads the rows
+again and costs O(distinct patterns), which stops growing once the patterns are seen; histograms
+of batches or partitions merge by adding counts.
 
 Correlated LFs: two LFs that cover the same rows and agree on nearly all of them (a copy, or the
-same keyword twice) break the independence assumption and would outvote the rest. The fit groups
-such LFs (Jaccard of coverage and agreement both at least ``DUPLICATE_THRESHOLD``) and counts each
-group once; ``LabelModel.groups`` says which were grouped.
+same keyword twice) would outvote the rest. The fit groups such LFs (Jaccard of coverage and
+agreement both at least ``DUPLICATE_THRESHOLD``) and counts each group once; ``LabelModel.groups``
+says which were grouped.
 
 Votes are class indexes ``0 .. k-1`` with ``-1`` for abstain (the engine maps SQL labels and NULL
 to these). With fewer than ``MIN_LFS`` distinct LFs the model is majority vote, with a warning.
+A row where every LF abstained gets the prior under the accuracy model, and P(Y | all abstained)
+under the class-conditional one.
 """
 from __future__ import annotations
 
@@ -159,15 +172,17 @@ class LabelModel:
     pi: np.ndarray
     acc: np.ndarray                   # (m,)
     groups: list[list[int]]
-    method: str                       # "em" | "majority_vote"
+    method: str                       # "em" | "em_class_conditional" | "majority_vote"
     n_rows: int = 0
     iterations: int = 0
     coverage: np.ndarray | None = None
+    theta: np.ndarray | None = None   # class-conditional: (m, k, k + 1), outcome 0 = abstain
+    agreement: dict | None = None     # each candidate fit's agreement with majority vote's clear calls
 
     # ---- fitting -------------------------------------------------------------------------
     @classmethod
     def fit(cls, stats: VoteStats, prior: np.ndarray | None = None, *,
-            min_lfs: int = MIN_LFS) -> "LabelModel":
+            min_lfs: int = MIN_LFS, select: bool = True) -> "LabelModel":
         k, m = stats.k, stats.m
         if stats.n_rows == 0:
             raise ValueError("a label model needs at least one row of votes")
@@ -221,11 +236,40 @@ class LabelModel:
                           f"{np.round(share, 3).tolist()}); assuming a uniform balance: pass prior := "
                           "[...] (for example from a labelled dev set) to set it", LabelModelWarning,
                           stacklevel=2)
-            return cls.fit(stats, np.full(k, 1.0 / k), min_lfs=min_lfs)
+            return cls.fit(stats, np.full(k, 1.0 / k), min_lfs=min_lfs, select=select)
         full = np.zeros(m)
         for g, a in zip(groups, acc):
             full[g] = a
-        return cls(k, m, pi, full, groups, "em", stats.n_rows, it, coverage)
+        coin = cls(k, m, pi, full, groups, "em", stats.n_rows, it, coverage)
+        # an LF that only ever votes one class (unipolar) says as much by abstaining as by voting,
+        # which only the class-conditional model can read; without one, the accuracy model is
+        # the whole story and the second fit is skipped
+        polar = [len(np.unique(Q[Q[:, i] >= 0, i])) for i in range(Q.shape[1])]
+        if not select or min(polar) > 1:
+            return coin
+        # the class-conditional model: abstaining depends on the class (unipolar LFs)
+        pi_cc, theta_r, it_cc = _fit_class_conditional(Q, c, k, np.asarray(prior, np.float64) if fixed else None)
+        theta = np.zeros((m, k, k + 1))
+        for g, r in zip(groups, range(len(reps))):
+            theta[g] = theta_r[r]
+        right = np.einsum("y,iy->i", pi_cc, theta[:, np.arange(k), np.arange(k) + 1])
+        acc_cc = right / np.maximum(np.einsum("y,iy->i", pi_cc, 1.0 - theta[:, :, 0]), 1e-12)
+        cc = cls(k, m, pi_cc, acc_cc, groups, "em_class_conditional", stats.n_rows, it_cc, coverage, theta)
+        # Of the two fits keep the one that overturns fewer of majority vote's clear decisions
+        # (rows with a strict majority): both models assume the LFs independent given the class,
+        # and where they are not, one of them finds a degenerate optimum that contradicts most
+        # of them (on the YouTube spam LFs the class-conditional fit splits spam in two).
+        mvp = majority_proba(Q, k)
+        strict = np.nan_to_num(mvp).max(1) > 0.5
+        if not strict.any():
+            return coin
+        want = mvp[strict].argmax(1)
+        w = c[strict]
+        agree = [float((w * (mdl._proba_patterns(P[strict]).argmax(1) == want)).sum() / w.sum())
+                 for mdl in (coin, cc)]
+        best = coin if agree[0] >= agree[1] else cc
+        best.agreement = {"em": agree[0], "em_class_conditional": agree[1]}
+        return best
 
     @classmethod
     def _majority(cls, P, c, k, m, prior, groups, coverage) -> "LabelModel":
@@ -242,6 +286,20 @@ class LabelModel:
         votes = np.asarray(votes)
         if self.method == "majority_vote":
             return majority_proba(votes, self.k, self.pi)
+        if self.method == "em_class_conditional":
+            u, inv = np.unique(encode(votes, self.k), return_inverse=True)
+            return self._proba_patterns(decode(u, self.k, self.m))[inv.ravel()]
+        return self._proba_patterns(votes)
+
+    def _proba_patterns(self, votes: np.ndarray) -> np.ndarray:
+        if self.method == "em_class_conditional":
+            logp = np.broadcast_to(np.log(self.pi), (len(votes), self.k)).copy()
+            logt = np.log(self.theta).transpose(0, 2, 1)
+            for g in self.groups:
+                logp += logt[g[0]][votes[:, g[0]] + 1]
+            logp -= logp.max(1, keepdims=True)
+            e = np.exp(logp)
+            return e / e.sum(1, keepdims=True)
         reps = [g[0] for g in self.groups]          # each group of copies votes once
         V = votes[:, reps]
         voted = V >= 0
@@ -260,7 +318,8 @@ class LabelModel:
     def weights(self) -> np.ndarray:
         """Per LF the log-odds one of its votes adds to the class it names (0 for an LF grouped
         as a copy of another: the group votes once)."""
-        w = _log_odds(self.acc, self.k) if self.method == "em" else np.ones(self.m)
+        w = _log_odds(np.clip(self.acc, 1e-6, 1 - 1e-6), self.k) if self.method != "majority_vote" \
+            else np.ones(self.m)
         for g in self.groups:
             w[g[1:]] = 0.0
         return w
@@ -269,13 +328,65 @@ class LabelModel:
         return {"k": self.k, "m": self.m, "pi": self.pi.tolist(), "acc": self.acc.tolist(),
                 "groups": self.groups, "method": self.method, "n_rows": self.n_rows,
                 "iterations": self.iterations,
-                "coverage": None if self.coverage is None else self.coverage.tolist()}
+                "coverage": None if self.coverage is None else self.coverage.tolist(),
+                "theta": None if self.theta is None else self.theta.tolist()}
 
     @classmethod
     def from_dict(cls, d: dict) -> "LabelModel":
         return cls(d["k"], d["m"], np.array(d["pi"]), np.array(d["acc"], np.float64), d["groups"],
                    d["method"], d.get("n_rows", 0), d.get("iterations", 0),
-                   None if d.get("coverage") is None else np.array(d["coverage"]))
+                   None if d.get("coverage") is None else np.array(d["coverage"]),
+                   None if d.get("theta") is None else np.array(d["theta"], np.float64))
+
+
+def _fit_class_conditional(Q: np.ndarray, c: np.ndarray, k: int, prior: np.ndarray | None):
+    """Dawid-Skene EM over patterns: theta[i, y, v + 1] = P(LF i votes v | Y = y), v = -1 abstain."""
+    fixed = prior is not None
+    pi = prior if fixed else np.full(k, 1.0 / k)
+    q = _majority_posterior(Q, k, pi)
+    onehots = [(Q[:, i] + 1).astype(np.intp) for i in range(Q.shape[1])]
+    # (pattern, class) -> outcome * k + class: one bincount per LF is its M-step
+    flats = [(idx[:, None] * k + np.arange(k)[None, :]).ravel() for idx in onehots]
+    theta = np.zeros((Q.shape[1], k, k + 1))
+    prev, it = -np.inf, 0
+    for it in range(1, MAX_ITER + 1):
+        w = q * c[:, None]
+        tot = w.sum(0)
+        if not fixed:
+            pi = (tot + 1.0) / (tot.sum() + k)
+        wf = w.ravel()
+        for i, flat in enumerate(flats):
+            num = np.bincount(flat, weights=wf, minlength=(k + 1) * k).reshape(k + 1, k).T
+            theta[i] = _better_than_others((num + SMOOTHING) / (tot[:, None] + SMOOTHING * (k + 1)), tot)
+        logp = np.broadcast_to(np.log(pi), (len(Q), k)).copy()
+        logt = np.log(theta).transpose(0, 2, 1)
+        for i, idx in enumerate(onehots):
+            logp += logt[i][idx]
+        mx = logp.max(1, keepdims=True)
+        e = np.exp(logp - mx)
+        s_ = e.sum(1, keepdims=True)
+        q = e / s_
+        ll = float(((np.log(s_[:, 0]) + mx[:, 0]) * c).sum() / c.sum())
+        if ll - prev < TOL:
+            break
+        prev = ll
+    return pi, theta, it
+
+
+def _better_than_others(theta: np.ndarray, mass: np.ndarray) -> np.ndarray:
+    """An LF's vote for c is evidence for c: P(votes c | Y = c) >= P(votes c | Y = y) for every
+    other class y; where the fit says otherwise the two are pooled (their mass-weighted mean, the
+    constrained maximum), the difference taken from abstaining."""
+    k = theta.shape[0]
+    for c in range(k):
+        for y in range(k):
+            if y != c and theta[y, c + 1] > theta[c, c + 1]:
+                pooled = (theta[y, c + 1] * mass[y] + theta[c, c + 1] * mass[c]) / max(mass[y] + mass[c], 1e-12)
+                for z in (y, c):
+                    theta[z, 0] += theta[z, c + 1] - pooled
+                    theta[z, c + 1] = pooled
+    theta[:, 0] = np.maximum(theta[:, 0], 1e-6)
+    return theta / theta.sum(1, keepdims=True)
 
 
 def _log_odds(acc: np.ndarray, k: int) -> np.ndarray:
