@@ -14,7 +14,7 @@ classes. 10 LFs, binary, balanced classes, unless stated:
   (accuracy 0.6, coverage 0.6) copied three times (``copies={5: 3}``, 9 columns).
 
 1. accuracy on covered rows (at least one non-abstain vote), ``--n`` rows (100,000), ``--seeds``
-   seeds (5): Dawn (argmax of ``LabelModel.fit(VoteStats.of(votes, k)).predict_proba``), majority
+   seeds (20): Dawn (argmax of ``LabelModel.fit(VoteStats.of(votes, k)).predict_proba``), majority
    vote (ties broken at random, seeded, as Snorkel's MajorityLabelVoter with
    ``tie_break_policy="random"``) and Snorkel's LabelModel (``fit(L_train=votes, n_epochs=500,
    seed=s, log_freq=1000)``, ``predict(tie_break_policy="random")``) when ``import snorkel`` works.
@@ -29,7 +29,7 @@ classes. 10 LFs, binary, balanced classes, unless stated:
    stage's time and rows/s; Snorkel's fit time on the binary votes at n_epochs 100 and 500, and the
    ratios Dawn (stats + fit) / Snorkel.
 
-    python benchmarks/label_model.py [--seeds 5] [--n 100000]
+    python benchmarks/label_model.py [--seeds 20] [--n 100000]
     python benchmarks/label_model.py --quick          # n = 20,000, 2 seeds: a smoke test
 
 Snorkel lives in its own virtual environment here; run with that interpreter and this checkout on
@@ -232,7 +232,7 @@ def speed(n: int) -> list[str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--quick", action="store_true", help="n = 20,000, 2 seeds (a smoke test)")
     args = ap.parse_args()

@@ -202,10 +202,14 @@ class LabelModel:
             c = np.bincount(inv.ravel(), weights=c)
             Q = decode(u, k, len(reps))
         voted = Q >= 0
-        idx = np.where(voted, Q, 0).astype(np.intp)
         nvotes = (voted * c[:, None]).sum(0)
         q = _majority_posterior(Q, k, pi)
-        rows = np.arange(len(Q))
+        # the votes as flat (pattern * k + class) positions, LF by LF: the E-step is one bincount
+        # of the LFs' log-odds into them, the M-step one gather of the posterior from them
+        cols = [np.nonzero(voted[:, i])[0] for i in range(Q.shape[1])]
+        flat = np.concatenate([r * k + Q[r, i] for i, r in enumerate(cols)]).astype(np.intp)
+        per_lf = np.array([len(r) for r in cols])
+        starts = np.concatenate([[0], np.cumsum(per_lf)[:-1]])
         lo, hi = ACC_FLOOR[0] / k + ACC_FLOOR[1], 1.0 - 1e-4
         prev, it, acc = -np.inf, 0, np.full(len(reps), 0.7)
         for it in range(1, MAX_ITER + 1):
@@ -213,16 +217,18 @@ class LabelModel:
             if not fixed:
                 pi = (w.sum(0) + 1.0) / (c.sum() + k)
             # M-step: an LF's accuracy is the expected share of its votes that are right
-            right = np.stack([w[rows, idx[:, i]] for i in range(len(reps))], axis=1)
-            acc = np.clip(((right * voted).sum(0) + SMOOTHING) / (nvotes + 2 * SMOOTHING), lo, hi)
+            right = np.add.reduceat(w.ravel()[flat], starts) if len(flat) else np.zeros(len(reps))
+            right = np.where(per_lf > 0, right, 0.0)
+            acc = np.clip((right + SMOOTHING) / (nvotes + 2 * SMOOTHING), lo, hi)
             # E-step: each vote adds its LF's log-odds to the class it names
-            logp = _scores(idx, voted, _log_odds(acc, k), k) + np.log(pi)[None, :]
+            logp = np.bincount(flat, weights=np.repeat(_log_odds(acc, k), per_lf),
+                               minlength=len(Q) * k).reshape(len(Q), k) + np.log(pi)[None, :]
             mx = logp.max(1, keepdims=True)
             e = np.exp(logp - mx)
             s_ = e.sum(1, keepdims=True)
             q = e / s_
             ll = float(((np.log(s_[:, 0]) + mx[:, 0]) * c).sum() / c.sum()
-                       + (voted * c[:, None] * np.log((1 - acc) / (k - 1))[None, :]).sum() / c.sum())
+                       + (nvotes * np.log((1 - acc) / (k - 1))).sum() / c.sum())
             if ll - prev < TOL:
                 break
             prev = ll

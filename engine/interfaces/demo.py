@@ -140,6 +140,30 @@ def approx_showcase(con, out) -> None:
     con.execute("SET use_model_cache = true")
 
 
+def weak_supervision_showcase(con, out) -> None:
+    """Labeling functions, a label model and an end model on the YouTube spam collection
+    (examples/spam.py, where the steps are written), when the data and the example are here."""
+    import importlib.util
+    import warnings
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    example = os.path.join(root, "examples", "spam.py")
+    if not os.path.isfile(example):
+        print("(examples/spam.py is not here: the weak-supervision showcase is skipped)\n", file=out)
+        return
+    spec = importlib.util.spec_from_file_location("dawn_spam_example", example)
+    spam = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(spam)
+    if not os.path.isdir(spam.DEFAULT_DATA):
+        print(f"(the YouTube spam collection is not in {spam.DEFAULT_DATA}: set DAWN_YOUTUBE_SPAM; the "
+              "weak-supervision showcase is skipped)\n", file=out)
+        return
+    print("Weak supervision: YouTube comments labelled spam or ham by ten labeling functions, no hand "
+          "labels (UCI YouTube Spam Collection; gold labels only to score)\n", file=out)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # the label model's notes go to the run, not the demo
+        spam.run(con, spam.DEFAULT_DATA, out=out)
+
+
 RUNS_SHOWCASE = ("Every statement above is a tracked run: the run log is SQL too",
                  """SELECT r.statement_kind, r.status, round(w.value, 1) AS wall_ms, o.value AS rows_out,
        left(replace(r.sql, ?, ' '), 48) AS sql  -- ? = a line break
@@ -215,6 +239,7 @@ def run_demo(sf: float = 0.1, where: str | None = None, out=sys.stdout) -> int:
     if video:
         cascade_showcase(con, out)
         approx_showcase(con, out)
+    weak_supervision_showcase(con, out)
     title, sql = REFUSAL_SHOWCASE
     print(f"== {title}", file=out)
     print(sql, file=out)
