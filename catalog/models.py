@@ -63,22 +63,12 @@ def _arity_check(m: StoredModel):
 
 def _label_model_fn(m: StoredModel):
     from udfs.label_model import LabelModel, majority_labels
-    from udfs.weak_supervision import structs
+    from udfs.weak_supervision import structs, vote_indexes
     lm = LabelModel.from_dict(json.loads(m.state.decode()))
-    value_set = pa.array(m.labels, m.label_type)
 
     def predict(*args):
-        cols = []
-        for spec, a in zip(m.inputs, args):
-            if a.type != m.label_type and not pa.types.is_null(a.type):
-                a = a.cast(m.label_type)
-            idx = pc.index_in(a, value_set=value_set)
-            bad = pc.and_(pc.is_null(idx), pc.is_valid(a))
-            if pc.any(bad).as_py():
-                raise ValueError(f'label model "{m.name}": "{spec["name"]}" voted '
-                                 f"{a.filter(bad)[0].as_py()!r}, not one of its labels {m.labels}")
-            cols.append(idx.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int16))
-        V = np.stack(cols, axis=1)
+        V = vote_indexes(list(args), [i["name"] for i in m.inputs], m.labels, m.label_type,
+                         f'label model "{m.name}"')
         proba = lm.predict_proba(V)
         return structs(m.labels, m.label_type, proba, majority_labels(proba, np.argsort(-lm.pi, kind="stable")))
     return predict

@@ -74,6 +74,24 @@ def structs(labels: list, label_type: pa.DataType, proba: np.ndarray, lab: np.nd
     return pa.StructArray.from_arrays([lab_arr, prob, lists], fields=list(result_type(label_type)))
 
 
+def vote_indexes(args: list[pa.Array], names, labels: list, label_type: pa.DataType, what: str) -> np.ndarray:
+    """(n, m) class indexes of the LFs' votes, -1 for abstain (NULL); a vote outside ``labels``
+    is an error naming the LF (``what`` says whose)."""
+    value_set = pa.array(labels, label_type)
+    cols = []
+    for name, a in zip(names, args):
+        if a.type != label_type and not pa.types.is_null(a.type):
+            a = a.cast(label_type)
+        idx = pc.index_in(a, value_set=value_set)
+        bad = pc.and_(pc.is_null(idx), pc.is_valid(a))
+        if pc.any(bad).as_py():
+            raise VotesError(f'{what}: "{name}" voted {a.filter(bad)[0].as_py()!r}, which is not one of '
+                             f"the labels {labels}")
+        cols.append(idx.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int16))
+    n = len(args[0]) if args else 0
+    return np.stack(cols, axis=1) if cols else np.zeros((n, 0), np.int16)
+
+
 class _VotesAccumulator(Accumulator):
     """Per group VoteStats over the LFs' votes, with the label set kept consistent."""
 
@@ -117,19 +135,8 @@ class _VotesAccumulator(Accumulator):
 
     def votes(self, args: list[pa.Array]) -> np.ndarray:
         """(n, m) class indexes, -1 for abstain; a vote outside a declared set is an error."""
-        value_set = pa.array(self.labels, self.options.label_type)
-        cols = []
-        for name, a in zip(self._names(), args):
-            if a.type != self.options.label_type and not pa.types.is_null(a.type):
-                a = a.cast(self.options.label_type)
-            idx = pc.index_in(a, value_set=value_set)
-            bad = pc.and_(pc.is_null(idx), pc.is_valid(a))
-            if pc.any(bad).as_py():
-                raise VotesError(f'{self.options.fn.upper()}: "{name}" voted {a.filter(bad)[0].as_py()!r}, '
-                                 f"which is not one of the labels {self.labels}")
-            cols.append(idx.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int16))
-        n = len(args[0]) if args else 0
-        return np.stack(cols, axis=1) if cols else np.zeros((n, 0), np.int16)
+        return vote_indexes(args, self._names(), self.labels, self.options.label_type,
+                            self.options.fn.upper())
 
     def _names(self) -> tuple[str, ...]:
         return self.options.names + (("gold",) if self.options.gold else ())
