@@ -122,6 +122,10 @@ class _VotesAccumulator(Accumulator):
                     new.add(v)
         if not new:
             return
+        if -1 in new and self.options.label_type == pa.int64():
+            warnings.warn(f"{self.options.fn.upper()}: an LF voted -1, which Dawn reads as a class: "
+                          "abstain is NULL (Snorkel's -1 is not); declare labels=[...] to catch this",
+                          UserWarning, stacklevel=2)
         old = list(self.labels)
         self.labels = sorted(seen | new)
         pos = np.array([self.labels.index(v) for v in old], np.int16)

@@ -130,7 +130,11 @@ def bind_weak(eb, node: exp.Anonymous, *, window: bool, whole: bool = True, bind
             raise BindError(f"{what}: prior := has {len(prior)} entries for {len(labels)} labels "
                             f"{list(labels)}{location(opts['prior'])}")
     if labels is not None:
-        labels = tuple(sorted(labels)) if prior is None else labels
+        # probabilities are always in sorted label order (CREATE MODEL reads them so)
+        order = sorted(range(len(labels)), key=lambda i: labels[i])
+        labels = tuple(labels[i] for i in order)
+        if prior is not None:
+            prior = tuple(prior[i] for i in order)
     args = [b if b.dtype == label_type else cast_to(b, label_type) for b in bound]
     if gold is not None:
         args.append(gold if gold.dtype == label_type else cast_to(gold, label_type))
