@@ -354,6 +354,19 @@ class Connection:
     def execute(self, sql: str, params=None) -> Cursor:
         return self.cursor().execute(sql, params)
 
+    def sql(self, sql: str, params=None):
+        """A query as a Relation (``.show()``, ``.df()``, ``.arrow()``, ``.fetchall()``,
+        ``.explain()``; HTML in a notebook); any other statement runs now and returns None
+        (engine/interfaces/notebook.py)."""
+        from engine.interfaces.notebook import Relation
+        from engine.sql.parser import parse
+        from sqlglot import exp
+        stmts = parse(sql)
+        if len(stmts) == 1 and isinstance(stmts[0], exp.Query):
+            return Relation(self, sql, params)
+        self.execute(sql, params)
+        return None
+
     def executemany(self, sql: str, seq) -> Cursor:
         return self.cursor().executemany(sql, seq)
 

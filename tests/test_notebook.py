@@ -1,0 +1,43 @@
+"""con.sql(...) relations for notebooks and Python (10/11, first step)."""
+from __future__ import annotations
+
+import pyarrow as pa
+
+import engine
+
+
+def _con():
+    c = engine.connect()
+    c.register("t", pa.table({"a": list(range(25)), "b": ["x<y"] * 24 + [None]}))
+    return c
+
+
+def test_relation_methods_return_the_query_result():
+    c = _con()
+    rel = c.sql("SELECT a, b FROM t WHERE a > 2 ORDER BY a")
+    assert rel.columns == ["a", "b"] and rel.types == ["BIGINT", "VARCHAR"]
+    assert rel.fetchall()[:2] == [(3, "x<y"), (4, "x<y")]
+    assert rel.arrow().num_rows == 22 and len(rel) == 22
+    assert list(rel.df()["a"])[:3] == [3, 4, 5]
+    assert "ScanExec" in rel.explain() and "rows=" in rel.explain(analyze=True)
+
+
+def test_relation_renders_as_grid_and_html():
+    c = _con()
+    rel = c.sql("SELECT a, b FROM t ORDER BY a")
+    text = repr(rel)
+    assert "25 rows" in text and "│     0 │" in text and "│    24 │" in text
+    page = rel._repr_html_()
+    assert "<small>BIGINT</small>" in page and "x&lt;y" in page     # types shown, text escaped
+    assert page.count("<tr>") == 11                                  # header + the first 10 rows
+    assert "25 rows x 2 columns (showing the first 10)" in page
+    assert "<i>NULL</i>" in c.sql("SELECT b FROM t WHERE a = 24")._repr_html_()
+
+
+def test_relation_reruns_and_other_statements_run_at_once():
+    c = _con()
+    assert c.sql("CREATE TABLE u AS SELECT 1 AS z") is None
+    rel = c.sql("SELECT count(*) FROM u")
+    assert rel.fetchone() == (1,)
+    c.execute("INSERT INTO u VALUES (2)")
+    assert rel.fetchone() == (2,)        # a relation runs its query when asked, like DuckDB's
