@@ -25,6 +25,11 @@ groups at once, vectorized over a batch; groups are dense ids ``0 .. n_groups - 
   the inverse of ``update``, for sliding window frames evaluated row by row in order (the
   streaming window execution); frames evaluated all at once use ``state``/``merge`` instead.
 
+* ``evaluate_rows(args, group_ids) -> pa.Array`` (optional): one value per row instead of one per
+  group, computed after ``update`` from the row's group state, for window functions that learn
+  from their partition and answer per row (``LABEL_MODEL``: fit on the partition's votes, label
+  each row). The window calls it over whole partitions (``OVER ()`` / ``OVER (PARTITION BY ...)``).
+
 ``update`` and ``finalize`` are required; ``state`` and ``merge`` are needed where the engine
 combines partial results (an ``ORDER BY`` window frame); a class without them works in GROUP BY,
 without GROUP BY and over whole partitions, and a frame over it is refused by name.
