@@ -231,6 +231,22 @@ class Cursor:
         self._pos = 0
         return True
 
+    def _repr_html_(self) -> str:
+        """In a notebook: the next rows of the result as an HTML table (engine/interfaces/notebook.py),
+        without consuming them: a fetch afterwards still starts there."""
+        from engine.interfaces.notebook import HTML_ROWS, html_table
+        if self._stream is None:
+            return f"<p><small>no result set (rowcount {self.rowcount})</small></p>"
+        if self._pos >= len(self._rows):
+            self._next_rows()              # the next chunk, none of it read yet
+        chunk = self._chunk
+        if chunk is None:
+            return html_table(pa.Table.from_batches([], schema=self._stream.schema), 0)
+        head = pa.Table.from_batches([chunk.slice(self._pos, HTML_ROWS)])
+        total = self.rowcount if self.rowcount >= 0 else None
+        out = html_table(head, total)
+        return out if total is not None else out.replace("</small></p>", "; the result streams: more may follow</small></p>")
+
     def fetchone(self) -> tuple | None:
         self._open_stream()
         if self._pos >= len(self._rows) and not self._next_rows():

@@ -41,3 +41,14 @@ def test_relation_reruns_and_other_statements_run_at_once():
     assert rel.fetchone() == (1,)
     c.execute("INSERT INTO u VALUES (2)")
     assert rel.fetchone() == (2,)        # a relation runs its query when asked, like DuckDB's
+
+
+def test_a_cursor_renders_its_next_rows_without_consuming_them():
+    c = _con()
+    cur = c.cursor()
+    cur.execute("SELECT a FROM t ORDER BY a")
+    assert cur.fetchone() == (0,)
+    page = cur._repr_html_()
+    assert "<td>1</td>" in page and "<td>0</td>" not in page
+    assert cur.fetchone() == (1,)          # the preview read nothing
+    assert "rowcount" in c.cursor()._repr_html_()
