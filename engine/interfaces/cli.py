@@ -1,7 +1,7 @@
 """The ``dawn`` command.
 
 ``dawn [DATABASE] [-c SQL | -f FILE]`` runs SQL (also read from stdin when stdin is not a
-terminal) and prints every statement's result with the shared renderer (render.py); each
+terminal; on a terminal, without -c or -f, it starts the interactive shell, shell.py) and prints every statement's result with the shared renderer (render.py); each
 statement is a tracked run whose id goes to stderr, so stdout holds the results alone.
 ``dawn demo`` builds a demo database and runs showcase queries (demo.py); ``dawn runs
 list|show|compare|export|gc`` reads the run log (runs_cli.py).
@@ -217,9 +217,13 @@ def _main(argv: list[str]) -> int:
         raise UsageError(f"two databases given: '{args.database}' and -d '{args.database_opt}'")
     database = args.database or args.database_opt or ":memory:"
     sql, script = _read_script(args)
-    if sql is None:
-        ap.print_help()
-        return 0
+    if sql is None:   # a terminal: the interactive shell (shell.py)
+        from engine.interfaces.shell import interactive
+        con = open_database(database)
+        try:
+            return interactive(con, database)
+        finally:
+            con.close()
     con = open_database(database)
     try:
         return run_sql(con, sql, script=script)
