@@ -128,7 +128,8 @@ class Shell:
             try:
                 self.show(res)
             except KeyboardInterrupt:
-                res.stream is not None and res.stream.close()
+                if res.stream is not None:
+                    res.stream.close()
                 print("Cancelled while printing the result.", file=self.err)
                 return False
             if echo_time and self.timer:
