@@ -86,7 +86,7 @@ def execute(session, st, run=None) -> Result:
     ctx = run.exec[2] if run is not None and run.exec is not None else None
     if ctx is not None:  # the fit's figures go in the statement's run
         ctx.run_metrics.update(metrics)
-        ctx.run_params.update({f"model.{k}": json.dumps(v) for k, v in st.options and opts.items()})
+        ctx.run_params.update({f"model.{k}": json.dumps(v) for k, v in opts.items()})
         ctx.run_params["model.kind"] = model.kind
         ctx.run_artifacts[f"model/{name}.{'json' if model.kind == 'label_model' else 'pt'}"] = model.state
     return Result(None)
@@ -104,30 +104,16 @@ def _drop(session, st) -> Result:
     return Result(None, 0)
 
 
-def _label_type(table: pa.Table, cols: list[str], what: str) -> pa.DataType:
-    kinds = set()
-    for c in cols:
-        t = table.schema.field(c).type
-        if pa.types.is_null(t):
-            continue
-        if pa.types.is_string(t) or pa.types.is_large_string(t):
-            kinds.add("string")
-        elif pa.types.is_integer(t):
-            kinds.add("integer")
-        else:
-            raise DataError(f'{what}: "{c}" is {t}; labels are strings or integers')
-    if len(kinds) > 1:
-        raise DataError(f"{what}: the vote columns mix string and integer labels")
-    return pa.string() if kinds == {"string"} else pa.int64()
-
-
 def _fit_label_model(name: str, table: pa.Table, cols: list[str], opts: dict):
     from catalog.models import StoredModel
-    from udfs.weak_supervision import LabelModelAccumulator, Options, VotesError
+    from udfs.weak_supervision import LabelModelAccumulator, Options, VotesError, label_type_of, sorted_labels
     what = "CREATE LABEL MODEL"
     if not cols:
         raise DataError(f"{what} {name}: the query has no vote columns")
-    label_type = _label_type(table, cols, what)
+    try:
+        label_type = label_type_of([(c, table.schema.field(c).type) for c in cols], what)
+    except TypeError as e:
+        raise DataError(str(e)) from None
     labels = opts.get("labels")
     prior = opts.get("prior")
     if prior is not None and labels is None:
@@ -136,11 +122,8 @@ def _fit_label_model(name: str, table: pa.Table, cols: list[str], opts: dict):
                               or not all(0 < p < 1 for p in prior)):
         raise ProgrammingError(f"{what} {name}: prior must be {len(labels)} class probabilities in (0, 1) "
                                f"summing to 1, got {prior}")
-    if labels is not None and prior is not None:
-        order = sorted(range(len(labels)), key=lambda i: labels[i])
-        labels, prior = [labels[i] for i in order], [prior[i] for i in order]
-    elif labels is not None:
-        labels = sorted(labels)
+    if labels is not None:
+        labels, prior = sorted_labels(labels, prior)
     acc = LabelModelAccumulator.configured(Options("label_model", tuple(cols), label_type,
                                                    tuple(labels) if labels else None,
                                                    tuple(prior) if prior else None))()

@@ -125,16 +125,6 @@ class VoteStats:
     def patterns(self) -> np.ndarray:
         return decode(self.codes, self.k, self.m)
 
-    def overlap(self) -> np.ndarray:
-        """The vote-overlap matrix: rows where LF i voted a and LF j voted b, as an
-        (m*k, m*k) array (index i*k + a), from the histogram."""
-        P = self.patterns()
-        onehot = np.zeros((len(P), self.m * self.k))
-        for i in range(self.m):
-            ok = P[:, i] >= 0
-            onehot[np.nonzero(ok)[0], i * self.k + P[ok, i]] = 1.0
-        return (onehot * self.counts[:, None]).T @ onehot
-
 
 def duplicate_groups(P: np.ndarray, counts: np.ndarray, threshold: float = DUPLICATE_THRESHOLD) -> list[list[int]]:
     """LFs that cover (nearly) the same rows and agree on (nearly) all of them, as groups."""
@@ -204,11 +194,9 @@ class LabelModel:
         voted = Q >= 0
         nvotes = (voted * c[:, None]).sum(0)
         q = _majority_posterior(Q, k, pi)
-        # the votes as flat (pattern * k + class) positions, LF by LF: the E-step is one bincount
-        # of the LFs' log-odds into them, the M-step one gather of the posterior from them
-        cols = [np.nonzero(voted[:, i])[0] for i in range(Q.shape[1])]
-        flat = np.concatenate([r * k + Q[r, i] for i, r in enumerate(cols)]).astype(np.intp)
-        per_lf = np.array([len(r) for r in cols])
+        # the E-step is one bincount of the LFs' log-odds into the votes' positions, the M-step
+        # one gather of the posterior from them
+        flat, per_lf = _vote_positions(Q, k)
         starts = np.concatenate([[0], np.cumsum(per_lf)[:-1]])
         lo, hi = ACC_FLOOR[0] / k + ACC_FLOOR[1], 1.0 - 1e-4
         prev, it, acc = -np.inf, 0, np.full(len(reps), 0.7)
@@ -303,17 +291,12 @@ class LabelModel:
             logt = np.log(self.theta).transpose(0, 2, 1)
             for g in self.groups:
                 logp += logt[g[0]][votes[:, g[0]] + 1]
-            logp -= logp.max(1, keepdims=True)
-            e = np.exp(logp)
-            return e / e.sum(1, keepdims=True)
+            return _softmax(logp)
         reps = [g[0] for g in self.groups]          # each group of copies votes once
-        V = votes[:, reps]
-        voted = V >= 0
-        logp = _scores(np.where(voted, V, 0).astype(np.intp), voted, _log_odds(self.acc[reps], self.k),
-                       self.k) + np.log(self.pi)[None, :]
-        logp -= logp.max(1, keepdims=True)
-        e = np.exp(logp)
-        return e / e.sum(1, keepdims=True)
+        flat, per_lf = _vote_positions(votes[:, reps], self.k)
+        logp = np.bincount(flat, weights=np.repeat(_log_odds(self.acc[reps], self.k), per_lf),
+                           minlength=len(votes) * self.k).reshape(len(votes), self.k) + np.log(self.pi)[None, :]
+        return _softmax(logp)
 
     @property
     def accuracy(self) -> np.ndarray:
@@ -399,13 +382,17 @@ def _log_odds(acc: np.ndarray, k: int) -> np.ndarray:
     return np.log(acc * (k - 1) / (1 - acc))
 
 
-def _scores(idx: np.ndarray, voted: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
-    """(rows, k): per row and class the summed log-odds of the votes naming that class."""
-    out = np.zeros((len(idx), k))
-    for i in range(idx.shape[1]):
-        sel = voted[:, i]
-        out[sel, idx[sel, i]] += w[i]
-    return out
+def _softmax(logp: np.ndarray) -> np.ndarray:
+    e = np.exp(logp - logp.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
+def _vote_positions(Q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The votes as flat (row * k + class) positions, LF by LF, and how many each LF cast: one
+    bincount of the LFs' log-odds into them scores every row, one gather reads a posterior."""
+    cols = [np.nonzero(Q[:, i] >= 0)[0] for i in range(Q.shape[1])]
+    flat = np.concatenate([r * k + Q[r, i] for i, r in enumerate(cols)] or [np.zeros(0, np.int64)])
+    return flat.astype(np.intp), np.array([len(r) for r in cols], np.int64)
 
 
 def _vote_counts(votes: np.ndarray, k: int) -> np.ndarray:

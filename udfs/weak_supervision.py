@@ -74,6 +74,31 @@ def structs(labels: list, label_type: pa.DataType, proba: np.ndarray, lab: np.nd
     return pa.StructArray.from_arrays([lab_arr, prob, lists], fields=list(result_type(label_type)))
 
 
+def label_type_of(columns: list[tuple[str, pa.DataType]], what: str) -> pa.DataType:
+    """The label type of LF vote columns (name, type): VARCHAR or BIGINT; a column of another
+    type, or strings mixed with integers, is a TypeError naming them."""
+    kinds = set()
+    for name, t in columns:
+        if pa.types.is_null(t):
+            continue
+        kind = "string" if pa.types.is_string(t) or pa.types.is_large_string(t) else \
+            "integer" if pa.types.is_integer(t) else None
+        if kind is None:
+            raise TypeError(f'{what}: "{name}" is {t}; labels are strings or integers')
+        kinds.add(kind)
+    if len(kinds) > 1:
+        detail = ", ".join(f'"{n}" is {t}' for n, t in columns)
+        raise TypeError(f"{what}: labeling functions vote labels of one type, strings or integers; here {detail}")
+    return pa.string() if kinds == {"string"} else pa.int64()
+
+
+def sorted_labels(labels, prior=None) -> tuple[tuple, tuple | None]:
+    """Labels in sorted order, the prior permuted with them: probabilities are always listed in
+    sorted label order (CREATE MODEL reads them so)."""
+    order = sorted(range(len(labels)), key=lambda i: labels[i])
+    return tuple(labels[i] for i in order), None if prior is None else tuple(prior[i] for i in order)
+
+
 def vote_indexes(args: list[pa.Array], names, labels: list, label_type: pa.DataType, what: str) -> np.ndarray:
     """(n, m) class indexes of the LFs' votes, -1 for abstain (NULL); a vote outside ``labels``
     is an error naming the LF (``what`` says whose)."""

@@ -13,12 +13,11 @@ import pyarrow as pa
 from sqlglot import exp
 
 from engine.errors import BindError, NotSupportedError, TypeMismatchError
-from engine.plan import types as T
 from engine.plan.expressions import AggCall, ColumnRef, Expr, Literal, UdfCall
 from engine.sql.bind.util import cast_to
 from engine.sql.parser import location
 from udfs.core import UDF
-from udfs.weak_supervision import ACCUMULATORS, Options, result_type, summary_type
+from udfs.weak_supervision import ACCUMULATORS, Options, label_type_of, result_type, sorted_labels, summary_type
 
 WEAK_FUNCTIONS = frozenset(ACCUMULATORS)
 PER_ROW = frozenset({"label_model", "majority_vote"})
@@ -90,15 +89,11 @@ def bind_weak(eb, node: exp.Anonymous, *, window: bool, whole: bool = True, bind
     gold = None
     if "gold" in opts:
         gold = bind_arg(opts["gold"])
-    kinds = {("string" if T.is_string(b.dtype) else "integer" if pa.types.is_integer(b.dtype) else
-              "null" if pa.types.is_null(b.dtype) else T.sql_name(b.dtype))
-             for b in bound + ([gold] if gold is not None else [])}
-    kinds.discard("null")
-    if len(kinds) > 1 or (kinds and not kinds <= {"string", "integer"}):
-        detail = ", ".join(f'"{n}" is {T.sql_name(b.dtype)}' for n, b in zip(names, bound))
-        raise TypeMismatchError(f"{what}: labeling functions vote labels of one type, strings or "
-                                f"integers; here {detail}{location(node)}")
-    label_type = pa.string() if kinds == {"string"} else pa.int64()
+    try:
+        label_type = label_type_of([(n, b.dtype) for n, b in zip(names, bound)]
+                                   + ([("gold", gold.dtype)] if gold is not None else []), what)
+    except TypeError as e:
+        raise TypeMismatchError(f"{e}{location(node)}") from None
     declared = [(n, b.udf.labels) for n, b in zip(names, bound)
                 if isinstance(b, UdfCall) and getattr(b.udf, "labels", None) is not None]
     labels = None
@@ -130,11 +125,7 @@ def bind_weak(eb, node: exp.Anonymous, *, window: bool, whole: bool = True, bind
             raise BindError(f"{what}: prior := has {len(prior)} entries for {len(labels)} labels "
                             f"{list(labels)}{location(opts['prior'])}")
     if labels is not None:
-        # probabilities are always in sorted label order (CREATE MODEL reads them so)
-        order = sorted(range(len(labels)), key=lambda i: labels[i])
-        labels = tuple(labels[i] for i in order)
-        if prior is not None:
-            prior = tuple(prior[i] for i in order)
+        labels, prior = sorted_labels(labels, prior)
     args = [b if b.dtype == label_type else cast_to(b, label_type) for b in bound]
     if gold is not None:
         args.append(gold if gold.dtype == label_type else cast_to(gold, label_type))
