@@ -54,6 +54,7 @@ class Session:
         self.last_udf_metrics: dict = {}
         self._streams: weakref.WeakSet[ResultStream] = weakref.WeakSet()  # results still streaming
         self.settings: dict[str, Any] = {"disabled_rules": "", "threads": 1, "use_model_cache": True}
+        self.active_ctx = None       # the running statement's ExecContext
         self.autocommit = False
         self.in_txn = False
         self._log: list = []
@@ -424,6 +425,7 @@ class Session:
                              use_cache=use, cost=self.udf_cost)
         ctx = ExecContext(self.settings, analyze, planner=planner.plan, udf_runtime=runtime)
         ctx.store = self.store
+        self.active_ctx = ctx        # what the shell's progress bar reads (interfaces/progress.py)
         return ctx
 
     def finish(self, ctx) -> None:
@@ -455,6 +457,7 @@ class Session:
         plan = self.plan_query(stmt)
         op, planner = self.physical(plan)
         ctx = self.new_exec_context(planner, analyze)
+        ctx.root = op
         names = [c.name for c in plan.columns]
         schema = op.schema()
         if names:

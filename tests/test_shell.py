@@ -1,5 +1,7 @@
 """The interactive shell through a pseudo-terminal (10/11): a multi-line statement, .tables,
-.mode csv, Ctrl-C cancelling a running statement but not the shell, psql aliases, ~/.dawnrc."""
+.mode csv, Ctrl-C cancelling a running statement but not the shell, psql aliases, ~/.dawnrc,
+rich tables, the progress bar, completion of a table name, errors shown without exiting, and
+history kept across sessions."""
 from __future__ import annotations
 
 import os
@@ -35,7 +37,8 @@ def test_shell_session(tmp_path):
     child.expect("1045")
     child.expect(DONE)
     child.send("SELECT a FROM t ORDER BY a;\r")
-    child.expect(r"10 rows\s*\r\n\s*\(4 shown\)")      # .maxrows from ~/.dawnrc
+    child.expect("╭")                                 # a rich table on a terminal
+    child.expect(r"10 rows \(4 shown\)")               # .maxrows from ~/.dawnrc
     child.expect(DONE)
     child.send(".tables\r")
     child.expect(r"\x1b\[\?2004lt\r\n")           # the one table, alone on its line
@@ -53,7 +56,8 @@ def test_shell_session(tmp_path):
     # Ctrl-C cancels a long statement, and the shell goes on
     child.send("SELECT count(*) FROM range(200000000) r1 WHERE r1.range % 7 = 3 AND "
                "(SELECT count(*) FROM range(1000000) r2 WHERE r2.range < r1.range % 100) > 5;\r")
-    time.sleep(3)
+    child.expect(r"running .*\d+%", timeout=30)       # the progress bar of a long statement
+    time.sleep(2)
     child.sendintr()
     child.expect("Cancelled", timeout=30)
     time.sleep(0.5)
@@ -65,3 +69,38 @@ def test_shell_session(tmp_path):
     child.close()
     assert child.exitstatus == 0
     assert "SELECT 41 + 1" in (tmp_path / ".dawn_history").read_text()
+
+
+def test_completion_errors_and_history(tmp_path):
+    child = spawn(tmp_path)
+    child.send("CREATE TABLE sales_by_region AS SELECT range AS r FROM range(7);\r")
+    child.expect(DONE)
+    time.sleep(0.5)
+    child.send("SELECT count(*) + 100 AS n FROM sales_b")    # Tab completes the table's name
+    time.sleep(0.5)
+    child.send("\t")
+    time.sleep(0.5)
+    child.send(";\r")
+    child.expect("107")
+    child.expect(DONE)
+    time.sleep(0.5)
+    child.send("SELECT * FROM sales_by_regoin;\r")           # an error is shown; the shell lives on
+    child.expect(r'Error: Table "sales_by_regoin" does not exist')
+    time.sleep(0.5)
+    child.send("SELECT max(r) * 6 AS answer FROM sales_by_region;\r")
+    child.expect("36")
+    child.expect(DONE)
+    time.sleep(0.5)       # the prompt is up (typed ahead, ^D is the tty's, not the editor's)
+    child.sendeof()
+    child.expect(pexpect.EOF)
+    child.close()
+    # a new session: the up arrow brings back the last statement of the one before
+    child = spawn(tmp_path)
+    child.send("\x1b[A")
+    time.sleep(0.5)
+    child.send("\r")
+    child.expect("36")
+    child.expect(DONE)
+    time.sleep(0.5)
+    child.sendeof()
+    child.expect(pexpect.EOF)

@@ -481,3 +481,34 @@ def head_and_tail(batches, max_rows: int = MAX_ROWS) -> tuple[pa.Table, int]:
     # the bottom rows: from the rolling tail, or (a result just past the head) from the head
     end = pa.concat_tables([rows] + ([pa.Table.from_batches(tail, schema=schema)] if tail else []))
     return pa.concat_tables([rows.slice(0, top), end.slice(end.num_rows - bottom, bottom)]), total
+
+
+def render_rich(table: pa.Table, total_rows: int, max_rows: int = MAX_ROWS, console=None) -> None:
+    """``table`` (the rows ``head_and_tail`` kept) printed as a rich table on a terminal: the
+    shell's box mode. The same cell texts as the duckbox grid (``column_texts``), the names over
+    their types, numbers right-aligned, NULL dimmed, a ``·`` row where rows are hidden, and the
+    row count under the table when rows are hidden, the result is empty or long."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+    top, bottom = _shown_rows(total_rows, max_rows)
+    shown = table.num_rows
+    t = Table(box=box.ROUNDED, header_style="bold", show_lines=False)
+    for f in table.schema:
+        t.add_column(f"{f.name}\n[dim]{type_name(f.type)}[/dim]",
+                     justify="right" if is_number(f.type) else "left", overflow="ellipsis",
+                     max_width=max(MAX_COL_WIDTH, 60))
+    texts = column_texts(table) if table.num_columns else []
+
+    def row(i: int) -> list:
+        return [Text("NULL", style="dim") if col[i] is None else Text(escape(col[i])) for col in texts]
+    for i in range(min(top, shown)):
+        t.add_row(*row(i))
+    if bottom:
+        t.add_row(*[Text(_DOT, style="dim") for _ in texts])
+        for i in range(top, shown):
+            t.add_row(*row(i))
+    console.print(t)
+    if shown < total_rows or total_rows == 0 or total_rows >= 10:   # one line, however narrow
+        console.print(f"{total_rows} rows" + (f" ({shown} shown)" if shown < total_rows else ""),
+                      style="dim italic", soft_wrap=True, highlight=False)

@@ -1,7 +1,8 @@
 """The interactive ``dawn [DATABASE]`` shell (10/11, first step), on prompt_toolkit.
 
 A statement may span lines; it is submitted when it ends in ``;`` (outside strings and comments).
-History is kept in ``~/.dawn_history``; Tab completes keywords, tables, columns and functions;
+History is kept in ``~/.dawn_history``; Tab completes keywords, tables, columns and functions
+(the name being typed);
 SQL is highlighted (pygments' SQL lexer). After each statement the shell prints its elapsed time
 and run id. Ctrl-C while a statement runs cancels the statement, not the shell; at the prompt it
 clears the line; Ctrl-D quits. ``~/.dawnrc`` (or ``$DAWNRC``) is read first, line by line, as
@@ -56,6 +57,8 @@ class Shell:
         self.mode, self.timer, self.maxrows = "box", True, 40
         self.target = None             # .output FILE
         self.done = False
+        # on a terminal: a progress bar on long statements, results as rich tables
+        self.terminal = all(hasattr(f, "isatty") and f.isatty() for f in (self.out, self.err))
 
     # ---- meta commands
     def meta(self, line: str) -> None:
@@ -111,12 +114,17 @@ class Shell:
     def run(self, sql: str, echo_time: bool = True) -> bool:
         """Run the statements in ``sql``; an error is one line on stderr. False if one failed."""
         from engine.interfaces.cli import describe, fail
+        from engine.interfaces.progress import StatementProgress
         session = self.con._session
         statements = session.execute_each(sql)
         while True:
             t0 = time.perf_counter()
             try:
-                res = next(statements)
+                if self.terminal:
+                    with StatementProgress(session, file=self.err):
+                        res = next(statements)
+                else:
+                    res = next(statements)
             except StopIteration:
                 return True
             except KeyboardInterrupt:
@@ -137,8 +145,14 @@ class Shell:
                 print(f"({(time.perf_counter() - t0) * 1000:.0f} ms{run})", file=self.err)
 
     def show(self, res) -> None:
-        from engine.interfaces.render import render_result
+        from engine.interfaces.render import head_and_tail, render_result, render_rich
         dest = self._dest()
+        if res.stream is not None and self.mode == "box" and self.terminal and self.target is None \
+                and getattr(res, "plan_text", None) is None:
+            from rich.console import Console
+            shown, total = head_and_tail(res.stream, self.maxrows)
+            render_rich(shown, total, self.maxrows, Console(file=dest))
+            return
         if res.stream is None or self.mode == "box":
             text = render_result(res, max_rows=self.maxrows) if res.stream is not None else render_result(res)
             if text:
@@ -198,6 +212,15 @@ def words_for_completion(con) -> list[str]:
     return sorted(words)
 
 
+def completer_for(con):
+    """Completes the name being typed (``FROM sal<Tab>``, ``dawn.ru<Tab>``) from the keywords,
+    tables, columns and functions: the word before the cursor, dots included."""
+    import re
+    from prompt_toolkit.completion import WordCompleter
+    # prompt_toolkit matches the pattern against the text before the cursor reversed
+    return WordCompleter(words_for_completion(con), ignore_case=True, pattern=re.compile(r"^[\w.]+"))
+
+
 def run_rc(shell: Shell) -> None:
     path = os.environ.get("DAWNRC") or os.path.expanduser("~/.dawnrc")
     if not os.path.isfile(path):
@@ -217,7 +240,6 @@ def run_rc(shell: Shell) -> None:
 def interactive(con, database: str) -> int:
     """The prompt loop on a terminal."""
     from prompt_toolkit import PromptSession
-    from prompt_toolkit.completion import WordCompleter
     from prompt_toolkit.history import FileHistory
     from prompt_toolkit.key_binding import KeyBindings
     from prompt_toolkit.lexers import PygmentsLexer
@@ -237,9 +259,10 @@ def interactive(con, database: str) -> int:
         else:
             buf.insert_text("\n")
 
-    completer = WordCompleter(words_for_completion(con), ignore_case=True, sentence=True)
+    completer = completer_for(con)
     session = PromptSession(history=FileHistory(os.path.expanduser("~/.dawn_history")),
                             lexer=PygmentsLexer(SqlLexer), completer=completer, key_bindings=kb,
+                            complete_while_typing=False,   # Tab completes, as in psql and duckdb
                             multiline=True, prompt_continuation="   ...> ")
     print(f"Dawn shell on {database}: statements end with ';', .help for commands, Ctrl-D quits.",
           file=sys.stderr)
@@ -251,5 +274,5 @@ def interactive(con, database: str) -> int:
         except EOFError:
             break
         shell.feed(text)
-        session.completer = WordCompleter(words_for_completion(con), ignore_case=True, sentence=True)
+        session.completer = completer_for(con)
     return 0

@@ -54,6 +54,7 @@ class ExecContext:
         # as Session.write takes them): a trained specialized model, a video's index
         self.store = None
         self.pending_writes: list = []
+        self.root: "Operator | None" = None     # the statement's physical plan (progress display)
 
     def metrics_for(self, op: "Operator") -> Metrics:
         m = self.metrics.get(id(op))

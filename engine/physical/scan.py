@@ -185,6 +185,11 @@ class ScanExec(Operator):
         # set by the planner under a LIMIT: the rows that may be all that is needed, so the
         # first batches are small (filters and functions above run on a few rows, not 131,072)
         self.row_budget: int | None = None
+        # the rows the source holds, for the shell's progress bar (engine/interfaces/progress.py)
+        try:
+            self.expected_rows: int | None = source.row_count()
+        except Exception:
+            self.expected_rows = None
 
     def params(self) -> str:
         # each source column with the id (``#<id>`` key) it has in the plan
