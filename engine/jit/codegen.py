@@ -85,13 +85,20 @@ class Template:
 
     def shape(self) -> str:
         """The template with literal values left out (they are parameters)."""
+        got = self.__dict__.get("_shape")
+        if got is None:
+            got = self.__dict__["_shape"] = self._shape()
+        return got
+
+    def _shape(self) -> str:
         col = {k: i for i, k in enumerate(self.columns)}
 
         def text(e: Expr) -> str:
             if isinstance(e, ColumnRef):
                 return f"c{col[e.key]}"
             if isinstance(e, Literal):
-                return f"L{e.dtype}{'N' if e.value is None else ''}"
+                nan = isinstance(e.value, float) and e.value != e.value
+                return f"L{e.dtype}{'N' if e.value is None else ''}{'nan' if nan else ''}"
             kids = ",".join(text(c) for c in e.children())
             tag = e.fn if isinstance(e, Call) else ("not_in" if isinstance(e, InList) and e.negated
                                                    else type(e).__name__)
@@ -165,11 +172,18 @@ def _check_static(e: Expr) -> None:
         raise Unsupported(f"expression {type(x).__name__}")
 
 
+_PLANS: dict[str, KernelPlan] = {}
+
+
 def plan_kernel(t: Template, sig: list[ColSig]) -> KernelPlan:
-    """The kernel for ``t`` over columns shaped ``sig`` (raises Unsupported)."""
-    from llvmlite import ir
-    em = _Emitter(t, sig, ir)
-    return em.build()
+    """The kernel for ``t`` over columns shaped ``sig`` (raises Unsupported); memoised by shape
+    (literals are parameters, so ``x < 5`` and ``x < 7`` share one plan and one machine code)."""
+    key = f"{t.shape()}|{','.join(s.text() for s in sig)}"
+    p = _PLANS.get(key)
+    if p is None:
+        from llvmlite import ir
+        p = _PLANS[key] = _Emitter(t, sig, ir).build()
+    return p
 
 
 class _Emitter:
@@ -508,6 +522,19 @@ class _Emitter:
             a, c = V("int", b.zext(a.v, self.i64), a.valid, 64), V("int", b.zext(c.v, self.i64), c.valid, 64)
         if a.rep == "f64" or c.rep == "f64":
             x, y = self.to_f64(a).v, self.to_f64(c).v
+            lit = [isinstance(z, Literal) and not (isinstance(z.value, float) and z.value != z.value)
+                   for z in e.args]
+            if lit[0] or lit[1]:
+                # against a number (the shape says it is not NaN) one comparison does: a NaN
+                # operand sorts above it, i.e. compares as "unordered or greater"
+                if lit[0]:
+                    x, y = y, x
+                    op = {"lt": "gt", "lte": "gte", "gt": "lt", "gte": "lte"}.get(op, op)
+                if op in ("lt", "lte", "eq"):
+                    r = b.fcmp_ordered({"lt": "<", "lte": "<=", "eq": "=="}[op], x, y)
+                else:
+                    r = b.fcmp_unordered({"gt": ">", "gte": ">=", "neq": "!="}[op], x, y)
+                return V("bool", r, valid)
             xn, yn = b.fcmp_unordered("uno", x, x), b.fcmp_unordered("uno", y, y)
             # NaN equals itself and sorts above every number (DuckDB's order, Dawn's compare)
             if op in ("eq", "neq"):

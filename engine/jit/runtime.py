@@ -105,11 +105,7 @@ class _Jit:
         mod.data_layout = str(self.tm.target_data)
         if cached is None:
             mod.verify()
-            pto = llvm.create_pipeline_tuning_options(speed_level=3)
-            pto.loop_vectorization = True
-            pto.slp_vectorization = True
-            pb = llvm.create_pass_builder(self.tm, pto)
-            pb.getModulePassManager().run(mod, pb)
+            self._optimize(mod)
         self._pending_disk, self._disk_hit = cached, False
         self.engine.add_module(mod)
         self.engine.finalize_object()
@@ -122,9 +118,20 @@ class _Jit:
 
     def assembly(self, ir_text: str) -> str:
         """Machine code for ``ir_text`` as assembly (for looking at what a kernel became)."""
-        mod = self.llvm.parse_assembly(ir_text)
+        llvm = self.llvm
+        mod = llvm.parse_assembly(ir_text)
         mod.triple = self.triple
+        mod.data_layout = str(self.tm.target_data)
+        self._optimize(mod)
         return self.tm.emit_assembly(mod)
+
+    def _optimize(self, mod) -> None:
+        llvm = self.llvm
+        pto = llvm.create_pipeline_tuning_options(speed_level=3)
+        pto.loop_vectorization = True
+        pto.slp_vectorization = True
+        pb = llvm.create_pass_builder(self.tm, pto)
+        pb.getModulePassManager().run(mod, pb)
 
 
 def jit() -> _Jit:
