@@ -154,9 +154,27 @@ def _has_call(e: Expr) -> bool:
     return isinstance(e, Call)
 
 
-def _check_static(e: Expr) -> None:
+def _one_string_predicate(e: Expr, strings: set[int]) -> bool:
+    """A boolean over one string column and constants, with no user function, subquery or
+    volatile call: evaluated on the column's dictionary by Dawn's own kernels, looked up per row."""
+    from engine.plan.expressions import SubqueryExpr, UdfCall
+    if not pa.types.is_boolean(e.dtype) or isinstance(e, ColumnRef):
+        return False
+    cols = e.columns()
+    if len(cols) != 1 or not cols <= strings:
+        return False
+    return not any(isinstance(x, (UdfCall, SubqueryExpr)) or (isinstance(x, Call) and x.fn in VOLATILE)
+                   for x in e.walk())
+
+
+def _check_static(e: Expr, strings: set[int] = frozenset()) -> None:
     """Node kinds the JIT can compile at all (types are checked when a chunk's are known)."""
-    for x in e.walk():
+    if _one_string_predicate(e, strings):
+        return
+    for x in e.children():
+        if not isinstance(x, (ColumnRef, Literal)):
+            _check_static(x, strings)
+    for x in (e,):
         if isinstance(x, (ColumnRef, Literal)):
             continue
         if isinstance(x, Call):
@@ -203,8 +221,9 @@ class _Emitter:
     # ------------------------------------------------------------------ planning + IR in one walk
     def build(self) -> KernelPlan:
         ir = self.ir
+        strings = {int(k[1:]) for k, ty in zip(self.t.columns, self.t.types) if pa.types.is_string(ty)}
         for e in self.t.roots():
-            _check_static(e)
+            _check_static(e, strings)
         key = f"v1|{self.t.shape()}|{','.join(s.text() for s in self.sig)}"
         mod = ir.Module(name="dawn")
         i8p = self.i8.as_pointer()

@@ -441,6 +441,8 @@ def _finalize(t: Template, kp: KernelPlan, states, keys, sizes, agg) -> pa.Table
                                v.astype(np.float64), pa.float64(), mask=none)
             else:
                 col = pa.array(v, pa.int64(), mask=none)
+                if pa.types.is_date32(c.dtype):
+                    col = col.cast(pa.int32()).cast(pa.date32())
         else:
             sums = _i128(states[o.value][slots])
             out = []

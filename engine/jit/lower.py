@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from engine.jit.codegen import AGGS, ColSig, Template, Unsupported, _check_static, plan_kernel
+from engine.jit.codegen import AGGS, ColSig, Template, Unsupported, plan_kernel
 from engine.plan.expressions import ColumnRef, Expr, conjuncts, substitute
 
 # sources whose scan is a plain stream of batches (video decodes lazily, table functions run code)
@@ -39,11 +39,11 @@ def lower(agg) -> tuple[Template, object, list]:
     from engine.physical.project import ProjectExec
     from engine.physical.scan import ScanExec
     fused = [agg]
-    if any(a.distinct or a.filter is not None or a.options for _, a in agg.aggs):
-        raise Unsupported("DISTINCT, FILTER or ORDER BY inside an aggregate")
     for _, a in agg.aggs:
         if a.fn not in AGGS:
             raise Unsupported(f"aggregate {a.fn}")
+        if a.distinct or a.filter is not None or a.options:
+            raise Unsupported(f"DISTINCT, FILTER or ORDER BY inside {a.fn}")
         if a.fn != "count_star" and len(a.args) != 1:
             raise Unsupported(f"aggregate {a.fn} with {len(a.args)} arguments")
     groups = [e for _, e in agg.groups]
@@ -73,8 +73,6 @@ def lower(agg) -> tuple[Template, object, list]:
         if not isinstance(g, ColumnRef):
             raise Unsupported(f"group key {g.sql()} is not a column")
     roots = filters + groups + [a for a in args if a is not None]
-    for e in roots:
-        _check_static(e)
     keys = [scan.keys[c] for c in scan.columns]
     used: list[str] = []
     for e in roots:

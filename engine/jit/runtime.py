@@ -10,8 +10,8 @@ literals replaced by parameter slots, the physical types of the columns, which c
 compiled before; across processes the object code sits in a cache directory
 (``$DAWN_JIT_CACHE``, else ``~/.cache/dawn/jit``), written by MCJIT's object-cache ``notify`` callback
 and read back by its ``getbuffer`` callback, so a new process parses the IR but neither optimizes nor
-generates code. A file's name hashes the key with the LLVM version and the CPU, so a cache copied to
-another machine is not used there.
+generates code. A file's name hashes the key with the LLVM version, the CPU and the code generator's
+source, so a cache copied to another machine, or left by another version of Dawn, is not used.
 """
 from __future__ import annotations
 
@@ -57,7 +57,11 @@ class _Jit:
         empty.triple = self.triple
         self.engine = llvm.create_mcjit_compiler(empty, self.tm)
         self.engine.set_object_cache(self._notify, self._getbuffer)
-        self.salt = f"{'.'.join(map(str, llvm.llvm_version_info))}|{self.cpu}|{self.features}"
+        # the code generator's own text is in the salt: a changed generator never loads old code
+        from engine.jit import codegen
+        with open(codegen.__file__, "rb") as f:
+            gen = hashlib.sha256(f.read()).hexdigest()[:16]
+        self.salt = f"{'.'.join(map(str, llvm.llvm_version_info))}|{self.cpu}|{self.features}|{gen}"
         self.addresses: dict[str, int] = {}
         self.modules: list = []  # kept alive: their code is referenced by address
         self._pending_disk: bytes | None = None
