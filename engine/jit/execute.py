@@ -467,7 +467,10 @@ def _finalize(t: Template, kp: KernelPlan, states, keys, sizes, agg) -> pa.Table
 
 
 def _int_column(values: list, dtype: pa.DataType) -> pa.Array:
-    if pa.types.is_decimal(dtype):
-        from decimal import Decimal
-        return pa.array([Decimal(v) if v is not None else None for v in values], dtype)
-    return pa.array(values, dtype)
+    try:
+        if pa.types.is_decimal(dtype):
+            from decimal import Decimal
+            return pa.array([Decimal(v) if v is not None else None for v in values], dtype)
+        return pa.array(values, dtype)
+    except (OverflowError, pa.ArrowInvalid):  # beyond the result type: the vectorized path's error
+        raise Unsupported(f"a sum beyond {dtype}") from None
