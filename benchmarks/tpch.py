@@ -1,10 +1,17 @@
 """TPC-H: Dawn beside DuckDB on the same Parquet files, one thread each.
 
     python benchmarks/tpch.py --sf 1 [--runs 3] [--queries 1,3,6] [--data DIR]
+    python benchmarks/tpch.py --sf 1 --memory --jit --queries 1,6 --runs 5
 
 Generates the data with tpchgen-cli if DIR lacks it, checks that every Dawn result equals
 DuckDB's, then prints per query the median warm time of each engine, the ratio Dawn/DuckDB,
 and the geometric mean of the ratios.
+
+``--memory``: Dawn over registered Arrow tables against DuckDB over its own native tables (the
+honest pairing for in-memory work, DESIGN.md). ``--jit``: Dawn is run twice, unfused (``SET jit =
+off``, the column ``dawn_s``) and compiled (``SET jit = on``, ``jit_s``), and for Q1 and Q6 the
+memory-read floor is timed: one compiled loop that only reads the buffers the JIT's kernel reads
+(the same columns; strings as the dictionary codes the kernel reads) and sums them.
 """
 from __future__ import annotations
 
@@ -51,6 +58,10 @@ def main(argv=None) -> int:
     ap.add_argument("--queries", default="")
     ap.add_argument("--data", default=os.environ.get("DAWN_TPCH_DATA", "/tmp/dawn-tpch"))
     ap.add_argument("--query-dir", default=os.path.abspath(QUERIES))
+    ap.add_argument("--memory", action="store_true",
+                    help="Dawn over Arrow tables in memory, DuckDB over its native tables")
+    ap.add_argument("--jit", action="store_true",
+                    help="add Dawn with SET jit = on, and the read floor for Q1 and Q6")
     args = ap.parse_args(argv)
 
     import duckdb
@@ -64,32 +75,138 @@ def main(argv=None) -> int:
     pa.set_cpu_count(1)
     pa.set_io_thread_count(1)
     d = ensure_data(args.sf, args.data)
+    from catalog import ArrowSource
+    import pyarrow.parquet as pq
     con = engine.connect()
+    tables = {}
     for t in TABLES:
-        con._session.catalog.register(t, ParquetSource(os.path.join(d, f"{t}.parquet")))
+        path = os.path.join(d, f"{t}.parquet")
+        if args.memory:
+            tables[t] = ArrowSource(pq.read_table(path))
+            con._session.catalog.register(t, tables[t])
+        else:
+            con._session.catalog.register(t, ParquetSource(path))
     duck = duckdb.connect()
     duck.execute("SET threads = 1")
     for t in TABLES:
-        duck.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{os.path.join(d, t + '.parquet')}')")
+        kind = "TABLE" if args.memory else "VIEW"
+        duck.execute(f"CREATE {kind} {t} AS SELECT * FROM read_parquet('{os.path.join(d, t + '.parquet')}')")
 
     qs = [int(x) for x in args.queries.split(",") if x] or list(range(1, 23))
-    print(f"TPC-H SF {args.sf:g}, one thread each (Dawn: pyarrow cpu_count=1; DuckDB: threads=1), "
-          f"median of {args.runs} warm runs")
-    print(f"{'query':>5} {'dawn_s':>9} {'duckdb_s':>9} {'ratio':>7}  result")
+    where = ("Dawn over Arrow tables in memory, DuckDB over native tables" if args.memory
+             else "both over the same Parquet files")
+    print(f"TPC-H SF {args.sf:g}, {where}, one thread each (Dawn: pyarrow cpu_count=1; DuckDB: "
+          f"threads=1), median of {args.runs} warm runs")
+    if args.jit:
+        print(f"{'query':>5} {'dawn_s':>9} {'jit_s':>9} {'duckdb_s':>9} {'floor_s':>9} "
+              f"{'jit/duck':>8} {'duck/jit':>8} {'jit/floor':>9} {'dawn/jit':>8}  result")
+    else:
+        print(f"{'query':>5} {'dawn_s':>9} {'duckdb_s':>9} {'ratio':>7}  result")
     ratios = []
     for q in qs:
         sql = query_text(q, args.query_dir)
+        if args.jit:
+            con.execute("SET jit = off")
         td, got = timed(lambda: con.execute(sql).fetchall(), args.runs)
         tk, exp = timed(lambda: duck.execute(sql).fetchall(), args.runs)
         problem = compare_results(got, exp, "order by" in sql.lower())
-        ratio = td / tk
-        ratios.append(ratio)
-        print(f"  Q{q:02d} {td:9.3f} {tk:9.3f} {ratio:7.2f}  {'ok' if problem is None else 'MISMATCH: ' + problem}")
+        if args.jit:
+            con.execute("SET jit = on")
+            tj, got_j = timed(lambda: con.execute(sql).fetchall(), args.runs)
+            problem = problem or compare_results(got_j, exp, "order by" in sql.lower())
+            compiled = any("JitPipelineExec" in r[0] for r in con.execute("EXPLAIN " + sql).fetchall())
+            floor = None
+            if q in FLOOR_COLUMNS and args.memory:
+                floor = read_floor(tables["lineitem"], FLOOR_COLUMNS[q], args.runs)
+            ratio = tj / tk
+            ratios.append(ratio)
+            fl = f"{floor:9.4f}" if floor else f"{'-':>9}"
+            jf = f"{tj / floor:9.2f}" if floor else f"{'-':>9}"
+            note = "ok" if problem is None else "MISMATCH: " + problem
+            print(f"  Q{q:02d} {td:9.4f} {tj:9.4f} {tk:9.4f} {fl} {ratio:8.2f} {tk / tj:8.2f} {jf} "
+                  f"{td / tj:8.2f}  {note}{'' if compiled else ' (not compiled)'}")
+        else:
+            ratio = td / tk
+            ratios.append(ratio)
+            print(f"  Q{q:02d} {td:9.3f} {tk:9.3f} {ratio:7.2f}  {'ok' if problem is None else 'MISMATCH: ' + problem}")
         sys.stdout.flush()
     geo = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
-    print(f"geometric mean ratio (Dawn/DuckDB): {geo:.2f}; worst: {max(ratios):.2f} "
+    name = "Dawn JIT/DuckDB" if args.jit else "Dawn/DuckDB"
+    print(f"geometric mean ratio ({name}): {geo:.2f}; worst: {max(ratios):.2f} "
           f"(Q{qs[ratios.index(max(ratios))]:02d})")
     return 0
+
+
+# the columns Q1's and Q6's compiled loops read
+FLOOR_COLUMNS = {
+    1: ["l_quantity", "l_extendedprice", "l_discount", "l_tax", "l_returnflag", "l_linestatus",
+        "l_shipdate"],
+    6: ["l_quantity", "l_extendedprice", "l_discount", "l_shipdate"],
+}
+
+
+def read_floor(source, columns: list[str], runs: int) -> float:
+    """Median seconds of one compiled (llvmlite) loop per chunk that reads ``columns`` of the
+    in-memory table (strings: the dictionary codes the JIT reads) and sums them: the least a
+    pipeline over these columns can cost on this machine."""
+    import ctypes
+    import numpy as np
+    from llvmlite import ir
+    from engine.jit.execute import _prepare
+    from engine.jit.runtime import compile_kernel
+    table = source.table.select(columns)
+    chunks = []
+    for i, b in enumerate(table.to_batches()):
+        chunks.append([_prepare(b.column(j), (source, i), c) for j, c in enumerate(columns)])
+    kinds = [p[0].kind for p in chunks[0]]
+
+    def build(name: str) -> str:
+        i64, f64 = ir.IntType(64), ir.DoubleType()
+        i8p = ir.IntType(8).as_pointer()
+        m = ir.Module("floor")
+        fn = ir.Function(m, ir.FunctionType(f64, [i64, i8p.as_pointer(), i64.as_pointer()]), name)
+        n, data, offs = fn.args
+        entry, loop, done = (fn.append_basic_block(x) for x in ("entry", "loop", "done"))
+        b = ir.IRBuilder(entry)
+        bases = []
+        for j, k in enumerate(kinds):
+            ty = {"f64": f64, "date": ir.IntType(32), "i32": ir.IntType(32), "i64": i64,
+                  "dict8": ir.IntType(8), "dict16": ir.IntType(16), "dict32": ir.IntType(32)}[k]
+            p = b.bitcast(b.load(b.gep(data, [ir.Constant(i64, j)])), ty.as_pointer())
+            bases.append((p, b.load(b.gep(offs, [ir.Constant(i64, j)])), ty))
+        b.cbranch(b.icmp_signed(">", n, ir.Constant(i64, 0)), loop, done)
+        lb = ir.IRBuilder(loop)
+        i = lb.phi(i64)
+        acc = lb.phi(f64)
+        total = acc
+        for p, off, ty in bases:
+            v = lb.load(lb.gep(p, [lb.add(off, i)]))
+            total = lb.fadd(total, v if ty == f64 else lb.sitofp(v, f64), name="racc")
+        nxt = lb.add(i, ir.Constant(i64, 1))
+        lb.cbranch(lb.icmp_signed("<", nxt, n), loop, done)
+        i.add_incoming(ir.Constant(i64, 0), entry)
+        i.add_incoming(nxt, loop)
+        acc.add_incoming(ir.Constant(f64, 0.0), entry)
+        acc.add_incoming(total, loop)
+        db = ir.IRBuilder(done)
+        r = db.phi(f64)
+        r.add_incoming(ir.Constant(f64, 0.0), entry)
+        r.add_incoming(total, loop)
+        db.ret(r)
+        return str(m).replace("= fadd double", "= fadd reassoc double")
+
+    c = compile_kernel("read-floor|" + ",".join(kinds), build)
+    fn = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p)(c.address)
+    calls = []
+    for parts in chunks:
+        arrs = [p[1] for p in parts]
+        d = (ctypes.c_void_p * len(arrs))(*[a.buffers()[1].address for a in arrs])
+        o = (ctypes.c_int64 * len(arrs))(*[a.offset for a in arrs])
+        calls.append((len(arrs[0]), d, o))
+
+    def once():
+        return sum(fn(n, ctypes.addressof(d), ctypes.addressof(o)) for n, d, o in calls)
+    return timed(once, runs)[0]
 
 
 if __name__ == "__main__":

@@ -551,6 +551,9 @@ class Session:
             if name in CASCADE_SETTINGS:  # checked now: a bad target fails the SET, not a later query
                 from engine.optimizer.insert_cascades import settings_of
                 value = settings_of({name: value})[name]
+            if name == "jit":  # checked now: a typo fails the SET, not every later query
+                from engine.jit import normalize_mode
+                value = normalize_mode(value)
             if name == "experiment":
                 value = str(value)
                 if not value.strip():

@@ -76,3 +76,10 @@ def test_approx():
         assert lo <= exact <= hi
     calls = [int(line.split("detector calls ")[1].split(" of ")[0]) for line in fc]
     assert calls[1] < calls[0] < 1500                   # the control variate saves detector calls
+
+
+def test_jit():
+    pytest.importorskip("llvmlite")
+    out = run_example("jit.py", "200000")
+    assert "compiled and vectorized answers agree: True" in out
+    assert "cache=hit(memory)" in out  # another literal, the same machine code

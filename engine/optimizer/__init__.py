@@ -5,8 +5,9 @@ folding, decorrelation, filter pushdown, column pruning, limit pushdown, repeate
 stops changing. Phase 2 (``COST_RULES``) runs once, in order, over the whole statement (the main
 plan and every subquery's plan): choices that need the cost model and its statistics, namely
 profiling unknown UDFs on a sample, join order, predicate order, specialized-model cascades and
-CTE materialisation (later sampling plans and fused pipelines go here). Last, every node is annotated with its
-estimated rows and cost (engine/plan/annotations.py), which the physical planner reads.
+CTE materialisation (later sampling plans go here). Last, every node is annotated with its
+estimated rows and cost (engine/plan/annotations.py), and each aggregate with whether its pipeline
+is to be compiled (engine/optimizer/cost/compile_choice.py), which the physical planner reads.
 
 Each rule is one module exposing ``rule(plan, ctx) -> plan``. The driver checks that every rule
 keeps the plan's output columns and types, skips rules named in ``ctx.disabled`` (set with
@@ -161,7 +162,8 @@ def annotate_estimates(plan: Node, ctx: OptimizerContext) -> Node:
     from engine.optimizer.order_predicates import predicate_cost
     from engine.plan.annotations import annotate
     from engine.plan.expressions import conjuncts
-    from engine.plan.nodes import Filter, Scan
+    from engine.optimizer.cost.compile_choice import choose
+    from engine.plan.nodes import Aggregate, Filter, Scan
     cm = ctx.cost
 
     def visit(p: Node) -> Node:
@@ -173,5 +175,7 @@ def annotate_estimates(plan: Node, ctx: OptimizerContext) -> Node:
                 base = n if isinstance(n, Scan) else n.child
                 annotate(n, conjuncts={q: (predicate_cost(q, ctx.udf_cost), cm.selectivity(q, base))
                                        for q in parts})
+            if isinstance(n, Aggregate):  # compile its pipeline? (the JIT says whether it can)
+                annotate(n, jit=choose(cm.estimate(n.child).rows, ctx.settings))
         return p
     return each_plan(plan, visit)

@@ -54,7 +54,9 @@ class HashAggregateExec(Operator):
     def params(self) -> str:
         from engine.plan.nodes import describe_groups
         a = ", ".join(f"{e.sql()} AS {c.sql()}" for c, e in self.aggs)
-        return f"group=[{describe_groups(self.groups)}] aggs=[{a}]"
+        s = f"group=[{describe_groups(self.groups)}] aggs=[{a}]"
+        note = getattr(self, "jit_note", None)  # set when the JIT was asked and could not fuse
+        return s + f" jit=[{note}]" if note else s
 
     def _inputs(self, b: pa.RecordBatch, ctx) -> dict[str, pa.Array]:
         cols: dict[str, pa.Array] = {}

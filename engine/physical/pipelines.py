@@ -112,5 +112,23 @@ def _reads_key(op: Operator) -> tuple[str, int] | None:
 
 
 def render_pipelines(root: Operator) -> str:
-    """The ``Pipelines:`` section EXPLAIN VERBOSE prints after the plan."""
-    return "\n".join(["Pipelines:"] + ["  " + p.describe() for p in build_pipelines(root)])
+    """The ``Pipelines:`` section EXPLAIN VERBOSE prints after the plan, then which pipelines the
+    JIT compiled (the operators fused into each loop) and which it was asked to and could not."""
+    lines = ["Pipelines:"] + ["  " + p.describe() for p in build_pipelines(root)]
+    compiled, not_compiled = [], []
+
+    def walk(op: Operator) -> None:
+        fused = getattr(op, "fused_names", None)
+        if fused is not None:
+            compiled.append(f"  {op.name}: {fused()} (one compiled loop)")
+        note = getattr(op, "jit_note", None)
+        if note:
+            not_compiled.append(f"  {label(op)}: {note}")
+        for c in op.children():
+            walk(c)
+    walk(root)
+    if compiled:
+        lines += ["Compiled pipelines:"] + compiled
+    if not_compiled:
+        lines += ["Not compiled (vectorized):"] + not_compiled
+    return "\n".join(lines)

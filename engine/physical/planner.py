@@ -127,7 +127,12 @@ class Planner:
         if isinstance(node, Project):
             return ProjectExec(self.plan(node.child), list(node.exprs), schema, **kw)
         if isinstance(node, Aggregate):
-            return HashAggregateExec(self.plan(node.child), list(node.groups), list(node.aggs), schema, **kw)
+            op = HashAggregateExec(self.plan(node.child), list(node.groups), list(node.aggs), schema, **kw)
+            choice = annotation(node, "jit")
+            if choice is not None and choice[0]:  # the optimizer chose to compile its pipeline
+                from engine.physical.jit_pipeline import fuse
+                return fuse(op)
+            return op
         if isinstance(node, Distinct):
             groups = [(c, c) for c in node.columns]
             return HashAggregateExec(self.plan(node.child), groups, [], schema, **kw)

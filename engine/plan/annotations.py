@@ -6,7 +6,8 @@ rewrite. The physical planner reads annotations instead of asking the optimizer 
 never imports it).
 
 Keys in use: ``rows`` and ``cost`` (estimated output rows and rows touched, subtree included),
-``conjuncts`` (on Filter and Scan: ``{conjunct: (seconds per row, selectivity)}``, shown by EXPLAIN).
+``conjuncts`` (on Filter and Scan: ``{conjunct: (seconds per row, selectivity)}``, shown by EXPLAIN),
+``jit`` (on Aggregate: ``(compile its pipeline?, why)``, engine/optimizer/cost/compile_choice.py).
 """
 from __future__ import annotations
 

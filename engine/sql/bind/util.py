@@ -89,12 +89,13 @@ def make_call(name: str, args: list[Expr], node: exp.Expression | None = None,
         raise TypeMismatchError(f'Function "{name}" takes {want} argument(s), got {len(args)}'
                                 f"{location(node)}")
     types = [a.dtype for a in args]
-    what = written or (node.sql(dialect="duckdb") if node is not None else name)
+    # the call's text, for messages only: printing the node with sqlglot costs more than binding it
+    what = _Written(written, node, name)
     try:
         if f.coerce == "common" and args:
             t = types[0]
             for x in types[1:]:
-                t = T.common_type(t, x, f'"{what}"')
+                t = T.common_type(t, x, _Written(written, node, name, quoted=True))
             args = [cast_to(a, t) for a in args]
             types = [t] * len(args)
         rt = f.rtype(types)
@@ -105,6 +106,7 @@ def make_call(name: str, args: list[Expr], node: exp.Expression | None = None,
             return make_call(name, [cast_to(a, typed[0]) if pa.types.is_null(a.dtype) else a
                                     for a in args], node, written)
         msg = str(e)
+        what = str(what)
         if not msg.startswith("Cannot"):
             msg = f"{what.split('(')[0] if written else f.name} {msg}"
         raise TypeMismatchError(f'Type error in "{what}"{location(node)}: {msg}') from None
@@ -112,6 +114,18 @@ def make_call(name: str, args: list[Expr], node: exp.Expression | None = None,
         rt = types[0] if types else pa.null()
     return Call(f.name, tuple(args), rt)
 
+
+
+class _Written:
+    """A call's SQL text, printed only when a message needs it."""
+    __slots__ = ("written", "node", "name", "quoted")
+
+    def __init__(self, written, node, name: str, quoted: bool = False) -> None:
+        self.written, self.node, self.name, self.quoted = written, node, name, quoted
+
+    def __str__(self) -> str:
+        s = self.written or (self.node.sql(dialect="duckdb") if self.node is not None else self.name)
+        return f'"{s}"' if self.quoted else s
 
 
 def _cast_literal(value: str, t: pa.DataType, node, safe: bool) -> Literal | None:

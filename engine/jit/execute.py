@@ -1,0 +1,476 @@
+"""Running a compiled pipeline: Arrow chunks in, the aggregate's result table out.
+
+Per chunk (a Parquet row group read in its stored types, so decimals stay decimal128 and
+low-cardinality strings stay dictionaries; a batch of an in-memory table; any other source's
+batches) the columns' physical forms make the signature that picks the kernel; strings without a
+dictionary are dictionary-encoded (for an in-memory table once, kept with the table); each
+dictionary use gets its table (a predicate evaluated on the dictionary values by Dawn's own
+kernels, or the dictionary's group codes); the kernel runs over the buffers' addresses through
+ctypes, which releases the GIL. Group keys are dense: each key's codes (dictionary entries seen so
+far, an integer range, a boolean) multiply into one slot of the accumulator arrays; when a chunk
+widens a key's range the arrays are re-laid out. Anything found only now that the kernel cannot
+take (a type, more than ``MAX_SLOTS`` groups, an overflow) raises ``Unsupported``: the caller then
+runs the vectorized path from the start (nothing has been emitted).
+"""
+from __future__ import annotations
+
+import ctypes
+import datetime as _dt
+import struct
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from engine.jit.codegen import DICT_BITS, ColSig, KernelPlan, Template, Unsupported, plan_kernel
+
+MAX_SLOTS = 1 << 16   # accumulator slots (product of the keys' domains) before falling back
+_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p,
+                       ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                       ctypes.c_void_p)
+
+
+kernel_plan = plan_kernel
+
+
+@dataclass
+class RunStats:
+    """What EXPLAIN ANALYZE shows for a compiled pipeline."""
+    compile_s: float = 0.0
+    kernel_s: float = 0.0
+    chunks: int = 0
+    rows: int = 0
+    kernels: dict = field(default_factory=dict)  # kernel key -> how it was obtained
+
+    def describe(self) -> str:
+        hows = sorted(set(self.kernels.values()))
+        cache = "hit" if hows and all(h != "compiled" for h in hows) else "miss"
+        return (f"compile={self.compile_s * 1000:.1f}ms cache={cache}({','.join(hows)}) "
+                f"kernels={len(self.kernels)} chunks={self.chunks} loop={self.kernel_s * 1000:.1f}ms")
+
+
+# ---------------------------------------------------------------------------- chunks
+
+def _chunks(scan, columns: list[str], stats):
+    """Batches of ``columns`` (source names) in the types the source stores them."""
+    src = scan.source
+    if getattr(src, "kind", "") == "parquet":
+        n = src.meta.num_row_groups
+        stats.row_groups_total = n
+        stats.columns_read = list(columns)
+        for rg in range(n):
+            if scan.prune and not src._keep(rg, scan.prune):
+                continue
+            stats.row_groups_read += 1
+            src._account(stats, src.meta.row_group(rg), columns)
+            t = src.file.read_row_group(rg, columns=list(dict.fromkeys(columns)), use_threads=False)
+            for b in t.to_batches():
+                yield b, None
+        return
+    if getattr(src, "kind", "") == "arrow":
+        t = src.table.select(list(dict.fromkeys(columns)))
+        stats.columns_read = list(columns)
+        stats.bytes_read += t.nbytes
+        for i, b in enumerate(t.to_batches()):
+            yield b, (src, i)
+        return
+    for b in src.scan(list(dict.fromkeys(columns)), scan.prune, stats):
+        yield b, None
+
+
+@dataclass
+class _Chunk:
+    """A chunk ready for a kernel: its columns' forms and the buffers' addresses."""
+    n: int
+    prepared: list
+    sig: list
+    c_data: object
+    c_valid: object
+    c_offs: object
+
+
+def _ready(n: int, prepared: list) -> _Chunk:
+    data, valid, offs = [], [], []
+    for s, arr, _ in prepared:
+        bufs = arr.buffers()
+        data.append(bufs[1].address)
+        valid.append(bufs[0].address if s.nulls else 0)
+        offs.append(arr.offset)
+    nc = max(len(prepared), 1)
+    return _Chunk(n, prepared, [p[0] for p in prepared], (ctypes.c_void_p * nc)(*data),
+                  (ctypes.c_void_p * nc)(*valid), (ctypes.c_int64 * nc)(*offs))
+
+
+def _prepared_chunks(scan, columns: list[str]):
+    """The scan's non-empty chunks, ready. An in-memory table's are prepared once and kept with
+    it (its buffers do not move), so a repeated query pays only for its kernels."""
+    src = scan.source
+    uniq = list(dict.fromkeys(columns))
+    if getattr(src, "kind", "") == "arrow":
+        cache = src.__dict__.setdefault("_jit_chunks", {})
+        key = (id(src.table), tuple(columns))
+        hit = cache.get(key)
+        if hit is not None:
+            scan.stats.columns_read = list(columns)
+            scan.stats.bytes_read += src.table.select(uniq).nbytes
+            yield from hit
+            return
+    out = []
+    for batch, where in _chunks(scan, columns, scan.stats):
+        if not batch.num_rows:
+            continue
+        by_name = {c: batch.column(batch.schema.get_field_index(c)) for c in uniq}
+        ch = _ready(batch.num_rows, [_prepare(by_name[c], where, c) for c in columns])
+        out.append(ch)
+        yield ch
+    if getattr(src, "kind", "") == "arrow":
+        cache[key] = out
+
+
+def _encoded(arr: pa.Array, where, name: str) -> pa.Array:
+    """A string column as a dictionary array; an in-memory table's encoding is kept with it."""
+    if where is None:
+        return pc.dictionary_encode(arr.cast(pa.string()) if not pa.types.is_string(arr.type) else arr)
+    src, i = where
+    cache = src.__dict__.setdefault("_jit_dictionaries", {})
+    data = arr.buffers()[1]
+    ident = (name, i, data.address if data is not None else 0, arr.offset, len(arr))
+    hit = cache.get(ident)
+    if hit is not None:
+        return hit
+    enc = pc.dictionary_encode(arr if pa.types.is_string(arr.type) else arr.cast(pa.string()))
+    if len(enc.dictionary) <= 127:   # one byte an index: a quarter of the bytes to read
+        enc = pa.DictionaryArray.from_arrays(enc.indices.cast(pa.int8()), enc.dictionary)
+    elif len(enc.dictionary) <= 32767:
+        enc = pa.DictionaryArray.from_arrays(enc.indices.cast(pa.int16()), enc.dictionary)
+    cache[ident] = enc
+    return enc
+
+
+_KINDS = {pa.int8(): "i8", pa.int16(): "i16", pa.int32(): "i32", pa.int64(): "i64",
+          pa.float64(): "f64", pa.bool_(): "bool", pa.date32(): "date"}
+
+
+def _prepare(arr, where, name: str):
+    """(ColSig, the array whose buffers the kernel reads, the dictionary or None)."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    t = arr.type
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        arr = _encoded(arr, where, name)
+        t = arr.type
+    if pa.types.is_dictionary(t):
+        bits = t.index_type.bit_width
+        if not pa.types.is_signed_integer(t.index_type) or f"dict{bits}" not in DICT_BITS:
+            raise Unsupported(f"dictionary indices of type {t.index_type}")
+        d = arr.dictionary
+        if not pa.types.is_string(d.type):
+            if pa.types.is_large_string(d.type) or pa.types.is_string_view(d.type):
+                d = d.cast(pa.string())
+            else:
+                raise Unsupported(f"dictionary of {d.type}")
+        ind = arr.indices
+        return ColSig(f"dict{bits}", 0, ind.null_count > 0), ind, d
+    kind = _KINDS.get(t)
+    if kind is None and pa.types.is_decimal128(t) and t.precision <= 18:
+        return ColSig("dec", t.scale, arr.null_count > 0), arr, None
+    if kind is None:
+        raise Unsupported(f"column type {t}")
+    return ColSig(kind, 0, arr.null_count > 0), arr, None
+
+
+def _param_value(lit) -> int:
+    v, t = lit.value, lit.dtype
+    if t == pa.float64():
+        return struct.unpack("<q", struct.pack("<d", float(v)))[0]
+    if pa.types.is_date32(t):
+        if isinstance(v, _dt.datetime):
+            raise Unsupported("a timestamp as a date")
+        return (v - _dt.date(1970, 1, 1)).days
+    if pa.types.is_boolean(t):
+        return int(bool(v))
+    return int(v)
+
+
+# ---------------------------------------------------------------------------- group domains
+
+class _Keys:
+    """The dense key space: per key its domain (dictionary values seen, an integer range, a
+    boolean), strides, and the accumulator arrays laid out over the product."""
+
+    def __init__(self, kinds: list[str]) -> None:
+        self.kinds = kinds
+        self.values: list[list] = [[] for _ in kinds]       # dict: values in code order
+        self.index: list[dict] = [{} for _ in kinds]
+        self.lo: list[int | None] = [None for _ in kinds]   # int: lowest value
+        self.hi: list[int | None] = [None for _ in kinds]
+
+    def sizes(self) -> list[int]:
+        out = []
+        for k, kind in enumerate(self.kinds):
+            if kind == "dict":
+                out.append(len(self.values[k]) + 1)
+            elif kind == "bool":
+                out.append(3)
+            else:
+                out.append(1 if self.lo[k] is None else self.hi[k] - self.lo[k] + 2)
+        return out
+
+    def strides(self, sizes: list[int]) -> list[int]:
+        out, s = [], 1
+        for n in sizes:
+            out.append(s)
+            s *= n
+        return out
+
+    def remap(self, k: int, d: pa.Array) -> np.ndarray:
+        """Group codes of a chunk's dictionary (last entry: a NULL row)."""
+        vals = d.to_pylist()
+        if len(vals) > MAX_SLOTS:
+            raise Unsupported("a dictionary too large for dense keys")
+        idx, out = self.index[k], np.zeros(len(vals) + 1, dtype=np.int32)
+        for i, v in enumerate(vals):
+            if v is None:
+                continue
+            c = idx.get(v)
+            if c is None:
+                self.values[k].append(v)
+                c = idx[v] = len(self.values[k])
+            out[i] = c
+        return out
+
+    def widen(self, k: int, arr: pa.Array) -> None:
+        if pa.types.is_date32(arr.type):
+            arr = arr.view(pa.int32())
+        mm = pc.min_max(arr)
+        lo, hi = mm["min"].as_py(), mm["max"].as_py()
+        if lo is None:
+            return
+        if self.lo[k] is None:
+            self.lo[k], self.hi[k] = lo, hi
+        else:
+            self.lo[k], self.hi[k] = min(lo, self.lo[k]), max(hi, self.hi[k])
+        if self.hi[k] - self.lo[k] + 2 > MAX_SLOTS:
+            raise Unsupported("an integer key range too wide for dense keys")
+
+
+def _new_state(kind: str, n: int) -> np.ndarray:
+    if kind == "i128":
+        return np.zeros((n, 2), dtype=np.uint64)
+    return np.zeros(n, dtype=np.int64 if kind == "i64" else np.float64)
+
+
+def _relayout(states: list[np.ndarray], old_sizes, old_lo, keys: _Keys, new_sizes) -> list[np.ndarray]:
+    """The accumulator arrays moved to a wider key space (codes of a key keep their meaning)."""
+    n_old = int(np.prod(old_sizes))
+    n_new = int(np.prod(new_sizes))
+    slots = np.arange(n_old, dtype=np.int64)
+    new_slot = np.zeros(n_old, dtype=np.int64)
+    old_strides, new_strides = keys.strides(old_sizes), keys.strides(new_sizes)
+    for k, kind in enumerate(keys.kinds):
+        code = (slots // old_strides[k]) % old_sizes[k]
+        if kind == "int" and old_lo[k] is not None:
+            code = np.where(code > 0, code + (old_lo[k] - keys.lo[k]), 0)
+        new_slot += code * new_strides[k]
+    out = []
+    for s in states:
+        t = np.zeros((n_new,) + s.shape[1:], dtype=s.dtype)
+        t[new_slot] = s[:n_old]
+        out.append(t)
+    return out
+
+
+# ---------------------------------------------------------------------------- the run
+
+def run(t: Template, scan, agg, ctx, stats: RunStats) -> pa.Table:
+    """The aggregate's result over the scan, computed by compiled kernels."""
+    from engine.jit.runtime import compile_kernel
+    names = {k: c for c, k in scan.keys.items()}
+    columns = [names[k] for k in t.columns]
+    nodes = t.nodes()
+    scan.stats = type(scan.stats)()
+    grouped = bool(t.groups)
+    keys: _Keys | None = None
+    sizes: list[int] = [1]
+    states: list[np.ndarray] | None = None
+    plan0: KernelPlan | None = None
+    fns: dict[str, object] = {}
+    plans: dict[tuple, KernelPlan] = {}
+    params_of: dict[str, np.ndarray] = {}
+    for ch in _prepared_chunks(scan, columns):
+        n, prepared, sig = ch.n, ch.prepared, ch.sig
+        scan.stats.rows_read += n
+        sig_key = tuple(sig)
+        kp = plans.get(sig_key)
+        if kp is None:
+            kp = plans[sig_key] = kernel_plan(t, sig)
+        if plan0 is None:
+            plan0 = kp
+            if grouped:
+                keys = _Keys([k for k, _ in kp.keys])
+                sizes = keys.sizes()
+            states = [_new_state(s.kind, int(np.prod(sizes))) for s in kp.states]
+        elif [s.kind for s in kp.states] != [s.kind for s in plan0.states] or \
+                [k for k, _ in kp.keys] != [k for k, _ in plan0.keys] or \
+                [(o.rep, o.scale) for o in kp.outs] != [(o.rep, o.scale) for o in plan0.outs]:
+            raise Unsupported("chunks of different physical types")
+        fn = fns.get(kp.key)
+        if fn is None:
+            c = compile_kernel(kp.key, kp.ir)
+            stats.compile_s += c.seconds
+            stats.kernels[kp.key] = c.how
+            fn = fns[kp.key] = _FN(c.address)
+            params_of[kp.key] = np.array([_param_value(nodes[i]) for i in kp.params] or [0], dtype=np.int64)
+        # group codes and the key space
+        aux_arrays = []
+        if grouped:
+            old_sizes, old_lo = sizes, list(keys.lo)
+            for k, (kind, j) in enumerate(kp.keys):
+                if kind == "int":
+                    keys.widen(k, prepared[j][1])
+            remaps = {}
+            for (what, node, j) in kp.aux:
+                if what == "group":
+                    k = next(i for i, (kind, jj) in enumerate(kp.keys) if jj == j and kind == "dict")
+                    remaps[node] = keys.remap(k, prepared[j][2])
+            sizes = keys.sizes()
+            if int(np.prod(sizes)) > MAX_SLOTS:
+                raise Unsupported(f"more than {MAX_SLOTS} dense group slots")
+            if sizes != old_sizes or old_lo != keys.lo:
+                states = _relayout(states, old_sizes, old_lo, keys, sizes)
+        for (what, node, j) in kp.aux:
+            if what == "group":
+                aux_arrays.append(remaps[node])
+            else:
+                aux_arrays.append(_truth_table(nodes[node], t.columns[j], prepared[j][2], ctx))
+        strides = keys.strides(sizes) if grouped else []
+        gp = []
+        for k in range(len(t.groups)):
+            gp += [strides[k], keys.lo[k] if keys.lo[k] is not None else 0]
+        gp += [len(p[2]) if p[2] is not None else 0 for p in prepared]
+        gparams = np.array(gp or [0], dtype=np.int64)
+        c_data, c_valid, c_offs = ch.c_data, ch.c_valid, ch.c_offs
+        c_aux = (ctypes.c_void_p * max(len(aux_arrays), 1))(*[a.ctypes.data for a in aux_arrays])
+        c_states = (ctypes.c_void_p * len(states))(*[s.ctypes.data for s in states])
+        t0 = time.perf_counter()
+        rc = fn(n, ctypes.addressof(c_data), ctypes.addressof(c_valid), ctypes.addressof(c_offs),
+                ctypes.addressof(c_aux), params_of[kp.key].ctypes.data, gparams.ctypes.data,
+                ctypes.addressof(c_states))
+        stats.kernel_s += time.perf_counter() - t0
+        stats.chunks += 1
+        stats.rows += n
+        if rc:
+            raise Unsupported("an integer or decimal overflow (the vectorized path decides)")
+    if plan0 is None:  # no rows: the plan-typed kernel's layout, empty
+        from engine.jit.lower import plan_signature
+        plan0 = kernel_plan(t, [plan_signature(ty) for ty in t.types])
+        if grouped:
+            keys = _Keys([k for k, _ in plan0.keys])
+            sizes = keys.sizes()
+        states = [_new_state(s.kind, int(np.prod(sizes))) for s in plan0.states]
+    return _finalize(t, plan0, states, keys, sizes, agg)
+
+
+def _truth_table(e, key: str, d: pa.Array, ctx) -> np.ndarray:
+    """``e`` (a boolean over one string column) on each dictionary value and on NULL: two bytes
+    an entry, value and validity."""
+    from engine.errors import Error
+    from engine.physical.evaluate import evaluate, to_array
+    vals = pa.concat_arrays([d, pa.nulls(1, pa.string())])
+    batch = pa.RecordBatch.from_arrays([vals], names=[key])
+    try:
+        r = to_array(evaluate(e, batch, ctx), len(vals))
+    except Error as err:  # perhaps on a value no row holds: let the vectorized path decide
+        raise Unsupported(f"evaluating {e.sql()} on the dictionary: {err}") from None
+    if not pa.types.is_boolean(r.type):
+        r = r.cast(pa.bool_())
+    out = np.zeros(2 * len(vals), dtype=np.int8)
+    out[0::2] = pc.fill_null(r, False).to_numpy(zero_copy_only=False)
+    out[1::2] = pc.is_valid(r).to_numpy(zero_copy_only=False)
+    return out
+
+
+def _i128(words: np.ndarray) -> list[int]:
+    out = []
+    for lo, hi in words.tolist():
+        v = lo | (hi << 64)
+        out.append(v - (1 << 128) if hi >> 63 else v)
+    return out
+
+
+def _finalize(t: Template, kp: KernelPlan, states, keys, sizes, agg) -> pa.Table:
+    from engine.physical import aggregate_kernels as K
+    rows = states[0]
+    slots = np.nonzero(rows > 0)[0] if t.groups else np.zeros(1, dtype=np.int64)
+    cols = []
+    if t.groups:
+        strides = keys.strides(sizes)
+        for k, ((c, _), (kind, _j)) in enumerate(zip(agg.groups, kp.keys)):
+            code = (slots // strides[k]) % sizes[k]
+            null = code == 0
+            if kind == "dict":
+                dom = pa.array(keys.values[k], pa.string())
+                idx = np.where(null, 0, code - 1)
+                col = dom.take(pa.array(idx, mask=null)) if len(dom) else pa.nulls(len(slots), pa.string())
+            elif kind == "bool":
+                col = pa.array((code - 1).astype(bool), mask=null)
+            else:
+                lo = keys.lo[k] if keys.lo[k] is not None else 0
+                col = pa.array(code - 1 + lo, mask=null)
+                if pa.types.is_date32(c.dtype):
+                    col = col.cast(pa.int32()).cast(pa.date32())
+            cols.append(K.as_type(col, c.dtype))
+    for (c, _), o in zip(agg.aggs, kp.outs):
+        count = states[o.count][slots]
+        none = count == 0
+        if o.fn in ("count", "count_star"):
+            col = pa.array(count, pa.int64())
+        elif o.rep == "f64":
+            v = states[o.value][slots]
+            if o.fn == "avg":
+                with np.errstate(all="ignore"):
+                    v = v / np.where(none, 1, count)
+            col = pa.array(v, pa.float64(), mask=none)
+        elif o.fn in ("min", "max"):
+            v = states[o.value][slots]
+            if o.rep == "dec":
+                col = pa.array(v.astype(np.float64) * float(f"1e-{o.scale}") if o.scale else
+                               v.astype(np.float64), pa.float64(), mask=none)
+            else:
+                col = pa.array(v, pa.int64(), mask=none)
+                if pa.types.is_date32(c.dtype):
+                    col = col.cast(pa.int32()).cast(pa.date32())
+        else:
+            sums = _i128(states[o.value][slots])
+            out = []
+            for s, cnt in zip(sums, count.tolist()):
+                if cnt == 0:
+                    out.append(None)
+                elif o.fn == "avg":
+                    out.append(float(Fraction(s, cnt * 10 ** o.scale)))
+                elif o.rep == "dec":
+                    out.append(float(Fraction(s, 10 ** o.scale)))
+                else:
+                    out.append(s)
+            if o.fn == "sum" and o.rep == "int":
+                col = _int_column(out, c.dtype)
+            else:
+                col = pa.array(out, pa.float64())
+        cols.append(K.as_type(col, c.dtype))
+    schema = agg.schema()
+    if not cols:
+        return pa.table({"__n": pa.nulls(len(slots))}).select([])
+    return pa.Table.from_arrays(cols, schema=schema)
+
+
+def _int_column(values: list, dtype: pa.DataType) -> pa.Array:
+    try:
+        if pa.types.is_decimal(dtype):
+            from decimal import Decimal
+            return pa.array([Decimal(v) if v is not None else None for v in values], dtype)
+        return pa.array(values, dtype)
+    except (OverflowError, pa.ArrowInvalid):  # beyond the result type: the vectorized path's error
+        raise Unsupported(f"a sum beyond {dtype}") from None
