@@ -377,11 +377,24 @@ class Connection:
         from engine.interfaces.notebook import Relation
         from engine.sql.parser import parse
         from sqlglot import exp
+        from engine.sql.dialect import Explain
         stmts = parse(sql)
-        if len(stmts) == 1 and isinstance(stmts[0], exp.Query):
-            return Relation(self, sql, params)
+        # a query, and the statements that only show something (EXPLAIN [ANALYZE], DESCRIBE,
+        # SHOW): running those now and returning None would lose what they show
+        if len(stmts) == 1 and isinstance(stmts[0], (exp.Query, Explain, exp.Describe, exp.Show)):
+            return Relation(self, sql, params, plan=isinstance(stmts[0], Explain))
         self.execute(sql, params)
         return None
+
+    def runs(self, limit: int = 20):
+        """The latest tracked runs as a Relation (a table in a notebook, as ``dawn runs`` lists
+        them in a terminal); ``dawn.runs`` and its sibling tables hold everything."""
+        from engine.interfaces.notebook import Relation
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            raise ProgrammingError(f"runs(limit=...) takes a positive number of runs, not {limit!r}")
+        return Relation(self, "SELECT run_id, epoch_ms(start_time) AS started, statement_kind, status, "
+                              "round(duration_ms, 1) AS duration_ms, sql, error FROM dawn.runs "
+                              f"ORDER BY start_time DESC LIMIT {limit}")
 
     def executemany(self, sql: str, seq) -> Cursor:
         return self.cursor().executemany(sql, seq)

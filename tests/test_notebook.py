@@ -52,3 +52,20 @@ def test_a_cursor_renders_its_next_rows_without_consuming_them():
     assert "<td>1</td>" in page and "<td>0</td>" not in page
     assert cur.fetchone() == (1,)          # the preview read nothing
     assert "rowcount" in c.cursor()._repr_html_()
+
+
+def test_explain_analyze_and_runs_render_in_a_notebook():
+    c = _con()
+    rel = c.sql("EXPLAIN ANALYZE SELECT sum(a) FROM t WHERE a < 5")
+    assert rel is not None                      # shown, not run and dropped
+    page = rel._repr_html_()
+    assert page.startswith('<pre class="dawn-plan">') and "actual_rows=5" in page
+    assert "HashAggregateExec" in repr(rel) and "Total: rows=1" in repr(rel)
+    assert "BIGINT" in repr(c.sql("DESCRIBE t"))
+    c.execute("SELECT 42 AS answer")
+    runs = c.runs(limit=3)
+    assert runs.columns[:4] == ["run_id", "started", "statement_kind", "status"]
+    rows = runs.fetchall()
+    assert len(rows) == 3 and rows[0][5] == "SELECT 42 AS answer"
+    page = runs._repr_html_()
+    assert "<small>TIMESTAMP</small>" in page and "SELECT 42 AS answer" in page

@@ -6,7 +6,9 @@ on the model of DuckDB's Python API, that runs its query when asked for rows.
     rel.arrow(); rel.df(); rel.fetchall(); rel.explain()
     rel                   # in Jupyter: an HTML table with the column types, the first rows, the row count
 
-A statement that is not a query (DDL, DML, SET) runs at once and ``sql`` returns None, as
+``con.sql("EXPLAIN ANALYZE ...")`` is a relation too, shown as the plan's text (``<pre>`` in a
+notebook), as are DESCRIBE and SHOW; ``con.runs()`` is one over the latest tracked runs. A
+statement that changes something (DDL, DML, SET) runs at once and ``sql`` returns None, as
 DuckDB's ``con.sql`` does. Each method runs the query again (the data may have changed), like
 DuckDB's relations; ``arrow()`` once and reuse the table to avoid that.
 """
@@ -41,8 +43,12 @@ def html_table(table: pa.Table, total_rows: int | None = None, max_rows: int = H
 class Relation:
     """A query to run on a connection (see the module docstring)."""
 
-    def __init__(self, connection, sql: str, params=None) -> None:
+    def __init__(self, connection, sql: str, params=None, plan: bool = False) -> None:
         self.connection, self.sql, self.params = connection, sql, params
+        self.plan = plan          # an EXPLAIN [ANALYZE]: shown as the plan's text, not a grid
+
+    def _plan_text(self) -> str:
+        return "\n".join(r[0] for r in self._cursor().fetchall())
 
     def _cursor(self):
         cur = self.connection.cursor()
@@ -114,12 +120,14 @@ class Relation:
         return render_table(first, max_rows=max_rows, total_rows=total)
 
     def show(self, max_rows: int = 40) -> None:
-        print(self._grid(max_rows))
+        print(self._plan_text() if self.plan else self._grid(max_rows))
 
     def __repr__(self) -> str:
-        return self._grid(40)
+        return self._plan_text() if self.plan else self._grid(40)
 
     def _repr_html_(self) -> str:
+        if self.plan:   # EXPLAIN ANALYZE: the operator tree with its measured rows and times
+            return f'<pre class="dawn-plan">{html.escape(self._plan_text())}</pre>'
         table, total = self._head(HTML_ROWS)
         return html_table(table, total)
 
