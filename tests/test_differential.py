@@ -69,7 +69,9 @@ def assert_clean(stats, seed: int, oracles: tuple[str, ...]) -> None:
     assert skipped <= 0.10 * n, f"too many queries fail on both engines: {skipped} of {n}"
 
 
-def test_differential_against_duckdb():
+@pytest.mark.parametrize("jit", ["off", "on"])   # the vectorized path and the JIT forced on (11/11)
+def test_differential_against_duckdb(jit, monkeypatch):
+    monkeypatch.setenv("DAWN_JIT", jit)
     seed = int(os.environ.get("DAWN_DIFF_SEED", DEFAULT_SEED))
     n = int(os.environ.get("DAWN_DIFF_QUERIES", DEFAULT_QUERIES))
     stats = run_cases(seed, 0, n, oracles=("diff",), features=features())

@@ -15,6 +15,7 @@ import os
 import sys
 
 import pyarrow as pa
+import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import fuzz_oracles as fo  # noqa: E402
@@ -26,7 +27,9 @@ SEED = int(os.environ.get("DAWN_TLP_SEED", "4242"))
 CASES = int(os.environ.get("DAWN_TLP_QUERIES", "220"))  # per oracle
 
 
-def test_tlp_and_norec_on_dawn_and_duckdb():
+@pytest.mark.parametrize("jit", ["off", "on"])   # the vectorized path and the JIT forced on (11/11)
+def test_tlp_and_norec_on_dawn_and_duckdb(jit, monkeypatch):
+    monkeypatch.setenv("DAWN_JIT", jit)
     stats = fo.run_cases(SEED, 0, CASES, oracles=("tlp", "norec"), features=features())
     assert_clean(stats, SEED, ("tlp", "norec"))
     # the run must have exercised the identities, not only skipped

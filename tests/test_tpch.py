@@ -53,8 +53,9 @@ def _query(q: int) -> str:
         return f.read()
 
 
-def _check(cons, q: int) -> None:
+def _check(cons, q: int, jit: str = "auto") -> None:
     con, duck = cons
+    con.execute(f"SET jit = {jit}")
     sql = _query(q)
     got = con.execute(sql).fetchall()
     expected = duck.execute(sql).fetchall()
@@ -63,9 +64,10 @@ def _check(cons, q: int) -> None:
     assert problem is None, f"Q{q}: {problem}"
 
 
+@pytest.mark.parametrize("jit", ["off", "on"])   # the vectorized path and the JIT forced on (11/11)
 @pytest.mark.parametrize("q", range(1, 23))
-def test_tpch_sf001(sf001, q):
-    _check(sf001, q)
+def test_tpch_sf001(sf001, q, jit):
+    _check(sf001, q, jit)
 
 
 @pytest.mark.slow
