@@ -114,9 +114,10 @@ def _prepared_chunks(scan, columns: list[str]):
         key = (id(src.table), tuple(columns))
         hit = cache.get(key)
         if hit is not None:
+            out, nbytes = hit
             scan.stats.columns_read = list(columns)
-            scan.stats.bytes_read += src.table.select(uniq).nbytes
-            yield from hit
+            scan.stats.bytes_read += nbytes
+            yield from out
             return
     out = []
     for batch, where in _chunks(scan, columns, scan.stats):
@@ -127,7 +128,7 @@ def _prepared_chunks(scan, columns: list[str]):
         out.append(ch)
         yield ch
     if getattr(src, "kind", "") == "arrow":
-        cache[key] = out
+        cache[key] = (out, src.table.select(uniq).nbytes)
 
 
 def _encoded(arr: pa.Array, where, name: str) -> pa.Array:
