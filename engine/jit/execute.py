@@ -17,6 +17,7 @@ from __future__ import annotations
 import ctypes
 import datetime as _dt
 import struct
+import threading
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -312,6 +313,22 @@ def _morsels(ch: _Chunk, threads: int):
             return
 
 
+_POOLS: dict = {}
+_POOL_LOCK = threading.Lock()
+
+
+def _pool(threads: int):
+    """The process's pool of ``threads`` kernel threads (started once, shared by statements: each
+    statement's calls take only its own accumulator sets)."""
+    from concurrent.futures import ThreadPoolExecutor
+    with _POOL_LOCK:
+        p = _POOLS.get(threads)
+        if p is None:
+            p = _POOLS[threads] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dawn-jit")
+        return p
+
+
+
 class _Calls:
     """Kernel calls, on the caller's thread (threads=1) or on a pool of threads, each call taking
     one of ``threads`` sets of accumulator arrays (the ungrouped kernels load their registers from
@@ -326,8 +343,7 @@ class _Calls:
         self.pool = None
         self.pending: list = []
         if threads > 1:
-            from concurrent.futures import ThreadPoolExecutor
-            self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dawn-jit")
+            self.pool = _pool(threads)
             self.free = queue.SimpleQueue()
             for st in self.sets:
                 self.free.put(st)
@@ -374,12 +390,10 @@ class _Calls:
             st[:] = _relayout(st, old_sizes, old_lo, keys, sizes)
 
     def close(self) -> None:
-        if self.pool is not None:
-            try:
-                self.drain()
-            finally:
-                self.pool.shutdown(wait=True, cancel_futures=True)
-                self.pool = None
+        """Waits for every call in flight (their arrays must outlive them); the pool stays."""
+        while self.pending:
+            f, _ = self.pending.pop(0)
+            f.cancel() or f.exception()
 
     def merged(self, kp: KernelPlan) -> list[np.ndarray]:
         out = [s.copy() for s in self.sets[0]]
