@@ -1,7 +1,7 @@
 """TPC-H: Dawn beside DuckDB on the same Parquet files, one thread each.
 
     python benchmarks/tpch.py --sf 1 [--runs 3] [--queries 1,3,6] [--data DIR]
-    python benchmarks/tpch.py --sf 1 --memory --jit --queries 1,6 --runs 5
+    python benchmarks/tpch.py --sf 1 --memory --jit --queries 1,6 --runs 5 [--threads 2]
 
 Generates the data with tpchgen-cli if DIR lacks it, checks that every Dawn result equals
 DuckDB's, then prints per query the median warm time of each engine, the ratio Dawn/DuckDB,
@@ -12,6 +12,9 @@ honest pairing for in-memory work, DESIGN.md). ``--jit``: Dawn is run twice, unf
 off``, the column ``dawn_s``) and compiled (``SET jit = on``, ``jit_s``), and for Q1 and Q6 the
 memory-read floor is timed: one compiled loop that only reads the buffers the JIT's kernel reads
 (the same columns; strings as the dictionary codes the kernel reads) and sums them.
+``--threads N`` (with ``--jit``): the compiled pipeline is also run with ``SET threads = N``
+(morsel parallelism; the column ``jitN_s``) and ``scale`` is the scaling ratio jit_s / jitN_s
+(1 thread over N threads). DuckDB stays on one thread.
 """
 from __future__ import annotations
 
@@ -62,7 +65,10 @@ def main(argv=None) -> int:
                     help="Dawn over Arrow tables in memory, DuckDB over its native tables")
     ap.add_argument("--jit", action="store_true",
                     help="add Dawn with SET jit = on, and the read floor for Q1 and Q6")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="with --jit: also run the compiled pipelines with SET threads = N")
     args = ap.parse_args(argv)
+    par = args.jit and args.threads > 1
 
     import duckdb
     import pyarrow as pa
@@ -99,7 +105,8 @@ def main(argv=None) -> int:
           f"threads=1), median of {args.runs} warm runs")
     if args.jit:
         print(f"{'query':>5} {'dawn_s':>9} {'jit_s':>9} {'duckdb_s':>9} {'floor_s':>9} "
-              f"{'jit/duck':>8} {'duck/jit':>8} {'jit/floor':>9} {'dawn/jit':>8}  result")
+              f"{'jit/duck':>8} {'duck/jit':>8} {'jit/floor':>9} {'dawn/jit':>8}"
+              + (f" {'jit' + str(args.threads) + '_s':>9} {'scale':>6}" if par else "") + "  result")
     else:
         print(f"{'query':>5} {'dawn_s':>9} {'duckdb_s':>9} {'ratio':>7}  result")
     ratios = []
@@ -114,6 +121,13 @@ def main(argv=None) -> int:
             con.execute("SET jit = on")
             tj, got_j = timed(lambda: con.execute(sql).fetchall(), args.runs)
             problem = problem or compare_results(got_j, exp, "order by" in sql.lower())
+            par_cols = ""
+            if par:
+                con.execute(f"SET threads = {args.threads}")
+                tn, got_n = timed(lambda: con.execute(sql).fetchall(), args.runs)
+                con.execute("SET threads = 1")
+                problem = problem or compare_results(got_n, exp, "order by" in sql.lower())
+                par_cols = f" {tn:9.4f} {tj / tn:6.2f}"
             compiled = any("JitPipelineExec" in r[0] for r in con.execute("EXPLAIN " + sql).fetchall())
             floor = None
             if q in FLOOR_COLUMNS and args.memory:
@@ -124,7 +138,7 @@ def main(argv=None) -> int:
             jf = f"{tj / floor:9.2f}" if floor else f"{'-':>9}"
             note = "ok" if problem is None else "MISMATCH: " + problem
             print(f"  Q{q:02d} {td:9.4f} {tj:9.4f} {tk:9.4f} {fl} {ratio:8.2f} {tk / tj:8.2f} {jf} "
-                  f"{td / tj:8.2f}  {note}{'' if compiled else ' (not compiled)'}")
+                  f"{td / tj:8.2f}{par_cols}  {note}{'' if compiled else ' (not compiled)'}")
         else:
             ratio = td / tk
             ratios.append(ratio)

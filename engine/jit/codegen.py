@@ -214,6 +214,7 @@ class _Emitter:
         self.aux: list[tuple[str, int, int]] = []
         self.states: list[State] = [State("i64")]  # 0: rows per group
         self.state_of: dict = {}
+        self.merges: dict[int, tuple[str, int]] = {}  # min/max state -> (fn, its seen-count state)
         self.i1, self.i8, self.i32, self.i64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
         self.i128, self.f64 = ir.IntType(128), ir.DoubleType()
         self.ops: list = []  # deferred: callables emitting the loop body, run once the IR exists
@@ -287,7 +288,8 @@ class _Emitter:
             db.store(db.load(ptr, align=8), self.state_ptr(s, db), align=8)
         db.ret(db.zext(db.load(self.ovf), self.i32))
         text_template = str(mod)
-        plan = KernelPlan(key, self.params, self.aux, self.states, outs, self.keys)
+        plan = KernelPlan(key, self.params, self.aux, self.states, outs, self.keys,
+                          meta={"merge": dict(self.merges)})
 
         def ir_text(name: str, text=text_template) -> str:
             # reductions may be reassociated (so they vectorize): a sum's rounding then depends on
@@ -801,6 +803,7 @@ class _Emitter:
             # min/max's own seen-count: the shared count is updated after it in the same row
             seen = self.new_state("i64", ("seen", fn, arg))
             s = self.new_state(kind, (fn, arg))
+            self.merges[s] = (fn, seen)
             if (fn, arg) not in self.ops:
                 self.ops.append((fn, arg))
                 self.update_state(s, (fn, seen), v, active)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import ctypes
 import datetime as _dt
 import struct
+import threading
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -114,9 +115,10 @@ def _prepared_chunks(scan, columns: list[str]):
         key = (id(src.table), tuple(columns))
         hit = cache.get(key)
         if hit is not None:
+            out, nbytes = hit
             scan.stats.columns_read = list(columns)
-            scan.stats.bytes_read += src.table.select(uniq).nbytes
-            yield from hit
+            scan.stats.bytes_read += nbytes
+            yield from out
             return
     out = []
     for batch, where in _chunks(scan, columns, scan.stats):
@@ -127,7 +129,7 @@ def _prepared_chunks(scan, columns: list[str]):
         out.append(ch)
         yield ch
     if getattr(src, "kind", "") == "arrow":
-        cache[key] = out
+        cache[key] = (out, src.table.select(uniq).nbytes)
 
 
 def _encoded(arr: pa.Array, where, name: str) -> pa.Array:
@@ -285,9 +287,147 @@ def _relayout(states: list[np.ndarray], old_sizes, old_lo, keys: _Keys, new_size
 
 # ---------------------------------------------------------------------------- the run
 
+MORSEL = 1 << 17   # rows a kernel call takes when a pipeline runs on several threads
+
+
+def threads_of(ctx) -> int:
+    """``SET threads = N``: how many threads run a compiled pipeline's kernel calls."""
+    try:
+        return max(1, int(str((getattr(ctx, "settings", None) or {}).get("threads", 1)).strip()))
+    except (TypeError, ValueError):
+        return 1
+
+
+def _morsels(ch: _Chunk, threads: int):
+    """``ch`` as morsels of about ``MORSEL`` rows (slices: each column keeps its buffers, and its
+    offset grows, which the kernel adds to the row index for values and validity bits alike)."""
+    if threads <= 1 or ch.n <= MORSEL + MORSEL // 2:
+        yield ch
+        return
+    for a in range(0, ch.n, MORSEL):
+        m = min(MORSEL, ch.n - a)
+        if ch.n - (a + m) < MORSEL // 2:   # no small tail
+            m = ch.n - a
+        yield _ready(m, [(sg, arr.slice(a, m), d) for sg, arr, d in ch.prepared])
+        if a + m >= ch.n:
+            return
+
+
+_POOLS: dict = {}
+_POOL_LOCK = threading.Lock()
+
+
+def _pool(threads: int):
+    """The process's pool of ``threads`` kernel threads (started once, shared by statements: each
+    statement's calls take only its own accumulator sets)."""
+    from concurrent.futures import ThreadPoolExecutor
+    with _POOL_LOCK:
+        p = _POOLS.get(threads)
+        if p is None:
+            p = _POOLS[threads] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dawn-jit")
+        return p
+
+
+
+class _Calls:
+    """Kernel calls, on the caller's thread (threads=1) or on a pool of threads, each call taking
+    one of ``threads`` sets of accumulator arrays (the ungrouped kernels load their registers from
+    their set and store them back, so a set is any number of calls' partial result); ``merged``
+    combines the sets exactly: counts and integer/decimal sums add (i128 with carry), MIN/MAX by
+    their seen-counts, float sums add (their order is unspecified even on one thread)."""
+
+    def __init__(self, threads: int, states: list[np.ndarray], stats: RunStats) -> None:
+        import queue
+        self.threads, self.stats = threads, stats
+        self.sets = [states] + [[np.zeros_like(s) for s in states] for _ in range(threads - 1)]
+        self.pool = None
+        self.pending: list = []
+        if threads > 1:
+            self.pool = _pool(threads)
+            self.free = queue.SimpleQueue()
+            for st in self.sets:
+                self.free.put(st)
+
+    def _call(self, fn, m: _Chunk, c_aux, params, gparams, st) -> tuple[int, float]:
+        c_states = (ctypes.c_void_p * len(st))(*[s.ctypes.data for s in st])
+        t0 = time.perf_counter()
+        rc = fn(m.n, ctypes.addressof(m.c_data), ctypes.addressof(m.c_valid), ctypes.addressof(m.c_offs),
+                ctypes.addressof(c_aux), params.ctypes.data, gparams.ctypes.data,
+                ctypes.addressof(c_states))
+        return rc, time.perf_counter() - t0
+
+    def _pooled(self, *args) -> tuple[int, float]:
+        st = self.free.get()
+        try:
+            return self._call(*args, st)
+        finally:
+            self.free.put(st)
+
+    def _account(self, rc: int, secs: float, n: int) -> None:
+        self.stats.kernel_s += secs
+        self.stats.chunks += 1
+        self.stats.rows += n
+        if rc:
+            raise Unsupported("an integer or decimal overflow (the vectorized path decides)")
+
+    def submit(self, fn, m: _Chunk, c_aux, params, gparams) -> None:
+        if self.pool is None:
+            self._account(*self._call(fn, m, c_aux, params, gparams, self.sets[0]), m.n)
+            return
+        self.pending.append((self.pool.submit(self._pooled, fn, m, c_aux, params, gparams), m.n))
+        while len(self.pending) > 4 * self.threads:   # bounded: a streamed source stays streamed
+            f, n = self.pending.pop(0)
+            self._account(*f.result(), n)
+
+    def drain(self) -> None:
+        while self.pending:
+            f, n = self.pending.pop(0)
+            self._account(*f.result(), n)
+
+    def relayout(self, old_sizes, old_lo, keys: _Keys, sizes) -> None:
+        self.drain()
+        for st in self.sets:
+            st[:] = _relayout(st, old_sizes, old_lo, keys, sizes)
+
+    def close(self) -> None:
+        """Waits for every call in flight (their arrays must outlive them); the pool stays."""
+        while self.pending:
+            f, _ = self.pending.pop(0)
+            f.cancel() or f.exception()
+
+    def merged(self, kp: KernelPlan) -> list[np.ndarray]:
+        out = [s.copy() for s in self.sets[0]]
+        merge = kp.meta.get("merge", {})
+        for other in self.sets[1:]:
+            # MIN/MAX first: they read the seen-counts before those add
+            for s, (fn, seen) in merge.items():
+                a, b = out[s], other[s]
+                sa, sb = out[seen] > 0, other[seen] > 0
+                if a.dtype == np.float64:
+                    an, bn = np.isnan(a), np.isnan(b)
+                    with np.errstate(invalid="ignore"):
+                        better = (b < a) | (an & ~bn) if fn == "min" else (b > a) | (bn & ~an)
+                else:
+                    better = b < a if fn == "min" else b > a
+                take = sb & (~sa | better)
+                out[s] = np.where(take, b, a)
+            for s, (st, o) in enumerate(zip(out, other)):
+                if s in merge:
+                    continue
+                if st.ndim == 2:   # i128 as (lo, hi) words: add with carry, wrapping like the kernel
+                    lo = st[:, 0] + o[:, 0]
+                    carry = (lo < st[:, 0]).astype(np.uint64)
+                    st[:, 1] = st[:, 1] + o[:, 1] + carry
+                    st[:, 0] = lo
+                else:
+                    st += o
+        return out
+
+
 def run(t: Template, scan, agg, ctx, stats: RunStats) -> pa.Table:
     """The aggregate's result over the scan, computed by compiled kernels."""
     from engine.jit.runtime import compile_kernel
+    threads = threads_of(ctx)
     names = {k: c for c, k in scan.keys.items()}
     columns = [names[k] for k in t.columns]
     nodes = t.nodes()
@@ -295,75 +435,75 @@ def run(t: Template, scan, agg, ctx, stats: RunStats) -> pa.Table:
     grouped = bool(t.groups)
     keys: _Keys | None = None
     sizes: list[int] = [1]
-    states: list[np.ndarray] | None = None
+    calls: _Calls | None = None
     plan0: KernelPlan | None = None
     fns: dict[str, object] = {}
     plans: dict[tuple, KernelPlan] = {}
     params_of: dict[str, np.ndarray] = {}
-    for ch in _prepared_chunks(scan, columns):
-        n, prepared, sig = ch.n, ch.prepared, ch.sig
-        scan.stats.rows_read += n
-        sig_key = tuple(sig)
-        kp = plans.get(sig_key)
-        if kp is None:
-            kp = plans[sig_key] = kernel_plan(t, sig)
-        if plan0 is None:
-            plan0 = kp
+    alive: list = []   # what calls still in flight read
+    try:
+        for ch in _prepared_chunks(scan, columns):
+            n, prepared, sig = ch.n, ch.prepared, ch.sig
+            scan.stats.rows_read += n
+            sig_key = tuple(sig)
+            kp = plans.get(sig_key)
+            if kp is None:
+                kp = plans[sig_key] = kernel_plan(t, sig)
+            if plan0 is None:
+                plan0 = kp
+                if grouped:
+                    keys = _Keys([k for k, _ in kp.keys])
+                    sizes = keys.sizes()
+                calls = _Calls(threads, [_new_state(s.kind, int(np.prod(sizes))) for s in kp.states], stats)
+            elif [s.kind for s in kp.states] != [s.kind for s in plan0.states] or \
+                    [k for k, _ in kp.keys] != [k for k, _ in plan0.keys] or \
+                    [(o.rep, o.scale) for o in kp.outs] != [(o.rep, o.scale) for o in plan0.outs] or \
+                    kp.meta.get("merge") != plan0.meta.get("merge"):
+                raise Unsupported("chunks of different physical types")
+            fn = fns.get(kp.key)
+            if fn is None:
+                c = compile_kernel(kp.key, kp.ir)
+                stats.compile_s += c.seconds
+                stats.kernels[kp.key] = c.how
+                fn = fns[kp.key] = _FN(c.address)
+                params_of[kp.key] = np.array([_param_value(nodes[i]) for i in kp.params] or [0], dtype=np.int64)
+            # group codes and the key space
+            aux_arrays = []
             if grouped:
-                keys = _Keys([k for k, _ in kp.keys])
+                old_sizes, old_lo = sizes, list(keys.lo)
+                for k, (kind, j) in enumerate(kp.keys):
+                    if kind == "int":
+                        keys.widen(k, prepared[j][1])
+                remaps = {}
+                for (what, node, j) in kp.aux:
+                    if what == "group":
+                        k = next(i for i, (kind, jj) in enumerate(kp.keys) if jj == j and kind == "dict")
+                        remaps[node] = keys.remap(k, prepared[j][2])
                 sizes = keys.sizes()
-            states = [_new_state(s.kind, int(np.prod(sizes))) for s in kp.states]
-        elif [s.kind for s in kp.states] != [s.kind for s in plan0.states] or \
-                [k for k, _ in kp.keys] != [k for k, _ in plan0.keys] or \
-                [(o.rep, o.scale) for o in kp.outs] != [(o.rep, o.scale) for o in plan0.outs]:
-            raise Unsupported("chunks of different physical types")
-        fn = fns.get(kp.key)
-        if fn is None:
-            c = compile_kernel(kp.key, kp.ir)
-            stats.compile_s += c.seconds
-            stats.kernels[kp.key] = c.how
-            fn = fns[kp.key] = _FN(c.address)
-            params_of[kp.key] = np.array([_param_value(nodes[i]) for i in kp.params] or [0], dtype=np.int64)
-        # group codes and the key space
-        aux_arrays = []
-        if grouped:
-            old_sizes, old_lo = sizes, list(keys.lo)
-            for k, (kind, j) in enumerate(kp.keys):
-                if kind == "int":
-                    keys.widen(k, prepared[j][1])
-            remaps = {}
+                if int(np.prod(sizes)) > MAX_SLOTS:
+                    raise Unsupported(f"more than {MAX_SLOTS} dense group slots")
+                if sizes != old_sizes or old_lo != keys.lo:
+                    calls.relayout(old_sizes, old_lo, keys, sizes)
             for (what, node, j) in kp.aux:
                 if what == "group":
-                    k = next(i for i, (kind, jj) in enumerate(kp.keys) if jj == j and kind == "dict")
-                    remaps[node] = keys.remap(k, prepared[j][2])
-            sizes = keys.sizes()
-            if int(np.prod(sizes)) > MAX_SLOTS:
-                raise Unsupported(f"more than {MAX_SLOTS} dense group slots")
-            if sizes != old_sizes or old_lo != keys.lo:
-                states = _relayout(states, old_sizes, old_lo, keys, sizes)
-        for (what, node, j) in kp.aux:
-            if what == "group":
-                aux_arrays.append(remaps[node])
-            else:
-                aux_arrays.append(_truth_table(nodes[node], t.columns[j], prepared[j][2], ctx))
-        strides = keys.strides(sizes) if grouped else []
-        gp = []
-        for k in range(len(t.groups)):
-            gp += [strides[k], keys.lo[k] if keys.lo[k] is not None else 0]
-        gp += [len(p[2]) if p[2] is not None else 0 for p in prepared]
-        gparams = np.array(gp or [0], dtype=np.int64)
-        c_data, c_valid, c_offs = ch.c_data, ch.c_valid, ch.c_offs
-        c_aux = (ctypes.c_void_p * max(len(aux_arrays), 1))(*[a.ctypes.data for a in aux_arrays])
-        c_states = (ctypes.c_void_p * len(states))(*[s.ctypes.data for s in states])
-        t0 = time.perf_counter()
-        rc = fn(n, ctypes.addressof(c_data), ctypes.addressof(c_valid), ctypes.addressof(c_offs),
-                ctypes.addressof(c_aux), params_of[kp.key].ctypes.data, gparams.ctypes.data,
-                ctypes.addressof(c_states))
-        stats.kernel_s += time.perf_counter() - t0
-        stats.chunks += 1
-        stats.rows += n
-        if rc:
-            raise Unsupported("an integer or decimal overflow (the vectorized path decides)")
+                    aux_arrays.append(remaps[node])
+                else:
+                    aux_arrays.append(_truth_table(nodes[node], t.columns[j], prepared[j][2], ctx))
+            strides = keys.strides(sizes) if grouped else []
+            gp = []
+            for k in range(len(t.groups)):
+                gp += [strides[k], keys.lo[k] if keys.lo[k] is not None else 0]
+            gp += [len(p[2]) if p[2] is not None else 0 for p in prepared]
+            gparams = np.array(gp or [0], dtype=np.int64)
+            c_aux = (ctypes.c_void_p * max(len(aux_arrays), 1))(*[a.ctypes.data for a in aux_arrays])
+            alive.append((aux_arrays, c_aux, gparams))
+            for m in _morsels(ch, threads):
+                calls.submit(fn, m, c_aux, params_of[kp.key], gparams)
+        if calls is not None:
+            calls.drain()
+    finally:
+        if calls is not None:
+            calls.close()
     if plan0 is None:  # no rows: the plan-typed kernel's layout, empty
         from engine.jit.lower import plan_signature
         plan0 = kernel_plan(t, [plan_signature(ty) for ty in t.types])
@@ -371,6 +511,8 @@ def run(t: Template, scan, agg, ctx, stats: RunStats) -> pa.Table:
             keys = _Keys([k for k, _ in plan0.keys])
             sizes = keys.sizes()
         states = [_new_state(s.kind, int(np.prod(sizes))) for s in plan0.states]
+    else:
+        states = calls.merged(plan0)
     return _finalize(t, plan0, states, keys, sizes, agg)
 
 
