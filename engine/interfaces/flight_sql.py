@@ -122,7 +122,11 @@ def flight_error(e: BaseException) -> Exception:
     if isinstance(e, fl.FlightError):
         return e
     if isinstance(e, QueryCancelledError):
-        return (fl.FlightTimedOutError if e.reason == "timeout" else fl.FlightCancelledError)(str(e))
+        if e.reason == "timeout":
+            return fl.FlightTimedOutError(str(e))
+        # not FlightCancelledError: pyarrow clients turn a CANCELLED status in read_all() into a
+        # KeyboardInterrupt, as if the user had pressed Ctrl-C
+        return fl.FlightServerError(f"Cancelled: {e}")
     if isinstance(e, P.MalformedCommand):
         return fl.FlightServerError(f"Invalid argument: {e}")
     if isinstance(e, Error):
@@ -248,6 +252,7 @@ class Execution:
         self.deadline = None if timeout is None else time.monotonic() + timeout
         self.timeout = timeout
         self.sent_bytes = 0
+        self.taken = False               # a DoGet is reading it
 
     def interrupt(self) -> None:
         """ExecContext.interrupt: stop the statement (raise) when it should stop."""
@@ -641,12 +646,16 @@ class DawnFlightServer(fl.FlightServerBase):
             with rs.lock:
                 ex = self._execute(rs, self._prepare(rs, msg), None)
         elif P.is_a(msg, "TicketStatementQuery"):
-            ex = self._drop(msg.statement_handle)   # tickets are single-use
-            if not isinstance(ex, Execution):
-                raise fl.FlightServerError("Invalid argument: unknown, used or cancelled ticket")
+            with self._lock:
+                ex = self._handles.get(msg.statement_handle)
+                if not isinstance(ex, Execution) or ex.taken:   # tickets are single-use
+                    raise fl.FlightServerError("Invalid argument: unknown, used or cancelled ticket")
+                ex.taken = True
         else:
             raise NotSupportedError(f"DoGet of {msg.DESCRIPTOR.name} is not supported")
-        return fl.RecordBatchStream(pa.RecordBatchReader.from_batches(ex.schema, self._batches(ex, context)))
+        # a GeneratorStream keeps the Flight error class of what the generator raises (a
+        # RecordBatchReader over it would report every error as a generic one)
+        return fl.GeneratorStream(ex.schema, self._batches(ex, context))
 
     def _batches(self, ex: Execution, context) -> Iterator[pa.RecordBatch]:
         """The result a batch at a time, each pulled under the session lock (other calls of the
@@ -659,7 +668,7 @@ class DawnFlightServer(fl.FlightServerBase):
                 try:
                     with rs.lock:
                         if rs.closed:
-                            raise fl.FlightCancelledError("The session was closed")
+                            raise fl.FlightServerError("Cancelled: the session was closed")
                         b = ex.next_batch()
                 except BaseException as e:
                     raise flight_error(e) from None
@@ -674,6 +683,7 @@ class DawnFlightServer(fl.FlightServerBase):
                         "(dawn serve --max-result-bytes); add a LIMIT or a filter")
                 yield b
         finally:
+            self._drop(ex.handle)
             with rs.lock:
                 ex.close()
 

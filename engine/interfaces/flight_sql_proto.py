@@ -237,18 +237,26 @@ def type_url(data: bytes) -> str | None:
 
 
 def unpack(data: bytes) -> Message | None:
-    """The Flight SQL message packed in ``data``; None when ``data`` is not an Any of the Flight
-    SQL package (the caller treats it as plain SQL); MalformedCommand when it names a Flight SQL
-    message but its payload does not parse."""
+    """The Flight SQL message packed in ``data``; None when ``data`` is not a google.protobuf.Any
+    (the caller treats it as plain SQL text); MalformedCommand when it is one (or looks like a
+    truncated one) but not of a Flight SQL message that parses."""
     a = any_pb2.Any()
     try:
         a.ParseFromString(data)
+        parsed = "/" in a.type_url      # every type URL has one; text that happens to parse has not
     except (DecodeError, RuntimeError, ValueError):
+        parsed = False
+    if not parsed:
+        if TYPE_URL_PREFIX.encode() in data[:256]:
+            raise MalformedCommand("the command looks like a google.protobuf.Any but does not parse "
+                                   "(truncated or corrupted)")
         return None
-    if not a.type_url.startswith(TYPE_URL_PREFIX + SQL_PACKAGE + "."):
-        return None
+    prefix = TYPE_URL_PREFIX + SQL_PACKAGE + "."
+    if not a.type_url.startswith(prefix):
+        raise MalformedCommand(f"unknown command type {a.type_url!r}: not a Flight SQL message "
+                               f"({prefix}...)")
     cls = SQL_TYPES.get(a.type_url)
-    name = a.type_url[len(TYPE_URL_PREFIX + SQL_PACKAGE) + 1:]
+    name = a.type_url[len(prefix):]
     if cls is None:
         from engine.errors import NotSupportedError
         if name in UNSUPPORTED_SQL_MESSAGES:
