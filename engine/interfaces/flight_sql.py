@@ -183,7 +183,9 @@ class _Middleware(fl.ServerMiddlewareFactory):
                         raise fl.FlightUnauthenticatedError("Invalid bearer token")
             elif scheme.lower() == "basic" and o.user is not None:
                 try:
-                    name, _, pw = base64.b64decode(cred).decode().partition(":")
+                    # Go's Flight client sends it unpadded (RawStdEncoding)
+                    raw = base64.b64decode(cred + "=" * (-len(cred) % 4), validate=True)
+                    name, _, pw = raw.decode().partition(":")
                 except ValueError:
                     raise fl.FlightUnauthenticatedError("Malformed basic credentials") from None
                 if not (hmac.compare_digest(name.encode(), o.user.encode())
@@ -201,6 +203,18 @@ class _Middleware(fl.ServerMiddlewareFactory):
                 if k == SESSION_COOKIE:
                     cookie = v
         return _CallMiddleware(user, cookie, issued)
+
+
+class _HeaderHandshake(fl.ServerAuthHandler):
+    """Flight's basic-auth handshake as Go and Java clients make it: credentials travel in the
+    Handshake call's headers, which _Middleware checks (and answers with a bearer token); the
+    handshake stream itself carries nothing, and every other call is checked by the middleware."""
+
+    def authenticate(self, outgoing, incoming) -> None:
+        pass
+
+    def is_valid(self, token: bytes) -> bytes:
+        return b""
 
 
 def _header(headers: dict, name: str) -> str | None:
@@ -346,6 +360,8 @@ class DawnFlightServer(fl.FlightServerBase):
         self._handles: dict[bytes, Any] = {}     # handle -> Execution | Prepared | RemoteSession (txn)
         self._middleware = _Middleware(options)
         kwargs: dict[str, Any] = {"middleware": {"dawn": self._middleware}}
+        if options.user is not None:
+            kwargs["auth_handler"] = _HeaderHandshake()
         if options.tls_cert:
             with open(options.tls_cert, "rb") as f, open(options.tls_key, "rb") as k:
                 kwargs["tls_certificates"] = [(f.read(), k.read())]
