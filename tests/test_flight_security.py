@@ -37,7 +37,7 @@ def plain():
 
 def _rejected(srv, **kw) -> str:
     with pytest.raises(Exception) as info:
-        con = fsql.connect(srv.uri, **kw)
+        con = fsql.connect(srv.uri, autocommit=True, **kw)
         try:
             con.cursor().execute("SELECT 1")
         finally:
