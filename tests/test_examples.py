@@ -76,3 +76,12 @@ def test_approx():
         assert lo <= exact <= hi
     calls = [int(line.split("detector calls ")[1].split(" of ")[0]) for line in fc]
     assert calls[1] < calls[0] < 1500                   # the control variate saves detector calls
+
+
+def test_flight_server():
+    pytest.importorskip("adbc_driver_flightsql")
+    out = run_example("flight_server.py")
+    assert "inserted 1000 rows with executemany" in out
+    assert "fetched 1,000,000 rows as Arrow" in out
+    assert "tables: ['orders']" in out
+    assert "tracked: [('flight', 'INSERT', 'FINISHED')]" in out
