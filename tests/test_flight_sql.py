@@ -249,3 +249,29 @@ def test_concurrent_clients_small(server):
 @pytest.mark.slow
 def test_concurrent_clients_16x200(server):
     _report("16 clients x 200", _load(server, 16, 200))
+
+
+def test_dawn_serve_command_prints_its_uri_and_stops_on_ctrl_c(tmp_path):
+    import re
+    import signal
+    import subprocess
+    import sys
+    db = str(tmp_path / "cli.dawn")
+    p = subprocess.Popen([sys.executable, "-m", "engine.interfaces.cli", "serve", db, "--port", "0",
+                          "--token", "tok"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = p.stdout.readline()
+        uri = re.search(r"grpc://127\.0\.0\.1:\d+", line).group(0)
+        assert line.startswith(f"Serving {db} on {uri}")
+        client = fl.connect(uri)
+        opts = fl.FlightCallOptions(headers=[(b"authorization", b"Bearer tok")])
+        client.do_get(fl.Ticket(b"CREATE TABLE kept AS SELECT 1 AS a"), opts).read_all()
+        assert client.do_get(fl.Ticket(b"SELECT a FROM kept"), opts).read_all().num_rows == 1
+        client.close()
+    finally:
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=30)
+    assert p.returncode == 0, err
+    import engine
+    with engine.connect(db) as con:      # the server released the file; the table is stored
+        assert con.execute("SELECT a FROM kept").fetchall() == [(1,)]
