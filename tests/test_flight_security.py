@@ -224,3 +224,26 @@ def test_max_result_bytes():
             client.do_get(fl.Ticket(b"SELECT * FROM range(10000000)")).read_all()
     finally:
         srv.shutdown()
+
+
+def test_tls(tmp_path):
+    import shutil
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed: no certificate to serve with")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                    "-out", str(cert), "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                   check=True, capture_output=True)
+    srv = start(tls_cert=str(cert), tls_key=str(key), token="t")
+    try:
+        assert srv.uri.startswith("grpc+tls://127.0.0.1:")
+        client = fl.connect(srv.uri, tls_root_certs=cert.read_bytes())
+        opts = fl.FlightCallOptions(headers=[(b"authorization", b"Bearer t")])
+        assert client.do_get(fl.Ticket(b"SELECT 1 AS a"), opts).read_all().num_rows == 1
+        client.close()
+        plain = fl.connect(srv.uri.replace("grpc+tls", "grpc"))
+        with pytest.raises(fl.FlightError):
+            plain.do_get(fl.Ticket(b"SELECT 1"), fl.FlightCallOptions(timeout=5)).read_all()
+    finally:
+        srv.shutdown()

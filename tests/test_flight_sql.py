@@ -275,3 +275,13 @@ def test_dawn_serve_command_prints_its_uri_and_stops_on_ctrl_c(tmp_path):
     import engine
     with engine.connect(db) as con:      # the server released the file; the table is stored
         assert con.execute("SELECT a FROM kept").fetchall() == [(1,)]
+
+
+def test_a_result_left_unread_ends_when_the_session_runs_another_statement(server):
+    client = fl.connect(server.uri)
+    big = client.get_flight_info(fl.FlightDescriptor.for_command(b"SELECT * FROM range(10000000)"))
+    small = client.get_flight_info(fl.FlightDescriptor.for_command(b"SELECT 1 AS a"))
+    assert client.do_get(small.endpoints[0].ticket).read_all().num_rows == 1
+    with pytest.raises(fl.FlightError, match="another statement ran"):
+        client.do_get(big.endpoints[0].ticket).read_all()     # not buffered whole meanwhile
+    client.close()

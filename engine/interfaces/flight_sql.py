@@ -150,6 +150,9 @@ class Execution:
         self.rowcount = res.rowcount
         if res.stream is not None:
             self.schema = res.stream.schema
+            # like Statement.execute's reader: when another statement runs on the session before
+            # this result was read, it ends (reading on says so) instead of being buffered whole
+            res.stream.reader_owned = True
 
     def next_batch(self) -> pa.RecordBatch | None:
         """The next batch (the caller holds the session lock); None at the end."""
@@ -216,7 +219,6 @@ class DawnFlightServer(fl.FlightServerBase):
         self.options = options = options or ServeOptions()
         options.check()
         self.database = database
-        self.db = Database.open(database)    # held open for the server's life; sessions share it
         self.register = dict(register or {})
         self.version = version()
         self._sql_info = C.sql_info(options.read_only, self.version)
@@ -232,7 +234,12 @@ class DawnFlightServer(fl.FlightServerBase):
             with open(options.tls_cert, "rb") as f, open(options.tls_key, "rb") as k:
                 kwargs["tls_certificates"] = [(f.read(), k.read())]
         host = options.host if ":" not in options.host else f"[{options.host}]"
-        super().__init__(f"{options.scheme}://{host}:{options.port}", **kwargs)
+        self.db = Database.open(database)    # held open for the server's life; sessions share it
+        try:
+            super().__init__(f"{options.scheme}://{host}:{options.port}", **kwargs)
+        except BaseException:     # a taken port, an unreadable certificate
+            self.db.release()
+            raise
 
     @property
     def uri(self) -> str:
@@ -308,6 +315,7 @@ class DawnFlightServer(fl.FlightServerBase):
             rs = self._handles.get(txn)
         if not isinstance(rs, RemoteSession) or rs.txn != txn:
             raise fl.FlightServerError("Invalid argument: unknown or finished transaction id")
+        rs.last_used = time.monotonic()
         return rs
 
     def _session_for(self, msg, context) -> RemoteSession:
@@ -321,6 +329,7 @@ class DawnFlightServer(fl.FlightServerBase):
             obj = self._handles.get(handle)
         if not isinstance(obj, kind):
             raise fl.FlightServerError(f"Invalid argument: unknown or closed {what} handle")
+        obj.rs.last_used = time.monotonic()
         return obj
 
     def _keep(self, rs: RemoteSession, obj) -> bytes:
