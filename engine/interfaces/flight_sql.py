@@ -19,10 +19,13 @@ through ``DawnFlightServer``, a ``pyarrow.flight.FlightServerBase``:
   transaction ids, prepared statement handles and tickets name their session themselves. gRPC
   serves calls on a thread pool, so every use of a session holds its lock: one statement, or one
   batch of a result, at a time.
+- A result is read once, front to back. Left unread while its session runs another statement,
+  it ends (a later DoGet says why), as ``Statement.execute``'s reader does, rather than being
+  buffered whole in the server's memory. Sessions unused for ``session_idle_timeout`` are closed.
 - Every statement is a tracked run with source ``flight`` and tags ``dawn.client`` (the peer
   address) and ``dawn.user``.
 
-Security (``ServeOptions``): binding anything but a loopback address needs ``token`` (bearer) or
+Security (``ServeOptions`` and the middleware in flight_sql_auth.py): binding anything but a loopback address needs ``token`` (bearer) or
 ``user``/``password`` (basic, answered with a bearer token as Flight's basic-auth handshake
 expects); ``tls_cert``/``tls_key`` serve over TLS; ``read_only`` refuses every statement that
 writes; CREATE FUNCTION (which imports Python code on the server) is refused unless

@@ -63,8 +63,9 @@ class ServeOptions:
 
 
 def is_loopback(host: str) -> bool:
-    if host in ("localhost", ""):
-        return host == "localhost"
+    """Whether binding ``host`` reaches this machine only ('' and 0.0.0.0 are every interface)."""
+    if host == "localhost":
+        return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
