@@ -109,6 +109,12 @@ class Database:
             db.users += 1
             return db
 
+    def share(self) -> "Database":
+        """One more connection to this already open database (released like any other)."""
+        with Database._open_lock:
+            self.users += 1
+            return self
+
     def release(self) -> None:
         """One connection is done; close DuckDB (releasing the file lock) after the last."""
         with Database._open_lock:

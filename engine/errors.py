@@ -34,6 +34,16 @@ class OperationalError(DatabaseError):
     """Errors of the database's operation: I/O, a locked file, a missing data file."""
 
 
+class QueryCancelledError(OperationalError):
+    """A statement stopped before it finished: cancelled by its client (a Flight SQL
+    CancelFlightInfo, a closed stream) or past its time limit. ``reason`` is "cancelled" or
+    "timeout"."""
+
+    def __init__(self, message: str, reason: str = "cancelled"):
+        super().__init__(message)
+        self.reason = reason
+
+
 class IntegrityError(DatabaseError):
     """Constraint violations: NOT NULL, PRIMARY KEY, UNIQUE."""
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 from sqlglot import exp
@@ -18,6 +18,9 @@ from engine.errors import NotSupportedError, ProgrammingError
 from engine.plan import types as T
 from engine.statements.result import Result, ResultStream
 from engine.statements.run import StatementRun
+
+if TYPE_CHECKING:
+    from catalog.store import Database
 
 # A query's first batches are computed by ``execute`` (its errors raise there and a small
 # answer is complete, its run recorded, when ``execute`` returns); the rest stream on fetch.
@@ -33,12 +36,13 @@ class Session:
     statements that succeeded.
     """
 
-    def __init__(self, database: str = ":memory:", source: str = "dbapi"):
+    def __init__(self, database: str | Database = ":memory:", source: str = "dbapi"):
         from catalog import Catalog
         from catalog.store import ConnectionStore, Database, DatabaseLockedError
         from engine.errors import OperationalError
         try:
-            self.db = Database.open(database)
+            # a Database object: share it (a server's sessions over one ':memory:' database)
+            self.db = database.share() if isinstance(database, Database) else Database.open(database)
         except DatabaseLockedError as e:
             raise OperationalError(
                 f"Database file '{database}' is locked by another process; only one process may "
@@ -66,6 +70,10 @@ class Session:
         self.source = source
         self.session_id = uuid.uuid4().hex[:16]
         self.last_run_id: str | None = None
+        self.run_tags: dict[str, str] = {}   # added to every run's tags (the Flight client's address)
+        # checked before every batch of every statement (ExecContext.interrupt); the Flight server
+        # sets it to stop cancelled or timed-out statements
+        self.interrupt = None
         self._update_tracking()
 
     # ---- transactions
@@ -426,6 +434,7 @@ class Session:
         ctx = ExecContext(self.settings, analyze, planner=planner.plan, udf_runtime=runtime)
         ctx.store = self.store
         self.active_ctx = ctx        # what the shell's progress bar reads (interfaces/progress.py)
+        ctx.interrupt = self.interrupt
         return ctx
 
     def finish(self, ctx) -> None:

@@ -128,3 +128,5 @@ def test_dawn_demo_runs_every_showcase(tmp_path):
     failed = [ln for ln in text.splitlines() if "FAILED" in ln]
     assert len(failed) == 1 and "RENAME" in failed[0] and "EXPLAIN ANALYZE" in text
     assert "NotSupportedError: * RENAME is not supported" in text
+    assert "== Arrow Flight SQL: dawn serve on grpc://127.0.0.1:" in text   # served and queried
+    assert "MIDDLE EAST" in text and "tracked run with source 'flight'" in text

@@ -83,3 +83,12 @@ def test_jit():
     out = run_example("jit.py", "200000")
     assert "compiled and vectorized answers agree: True" in out
     assert "cache=hit(memory)" in out  # another literal, the same machine code
+
+
+def test_flight_server():
+    pytest.importorskip("adbc_driver_flightsql")
+    out = run_example("flight_server.py")
+    assert "inserted 1000 rows with executemany" in out
+    assert "fetched 1,000,000 rows as Arrow" in out
+    assert "tables: ['orders']" in out
+    assert "tracked: [('flight', 'INSERT', 'FINISHED')]" in out

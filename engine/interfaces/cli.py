@@ -4,7 +4,8 @@
 terminal; on a terminal, without -c or -f, it starts the interactive shell, shell.py) and prints every statement's result with the shared renderer (render.py); each
 statement is a tracked run whose id goes to stderr, so stdout holds the results alone.
 ``dawn demo`` builds a demo database and runs showcase queries (demo.py); ``dawn runs
-list|show|compare|export|gc`` reads the run log (runs_cli.py).
+list|show|compare|export|gc`` reads the run log (runs_cli.py); ``dawn serve DATABASE`` serves
+it to Arrow Flight SQL clients (flight_sql.py) until interrupted.
 
 Every failure is one line on stderr and exit status 1, never a traceback. A script stops at its
 first failing statement (as DuckDB's ``-bail``; DuckDB's own default goes on to the next
@@ -18,7 +19,7 @@ import re
 import signal
 import sys
 
-SUBCOMMANDS = ("demo", "runs")
+SUBCOMMANDS = ("demo", "runs", "serve")
 _VALUED = {"-c", "--command", "-d", "--database", "-f", "--file"}   # options that take a value
 
 
@@ -131,6 +132,7 @@ def _positionals(argv: list[str]) -> list[int]:
 def sql_parser() -> argparse.ArgumentParser:
     ap = _Parser(prog="dawn", description="Dawn: SQL for analytics that call ML models",
                  epilog="subcommands: 'dawn demo' builds a demo database and runs showcase queries; "
+                        "'dawn serve DATABASE' serves it to Arrow Flight SQL clients; "
                         "'dawn [-d FILE] runs list|show|compare|export|gc' reads the run log "
                         "(see 'dawn runs --help'). A database file named demo or runs is given as "
                         "-d demo or ./demo.")
@@ -152,6 +154,27 @@ def sub_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="build a demo database and run showcase queries")
     demo.add_argument("--sf", type=float, default=0.1, help="TPC-H scale factor of the demo data")
     demo.add_argument("--dir", default=None, help="where to put the demo data")
+    serve = sub.add_parser("serve", help="serve a database to Arrow Flight SQL clients (ADBC, JDBC)",
+                           description="Serve DATABASE over Arrow Flight SQL until Ctrl-C. Binding "
+                           "anything but a loopback address needs --token or --user/--password.")
+    serve.add_argument("serve_database", nargs="?", metavar="DATABASE",
+                       help="database file (default: -d, else :memory:)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=31337, help="port (default 31337; 0 picks a free one)")
+    serve.add_argument("--token", default=None, help="require 'authorization: Bearer TOKEN' "
+                       "(default: $DAWN_SERVE_TOKEN)")
+    serve.add_argument("--user", default=None, help="require basic authentication as this user")
+    serve.add_argument("--password", default=None, help="the password for --user "
+                       "(default: $DAWN_SERVE_PASSWORD)")
+    serve.add_argument("--tls-cert", default=None, metavar="PEM", help="serve over TLS with this certificate")
+    serve.add_argument("--tls-key", default=None, metavar="PEM", help="the certificate's private key")
+    serve.add_argument("--read-only", action="store_true", help="refuse every statement that writes")
+    serve.add_argument("--allow-udf-registration", action="store_true",
+                       help="let remote clients run CREATE FUNCTION (it imports Python code here)")
+    serve.add_argument("--statement-timeout", type=float, default=None, metavar="SECONDS",
+                       help="stop a statement that runs longer (from its start to its last batch)")
+    serve.add_argument("--max-result-bytes", type=int, default=None, metavar="BYTES",
+                       help="end a result that would stream more than this many bytes")
     runs = sub.add_parser("runs", help="the run log: every statement is a tracked run")
     runs.add_argument("-d", "--database", dest="runs_database", default=None,
                       help="database file (default: -d before 'runs', or $DAWN_DATABASE)")
@@ -173,6 +196,49 @@ def sub_parser() -> argparse.ArgumentParser:
     gc = rsub.add_parser("gc", help="delete runs older than the retention (SET GLOBAL run_retention_days)")
     gc.add_argument("--days", type=float, default=None, help="override the retention, in days")
     return ap
+
+
+def run_serve(args, out=None) -> int:
+    """``dawn serve``: start the Flight SQL server, print its URI, serve until interrupted."""
+    import threading
+    out = out or sys.stdout
+    database = args.serve_database or args.database or ":memory:"
+    if database != ":memory:" and not os.path.isdir(os.path.dirname(os.path.abspath(database))):
+        raise UsageError(f"Cannot open database '{database}': its folder does not exist")
+    from engine.interfaces.flight_sql import DawnFlightServer, ServeOptions
+    options = ServeOptions(
+        host=args.host, port=args.port, token=args.token or os.environ.get("DAWN_SERVE_TOKEN"),
+        user=args.user, password=args.password or (os.environ.get("DAWN_SERVE_PASSWORD") if args.user else None),
+        tls_cert=args.tls_cert, tls_key=args.tls_key, read_only=args.read_only,
+        allow_udf_registration=args.allow_udf_registration,
+        statement_timeout=args.statement_timeout, max_result_bytes=args.max_result_bytes)
+    try:
+        server = DawnFlightServer(database, options)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    except OSError as e:
+        raise UsageError(f"Cannot serve on {args.host}:{args.port}: {e}") from None
+    except Exception as e:   # pyarrow reports a taken port as ArrowException
+        raise UsageError(f"Cannot serve on {args.host}:{args.port}: {one_line(e)}") from None
+    print(f"Serving {database} on {server.uri} (Arrow Flight SQL; Ctrl-C stops)", file=out, flush=True)
+    if options.tls_cert is None and (options.token or options.user) and not _loopback(options.host):
+        print("Warning: without --tls-cert/--tls-key credentials travel in clear text", file=sys.stderr)
+    stop = threading.Event()
+    try:
+        server.serve_in_thread()
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+    print("Stopped.", file=out)
+    return 0
+
+
+def _loopback(host: str) -> bool:
+    from engine.interfaces.flight_sql import is_loopback
+    return is_loopback(host)
 
 
 def _read_script(args) -> tuple[str | None, bool]:
@@ -206,6 +272,8 @@ def _main(argv: list[str]) -> int:
             from engine.interfaces.runs_cli import run_runs_command
             db = args.runs_database or args.database or os.environ.get("DAWN_DATABASE")
             return run_runs_command(args, db)
+        if args.cmd == "serve":
+            return run_serve(args)
         from engine.interfaces.demo import DemoError, run_demo
         try:
             return run_demo(args.sf, args.dir)

@@ -14,7 +14,7 @@ into pipelines from these declarations.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -55,6 +55,9 @@ class ExecContext:
         self.store = None
         self.pending_writes: list = []
         self.root: "Operator | None" = None     # the statement's physical plan (progress display)
+        # called before every batch any operator produces: raises (QueryCancelledError) to stop
+        # the statement when its client cancelled it or its time ran out (the Flight server)
+        self.interrupt: Callable[[], None] | None = None
 
     def metrics_for(self, op: "Operator") -> Metrics:
         m = self.metrics.get(id(op))
@@ -119,7 +122,10 @@ class Operator:
     def execute(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
         m = ctx.metrics_for(self)
         gen = self._execute(ctx)
+        interrupt = ctx.interrupt
         while True:
+            if interrupt is not None:
+                interrupt()
             t0 = time.perf_counter()
             try:
                 b = next(gen)

@@ -72,6 +72,7 @@ class StatementRun:
         rec.params = dict(self.session.settings) if self.kind == "SET" else self.params
         rec.tags = {"dawn.statement_kind": self.kind, "dawn.source": self.session.source,
                     "dawn.session": self.session.session_id}
+        rec.tags.update(self.session.run_tags)
         metrics: dict[str, Any] = rec.metrics
         metrics["wall_time_ms"] = dur * 1000
         if err is not None:

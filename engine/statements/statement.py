@@ -52,6 +52,11 @@ class Statement:
         return f"<Statement {self.kind}: {self.sql[:60]!r}>"
 
     @property
+    def ast(self) -> exp.Expression:
+        """The parsed statement (parameters unbound)."""
+        return self._ast
+
+    @property
     def returns_rows(self) -> bool:
         return len(self.schema) > 0
 
