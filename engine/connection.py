@@ -394,7 +394,7 @@ class Connection:
             raise ProgrammingError(f"runs(limit=...) takes a positive number of runs, not {limit!r}")
         return Relation(self, "SELECT run_id, epoch_ms(start_time) AS started, statement_kind, status, "
                               "round(duration_ms, 1) AS duration_ms, sql, error FROM dawn.runs "
-                              f"ORDER BY start_time DESC LIMIT {limit}")
+                              f"ORDER BY start_time DESC, run_id DESC LIMIT {limit}")
 
     def executemany(self, sql: str, seq) -> Cursor:
         return self.cursor().executemany(sql, seq)

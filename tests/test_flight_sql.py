@@ -237,18 +237,29 @@ def _load(server, clients: int, ops: int) -> list[float]:
     return latencies
 
 
-def _report(name: str, latencies: list[float]) -> None:
+def _rss_mb() -> float:
+    """This process's resident memory (the server runs in it), in MB."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
+
+
+def _report(name: str, server, clients: int, ops: int) -> None:
+    before = _rss_mb()
+    latencies = _load(server, clients, ops)
+    grown = _rss_mb() - before
     q = statistics.quantiles(latencies, n=100)
-    print(f"\n{name}: {len(latencies)} operations, p50 {q[49] * 1000:.1f} ms, p99 {q[98] * 1000:.1f} ms")
+    print(f"\n{name}: {len(latencies)} operations, p50 {q[49] * 1000:.1f} ms, "
+          f"p99 {q[98] * 1000:.1f} ms, server memory +{grown:.0f} MB")
+    assert grown < 256, f"the server's memory grew {grown:.0f} MB under load"
 
 
 def test_concurrent_clients_small(server):
-    _report("8 clients x 25", _load(server, 8, 25))
+    _report("8 clients x 25", server, 8, 25)
 
 
 @pytest.mark.slow
 def test_concurrent_clients_16x200(server):
-    _report("16 clients x 200", _load(server, 16, 200))
+    _report("16 clients x 200", server, 16, 200)
 
 
 def test_dawn_serve_command_prints_its_uri_and_stops_on_ctrl_c(tmp_path):

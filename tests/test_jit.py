@@ -56,17 +56,22 @@ def tpch(tmp_path_factory):
     return os.path.join(d, "lineitem.parquet")
 
 
-@pytest.mark.parametrize("q", [1, 6])
-@pytest.mark.parametrize("where", ["parquet", "memory"])
-def test_tpch_q1_q6_equal_unfused_and_duckdb(tpch, q, where):
+def _lineitem_case(tpch: str, q: int, where: str):
+    """A connection with TPC-H's lineitem (Parquet or in memory), query ``q`` and DuckDB's answer."""
     con = engine.connect()
     src = ParquetSource(tpch) if where == "parquet" else ArrowSource(pq.read_table(tpch))
     con._session.catalog.register("lineitem", src)
     sql = open(os.path.join(HERE, "tpch_queries", f"q{q:02d}.sql")).read()
-    off, on = _both(con, sql)
     duck = duckdb.connect()
     duck.execute(f"CREATE VIEW lineitem AS SELECT * FROM read_parquet('{tpch}')")
-    expected = duck.execute(sql).fetchall()
+    return con, sql, duck.execute(sql).fetchall()
+
+
+@pytest.mark.parametrize("q", [1, 6])
+@pytest.mark.parametrize("where", ["parquet", "memory"])
+def test_tpch_q1_q6_equal_unfused_and_duckdb(tpch, q, where):
+    con, sql, expected = _lineitem_case(tpch, q, where)
+    off, on = _both(con, sql)
     assert compare_results(on, expected, True) is None
     assert compare_results(off, expected, True) is None
     plan = _explain(con, sql)
@@ -195,14 +200,8 @@ def test_morsels_cover_a_chunk_with_odd_offsets(small_morsels):
 @pytest.mark.parametrize("q", [1, 6])
 @pytest.mark.parametrize("where", ["parquet", "memory"])
 def test_tpch_q1_q6_two_threads_equal_one_and_duckdb(tpch, q, where, small_morsels):
-    con = engine.connect()
-    src = ParquetSource(tpch) if where == "parquet" else ArrowSource(pq.read_table(tpch))
-    con._session.catalog.register("lineitem", src)
-    sql = open(os.path.join(HERE, "tpch_queries", f"q{q:02d}.sql")).read()
+    con, sql, expected = _lineitem_case(tpch, q, where)
     one, two = _threads_1_2(con, sql)
-    duck = duckdb.connect()
-    duck.execute(f"CREATE VIEW lineitem AS SELECT * FROM read_parquet('{tpch}')")
-    expected = duck.execute(sql).fetchall()
     assert compare_results(two, expected, True) is None
     assert compare_results(two, one, True) is None
     assert _exact_part(two) == _exact_part(one)

@@ -62,7 +62,7 @@ def test_explain_analyze_and_runs_render_in_a_notebook():
     assert page.startswith('<pre class="dawn-plan">') and "actual_rows=5" in page
     assert "HashAggregateExec" in repr(rel) and "Total: rows=1" in repr(rel)
     assert "BIGINT" in repr(c.sql("DESCRIBE t"))
-    c.execute("SELECT 42 AS answer")
+    assert c.execute("SELECT 42 AS answer").fetchall() == [(42,)]   # read: its run has ended
     runs = c.runs(limit=3)
     assert runs.columns[:4] == ["run_id", "started", "statement_kind", "status"]
     rows = runs.fetchall()
