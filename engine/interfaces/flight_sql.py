@@ -18,7 +18,7 @@ through ``DawnFlightServer``, a ``pyarrow.flight.FlightServerBase``:
   the client sends one and otherwise by its address (one gRPC connection per ADBC connection);
   transaction ids, prepared statement handles and tickets name their session themselves. gRPC
   serves calls on a thread pool, so every use of a session holds its lock: one statement, or one
-  batch of a result, at a time.
+  batch of a result, at a time (the per-client objects are in flight_sql_session.py).
 - A result is read once, front to back. Left unread while its session runs another statement,
   it ends (a later DoGet says why), as ``Statement.execute``'s reader does, rather than being
   buffered whole in the server's memory. Sessions unused for ``session_idle_timeout`` are closed.
@@ -45,7 +45,6 @@ import secrets
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -56,10 +55,12 @@ from engine.interfaces import flight_sql_catalog as C
 from engine.interfaces import flight_sql_proto as P
 from engine.interfaces.flight_sql_auth import (AuthMiddleware, HeaderHandshake, ServeOptions,
                                                is_loopback)
+from engine.interfaces.flight_sql_session import (Execution, Prepared, RemoteSession, call_context,
+                                                  parameter_rows)
+from engine.statements.statement import NO_RESULT
 
 __all__ = ["DawnFlightServer", "ServeOptions", "is_loopback", "serve"]
 
-NO_RESULT = pa.schema([])
 
 # statements a --read-only server runs; every other kind writes (DDL, DML, COPY, CREATE MODEL...)
 READ_ONLY_KINDS = frozenset({"SELECT", "EXPLAIN", "EXPLAIN ANALYZE", "SHOW", "DESCRIBE",
@@ -93,103 +94,11 @@ class Refused(Exception):
 
 # ---------------------------------------------------------------- sessions, results, statements
 
-_call = threading.local()   # the ServerCallContext of the call this thread is serving
-
-
-class RemoteSession:
-    """One client's Dawn session, its lock, open transaction, prepared statements and results."""
-
-    def __init__(self, server: "DawnFlightServer", user: str, peer: str):
-        from engine.session import Session
-        self.id = secrets.token_urlsafe(16)
-        self.user = user
-        self.peer = peer
-        self.session = Session(server.db, source="flight")
-        self.session.autocommit = True
-        self.session.run_tags = {"dawn.client": peer, "dawn.user": user}
-        for name, data in server.register.items():
-            from catalog.sources import ArrowSource
-            self.session.catalog.register(name, ArrowSource(data))
-        self.lock = threading.RLock()
-        self.txn: bytes | None = None
-        self.handles: set[bytes] = set()    # prepared statements and results of this session
-        self.last_used = time.monotonic()
-        self.closed = False
-
-
-class Execution:
-    """A statement's result held for DoGet: its stream (or, for a query run once per parameter
-    row, the streams still to come), what cancels it, and what it has sent."""
-
-    def __init__(self, rs: RemoteSession, statement=None, rows: list | None = None,
-                 timeout: float | None = None):
-        self.rs = rs
-        self.handle = secrets.token_bytes(16)
-        self.statement = statement
-        self.rows = list(rows or [])     # parameter rows not yet run
-        self.stream = None
-        self.schema: pa.Schema = NO_RESULT
-        self.rowcount = -1
-        self.table: pa.Table | None = None  # a metadata answer
-        self.cancelled = False
-        self.deadline = None if timeout is None else time.monotonic() + timeout
-        self.timeout = timeout
-        self.sent_bytes = 0
-        self.taken = False               # a DoGet is reading it
-
-    def interrupt(self) -> None:
-        """ExecContext.interrupt: stop the statement (raise) when it should stop."""
-        if self.cancelled:
-            raise QueryCancelledError("The statement was cancelled by its client (CancelFlightInfo)")
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            raise QueryCancelledError(f"The statement ran past the server's statement timeout of "
-                                      f"{self.timeout:g} s (dawn serve --statement-timeout)", "timeout")
-        ctx = getattr(_call, "context", None)
-        if ctx is not None and ctx.is_cancelled():
-            raise QueryCancelledError("The client cancelled the call or went away")
-
-    def start(self, res) -> None:
-        self.stream = res.stream
-        self.rowcount = res.rowcount
-        if res.stream is not None:
-            self.schema = res.stream.schema
-            # like Statement.execute's reader: when another statement runs on the session before
-            # this result was read, it ends (reading on says so) instead of being buffered whole
-            res.stream.reader_owned = True
-
-    def next_batch(self) -> pa.RecordBatch | None:
-        """The next batch (the caller holds the session lock); None at the end."""
-        if self.table is not None:
-            batches, self.table = self.table.to_batches(), None
-            self._rest = iter(batches)
-        if getattr(self, "_rest", None) is not None:
-            return next(self._rest, None)
-        while True:
-            if self.stream is None:
-                return None
-            self.interrupt()       # batches buffered ahead pass no operator
-            b = self.stream.next_batch()
-            if b is not None:
-                return b
-            if not self.rows:
-                return None
-            res = self.statement.run(self.rows.pop(0))
-            if res.stream is None or res.stream.schema != self.schema:
-                raise ProgrammingError("A query run once per parameter row must return the same "
-                                       "columns for every row")
-            self.stream = res.stream
-
-    def close(self) -> None:
-        self.rows = []
-        if self.stream is not None:
-            self.stream.close()
-
-
 def _guarded(fn):
     """Run a handler with this thread's call context known (for interrupt) and every error
     turned into a Flight error."""
     def wrapper(self, context, *args):
-        _call.context = context
+        call_context.context = context
         try:
             return fn(self, context, *args)
         except Refused as e:
@@ -197,18 +106,10 @@ def _guarded(fn):
         except BaseException as e:
             raise flight_error(e) from None
         finally:
-            _call.context = None
+            call_context.context = None
     wrapper.__name__ = fn.__name__
     wrapper.__doc__ = fn.__doc__
     return wrapper
-
-
-@dataclass
-class Prepared:
-    rs: RemoteSession
-    sql: str
-    statements: list
-    rows: list | None = None        # parameter rows bound by DoPut
 
 
 class DawnFlightServer(fl.FlightServerBase):
@@ -558,7 +459,7 @@ class DawnFlightServer(fl.FlightServerBase):
         rs = ex.rs
         try:
             while True:
-                _call.context = context
+                call_context.context = context
                 try:
                     with rs.lock:
                         if rs.closed:
@@ -567,7 +468,7 @@ class DawnFlightServer(fl.FlightServerBase):
                 except BaseException as e:
                     raise flight_error(e) from None
                 finally:
-                    _call.context = None
+                    call_context.context = None
                 if b is None:
                     return
                 ex.sent_bytes += b.nbytes
@@ -599,7 +500,7 @@ class DawnFlightServer(fl.FlightServerBase):
             raise NotSupportedError(f"DoPut of {name} is not supported")
         ps = self._lookup(cmd.prepared_statement_handle, Prepared, "prepared statement")
         batches = [chunk.data for chunk in reader if chunk.data is not None and chunk.data.num_rows]
-        rows = _rows(batches, ps.statements[-1]) if batches else None
+        rows = parameter_rows(batches, ps.statements[-1]) if batches else None
         if name == "CommandPreparedStatementQuery":
             ps.rows = rows
             writer.write(pa.py_buffer(P.sql.DoPutPreparedStatementResult(
@@ -804,19 +705,6 @@ class DawnFlightServer(fl.FlightServerBase):
         rs = self._session(context)
         self._close_session(rs)
         return P.flight.CloseSessionResult(status=P.CLOSE_SESSION_CLOSED).SerializeToString()
-
-
-def _rows(batches: list[pa.RecordBatch], statement) -> list:
-    """Parameter rows as the statement binds them: tuples by position, or dicts for :name."""
-    named = statement.parameter_names and not all(n.isdigit() for n in statement.parameter_names)
-    rows: list = []
-    for b in batches:
-        cols = [c.to_pylist() for c in b.columns]
-        if named:
-            rows.extend(dict(zip(b.schema.names, r)) for r in zip(*cols))
-        else:
-            rows.extend(list(r) for r in zip(*cols))
-    return rows
 
 
 def serve(database: str, options: ServeOptions, register: dict | None = None) -> DawnFlightServer:

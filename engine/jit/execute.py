@@ -26,7 +26,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from engine.jit.codegen import DICT_BITS, ColSig, KernelPlan, Template, Unsupported, plan_kernel
+from engine.jit.codegen import plan_kernel
+from engine.jit.kernel import DICT_BITS, ColSig, KernelPlan, Template, Unsupported
 
 MAX_SLOTS = 1 << 16   # accumulator slots (product of the keys' domains) before falling back
 _FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p,

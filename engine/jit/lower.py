@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from engine.jit.codegen import AGGS, ColSig, Template, Unsupported, plan_kernel
+from engine.jit.codegen import plan_kernel
+from engine.jit.kernel import AGGS, ColSig, Template, Unsupported
 from engine.plan.expressions import ColumnRef, Expr, conjuncts, substitute
 
 # sources whose scan is a plain stream of batches (video decodes lazily, table functions run code)

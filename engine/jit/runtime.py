@@ -58,9 +58,12 @@ class _Jit:
         self.engine = llvm.create_mcjit_compiler(empty, self.tm)
         self.engine.set_object_cache(self._notify, self._getbuffer)
         # the code generator's own text is in the salt: a changed generator never loads old code
-        from engine.jit import codegen
-        with open(codegen.__file__, "rb") as f:
-            gen = hashlib.sha256(f.read()).hexdigest()[:16]
+        from engine.jit import codegen, kernel
+        h = hashlib.sha256()
+        for mod in (codegen, kernel):
+            with open(mod.__file__, "rb") as f:
+                h.update(f.read())
+        gen = h.hexdigest()[:16]
         self.salt = f"{'.'.join(map(str, llvm.llvm_version_info))}|{self.cpu}|{self.features}|{gen}"
         self.addresses: dict[str, int] = {}
         self.modules: list = []  # kept alive: their code is referenced by address

@@ -35,7 +35,7 @@ class JitPipelineExec(Operator):
         return s
 
     def _execute(self, ctx):
-        from engine.jit.codegen import Unsupported
+        from engine.jit.kernel import Unsupported
         from engine.jit.execute import RunStats, run
         from engine.physical.operator import table_batches
         stats = RunStats()
@@ -56,7 +56,7 @@ class JitPipelineExec(Operator):
 def fuse(agg: Operator) -> Operator:
     """``agg`` as a JitPipelineExec when its pipeline can be compiled; else ``agg``, noting why
     (EXPLAIN prints it)."""
-    from engine.jit.codegen import Unsupported
+    from engine.jit.kernel import Unsupported
     from engine.jit.lower import lower
     try:
         template, scan, fused = lower(agg)
