@@ -264,16 +264,22 @@ _SUBPROCESS = textwrap.dedent("""
 
 def test_new_process_loads_the_disk_cache_and_compiles_nothing(tmp_path):
     env = dict(os.environ, DAWN_JIT_CACHE=str(tmp_path / "cache"), PYTHONPATH=os.path.dirname(HERE))
-    outs = []
+    outs, objects = [], []
     for _ in range(2):
         r = subprocess.run([sys.executable, "-c", _SUBPROCESS], env=env, capture_output=True,
                            text=True, timeout=120)
         assert r.returncode == 0, r.stderr
         outs.append(r.stdout.strip().split("\n"))
+        cache = tmp_path / "cache"
+        objects.append({f: (cache / f).read_bytes() for f in sorted(os.listdir(cache))})
     assert outs[0][0] == outs[1][0]
     assert outs[0][1] == "HOW miss(compiled)", outs
     assert outs[1][1] == "HOW hit(disk)", outs
-    assert os.listdir(tmp_path / "cache")
+    assert objects[0] and all(f.startswith("dawn_") for f in objects[0]), list(objects[0])
+    # the second process ran the stored (optimized) object: it did not compile the module again
+    # and store that in its place (the cached object once went to the engine's empty module,
+    # and the kernel was compiled without the optimizer, 2x slower, and written over it)
+    assert objects[1] == objects[0]
 
 
 def test_cold_compile_time_per_pipeline(tmp_path, monkeypatch):

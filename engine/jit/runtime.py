@@ -67,7 +67,10 @@ class _Jit:
         self.salt = f"{'.'.join(map(str, llvm.llvm_version_info))}|{self.cpu}|{self.features}|{gen}"
         self.addresses: dict[str, int] = {}
         self.modules: list = []  # kept alive: their code is referenced by address
-        self._pending_disk: bytes | None = None
+        # the cached object of the module being added, by module name: MCJIT asks the cache
+        # about every module it compiles (the engine's own empty one too, on the first
+        # finalize), and only the module it was read for may take it
+        self._pending_disk: tuple[str, bytes] | None = None
         self._disk_hit = False
 
     # -- MCJIT object cache callbacks
@@ -75,6 +78,9 @@ class _Jit:
         return os.path.join(cache_dir(), name + ".o")
 
     def _notify(self, module, buffer: bytes) -> None:
+        if not module.name.startswith("dawn_") or self._pending_disk is not None:
+            return  # the engine's empty module, or a module left unoptimized for its cached
+            # object (MCJIT did not take it): never store code the optimizer has not seen
         try:
             os.makedirs(cache_dir(), exist_ok=True)
             tmp = self._path(module.name) + f".{os.getpid()}.tmp"
@@ -85,10 +91,12 @@ class _Jit:
             pass  # a read-only home: the code still runs, only later processes recompile
 
     def _getbuffer(self, module) -> bytes | None:
-        data, self._pending_disk = self._pending_disk, None
-        if data is not None:
-            self._disk_hit = True
-        return data
+        pending = self._pending_disk
+        if pending is None or pending[0] != module.name:
+            return None
+        self._pending_disk = None
+        self._disk_hit = True
+        return pending[1]
 
     # -- compiling
     def module_name(self, key: str) -> str:
@@ -113,7 +121,8 @@ class _Jit:
         if cached is None:
             mod.verify()
             self._optimize(mod)
-        self._pending_disk, self._disk_hit = cached, False
+        self._pending_disk = (name, cached) if cached is not None else None
+        self._disk_hit = False
         self.engine.add_module(mod)
         self.engine.finalize_object()
         self._pending_disk = None
