@@ -14,11 +14,14 @@ class Catalog:
         self._tables: dict[str, TableSource] = {}
         self.store = store  # catalog.store.ConnectionStore, or None for a purely in-memory catalog
         self.pending_writes: list = []  # metadata learned while reading; the session stores it
+        self.generation = 0  # counts registrations: plans kept for repeated queries are dropped
 
     def register(self, name: str, source: TableSource) -> None:
         self._tables[name.lower()] = source
+        self.generation += 1
 
     def unregister(self, name: str) -> bool:
+        self.generation += 1
         return self._tables.pop(name.lower(), None) is not None
 
     def registered(self, name: str) -> TableSource | None:

@@ -51,6 +51,9 @@ class Session:
             raise OperationalError(f"Cannot open database '{database}': {e}") from None
         self.store = ConnectionStore(self.db)
         self.catalog = Catalog(self.store)
+        from engine.statements.plan_cache import PlanCache
+        self.plan_cache = PlanCache(self.catalog)
+        self._bind_runs = 0  # queries the binder ran (PIVOT's values): such plans are not kept
         from catalog.functions import FunctionRegistry
         self.functions = FunctionRegistry(self.store)
         from engine.optimizer.cost.statistics import Statistics
@@ -183,7 +186,12 @@ class Session:
     def _execute_one(self, text: str, params) -> Result:
         """Parse and run one statement as a tracked run."""
         from engine.errors import Error
+        from engine.sql import dialect as D
         from engine.sql.parser import bind_parameters, parse
+        if params is None:
+            hit = self.plan_cache.get(text, self.settings)
+            if hit is not None:  # the same query again: its kept plan (statements/plan_cache.py)
+                return self.tracked(hit.kind, text, lambda run: self._run_kept(hit.plan, run))
         try:
             stmts = parse(text)
             if not stmts:
@@ -195,8 +203,27 @@ class Session:
                 raise e
             return self.tracked("UNKNOWN", text, failed)
         stmt = stmts[0]
-        return self.tracked(statement_kind(stmt), text,
+        kind = statement_kind(stmt)
+        if params is None and isinstance(stmt, QUERY_NODES):
+            return self.tracked(kind, text, lambda run: self._query_kept(
+                text, kind, bind_parameters(stmt, None), run))
+        if not isinstance(stmt, D.Explain):
+            self.plan_cache.clear()  # a statement that may change what kept plans were made from
+        return self.tracked(kind, text,
                             lambda run: self.execute_ast(bind_parameters(stmt, params), run))
+
+    def _query_kept(self, text: str, kind: str, stmt: exp.Expression, run) -> Result:
+        """A query planned afresh, its plan kept for the same text if it may be."""
+        self._ensure_txn()
+        runs = self._bind_runs
+        plan = self.plan_query(stmt)
+        if self._bind_runs == runs:
+            self.plan_cache.put(text, self.settings, kind, stmt, plan)
+        return self.run_plan(plan, run=run)
+
+    def _run_kept(self, plan, run) -> Result:
+        self._ensure_txn()
+        return self.run_plan(plan, run=run)
 
     # ---- tracking
     def _update_tracking(self) -> None:
@@ -372,6 +399,7 @@ class Session:
     def _rows_of(self, query: exp.Expression) -> list[tuple]:
         """Run a query the binder needs the answer of (PIVOT's values) and return its rows."""
         from engine.physical.operator import collect
+        self._bind_runs += 1
         plan = self.plan_query(query)
         op, planner = self.physical(plan)
         table = collect(op, self.new_exec_context(planner))
@@ -462,8 +490,11 @@ class Session:
         """Plan a query and start it: the result streams from the physical plan (see
         PREFETCH_ROWS). Without a ``run`` (a query inside another statement) the caller reads it
         whole."""
+        return self.run_plan(self.plan_query(stmt), analyze, run)
+
+    def run_plan(self, plan, analyze: bool = False, run: StatementRun | None = None) -> Result:
+        """Start an optimized plan (``run_query`` after planning)."""
         from engine.errors import map_engine_error
-        plan = self.plan_query(stmt)
         op, planner = self.physical(plan)
         ctx = self.new_exec_context(planner, analyze)
         ctx.root = op
