@@ -286,3 +286,14 @@ def test_a_size_without_percent_is_a_row_count_as_in_duckdb():
         duck.execute("SELECT count(*) FROM t TABLESAMPLE BERNOULLI (5)")
     with pytest.raises(engine.ProgrammingError, match=r"BERNOULLI \(5%\)"):
         con.execute("SELECT count(*) FROM t TABLESAMPLE BERNOULLI (5)")
+
+
+def test_using_sample_with_a_method_and_no_seed():
+    """DuckDB's ``USING SAMPLE 10 PERCENT (bernoulli)``: sqlglot leaves the missing seed as False,
+    which the binder took for a seed expression and failed on with an AttributeError."""
+    con = engine.connect()
+    con.register("t", pa.table({"x": pa.array(np.arange(20_000))}))
+    n = con.execute("SELECT count(*) FROM t USING SAMPLE 10 PERCENT (bernoulli)").fetchall()[0][0]
+    assert 1_600 < n < 2_400  # 2,000 expected; the binomial's sd is 42
+    seeded = "SELECT count(*) FROM t USING SAMPLE 10 PERCENT (bernoulli, 42)"
+    assert con.execute(seeded).fetchall() == con.execute(seeded).fetchall()

@@ -18,8 +18,8 @@ def _sample_spec(ts: exp.TableSample):
             raise BindError(f"TABLESAMPLE {what} must be a non-negative number, got {e.sql()}{location(ts)}")
         return float(e.this)
     method = (ts.args.get("method").name if ts.args.get("method") is not None else "").lower()
-    seed = ts.args.get("seed")
-    seed = int(number(seed, "seed")) if seed is not None else None
+    seed = ts.args.get("seed")  # sqlglot leaves False for "(bernoulli)" without a seed
+    seed = int(number(seed, "seed")) if isinstance(seed, exp.Expression) else None
     percent, size = ts.args.get("percent"), ts.args.get("size")
     if ts.args.get("rows") is not None and size is None:
         size = ts.args.get("rows")
