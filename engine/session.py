@@ -168,6 +168,14 @@ class Session:
         has run (``execute`` returns only the last): what a command line prints. Each statement
         is its own tracked run and is parsed only when its turn comes; the first that fails
         raises with ``statement_line`` (its first line in ``sql``) and the rest do not run."""
+        hit = self.plan_cache.get(sql, self.settings) if params is None else None
+        if hit is not None:  # a query run before as this whole text: no tokenizing to split it
+            try:
+                yield self._run_hit(sql, hit)
+            except BaseException as e:
+                e.statement_line = split_statements(sql)[0][0]
+                raise
+            return
         parts = split_statements(sql)
         if not parts:
             parts = [(1, sql)]
@@ -188,10 +196,9 @@ class Session:
         from engine.errors import Error
         from engine.sql import dialect as D
         from engine.sql.parser import bind_parameters, parse
-        if params is None:
-            hit = self.plan_cache.get(text, self.settings)
-            if hit is not None:  # the same query again: its kept plan (statements/plan_cache.py)
-                return self.tracked(hit.kind, text, lambda run: self._run_kept(hit.plan, run))
+        hit = self.plan_cache.get(text, self.settings) if params is None else None
+        if hit is not None:
+            return self._run_hit(text, hit)
         try:
             stmts = parse(text)
             if not stmts:
@@ -221,9 +228,12 @@ class Session:
             self.plan_cache.put(text, self.settings, kind, stmt, plan)
         return self.run_plan(plan, run=run)
 
-    def _run_kept(self, plan, run) -> Result:
-        self._ensure_txn()
-        return self.run_plan(plan, run=run)
+    def _run_hit(self, text: str, hit) -> Result:
+        """The same query again: its kept plan (statements/plan_cache.py), tracked as a run."""
+        def go(run):
+            self._ensure_txn()
+            return self.run_plan(hit.plan, run=run)
+        return self.tracked(hit.kind, text, go)
 
     # ---- tracking
     def _update_tracking(self) -> None:

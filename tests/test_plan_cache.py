@@ -159,3 +159,16 @@ def test_each_kept_run_is_still_tracked(con):
     _rows(con, Q)
     runs = _rows(con, "SELECT count(*) FROM dawn.runs WHERE sql = '%s'" % Q.replace("'", "''"))
     assert runs == [(2,)]
+
+
+def test_an_error_in_a_kept_plan_names_its_line_as_the_first_time(con):
+    """A repeated text skips the splitting into statements; its error still says which line
+    the statement started on (what the shell prints)."""
+    sql = "\n\n  SELECT CAST('x' || k AS INTEGER) AS bad FROM t"
+    lines = []
+    for _ in range(2):
+        with pytest.raises(engine.DataError) as e:
+            list(con._session.execute_each(sql))  # the first rows are read as the statement runs
+        lines.append(getattr(e.value, "statement_line", None))
+    assert _hits(con) == 1
+    assert lines == [3, 3]
