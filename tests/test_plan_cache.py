@@ -140,6 +140,14 @@ def test_queries_calling_udfs_are_not_kept(con):
     assert _rows(con, q) == [(expected,)]
     assert len(con._session.plan_cache) == 0
 
+    @udf.aggregate(returns="BIGINT")
+    def biggest(xs):  # one list per group
+        return [max(x) for x in xs.to_pylist()]
+    con.register_function(biggest)
+    q = "SELECT k, biggest(v) FROM t GROUP BY k ORDER BY k"
+    assert _rows(con, q) == _rows(con, q) == _rows(con, "SELECT k, max(v) FROM t GROUP BY k ORDER BY k")
+    assert len(con._session.plan_cache) == 1  # only the max(v) query: a user aggregate is not kept
+
 
 def test_parameters_and_errors_are_not_kept(con):
     cur = con.cursor()
