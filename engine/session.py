@@ -186,19 +186,20 @@ class Session:
             return
         for line, text in parts:
             try:
-                yield self._execute_one(sql if len(parts) == 1 else text, params)
+                if len(parts) == 1:  # its kept plan, if any, was looked up above
+                    yield self._execute_one(sql, params)
+                    continue
+                hit = self.plan_cache.get(text, self.settings)
+                yield self._run_hit(text, hit) if hit is not None else self._execute_one(text, params)
             except BaseException as e:  # KeyboardInterrupt too: the caller says where it stopped
                 e.statement_line = line
                 raise
 
     def _execute_one(self, text: str, params) -> Result:
-        """Parse and run one statement as a tracked run."""
+        """Parse and run one statement as a tracked run (``text`` has no kept plan)."""
         from engine.errors import Error
         from engine.sql import dialect as D
         from engine.sql.parser import bind_parameters, parse
-        hit = self.plan_cache.get(text, self.settings) if params is None else None
-        if hit is not None:
-            return self._run_hit(text, hit)
         try:
             stmts = parse(text)
             if not stmts:

@@ -26,15 +26,17 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
+from engine.plan.functions.names import VOLATILE
+
 MAX_PLANS = 64
 
 # functions whose value is fixed when the statement is bound, or differs from run to run
 _VOLATILE_NODES = tuple(getattr(exp, n) for n in (
     "CurrentDate", "CurrentTime", "CurrentTimestamp", "CurrentDatetime", "CurrentUser",
     "CurrentSchema", "Rand", "Random", "Uuid", "TableSample") if hasattr(exp, n))
-_VOLATILE_NAMES = frozenset({
+_VOLATILE_NAMES = VOLATILE | frozenset({
     "now", "today", "current_date", "current_time", "current_timestamp", "get_current_timestamp",
-    "transaction_timestamp", "localtime", "localtimestamp", "random", "rand", "setseed", "uuid",
+    "transaction_timestamp", "localtime", "localtimestamp", "rand", "uuid",
     "gen_random_uuid", "current_user", "current_setting", "version"})
 
 
@@ -130,8 +132,8 @@ def _plan_ok(plan) -> bool:
             return False
         for e in node.expressions():
             for x in e.walk():
-                if isinstance(x, UdfCall) or str(getattr(x, "fn", "")).startswith("udf:") or \
-                        any(isinstance(o, tuple) and o and o[0] == "udf" for o in getattr(x, "options", ()) or ()):
+                # a UDF call, or a user aggregate (an AggCall of "udf:name")
+                if isinstance(x, UdfCall) or str(getattr(x, "fn", "")).startswith("udf:"):
                     return False
                 if isinstance(x, SubqueryExpr) and not _plan_ok(x.plan):
                     return False
