@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from engine.physical.evaluate import evaluate_array, evaluate_mask, hash_key
 from engine.physical.join_common import finish_join
+from engine.physical.join_index import JoinIndex
 from engine.physical.operator import Operator, collect, table_batches, SINK, STREAM
 from engine.physical.sort import as_batch
 
@@ -61,15 +62,15 @@ def probe_chunk_rows(build_rows: int, fanout: float) -> int:
     return max(1, min(default, int(max(OUTPUT_CHUNK, BUILD_FACTOR * build_rows) / fanout)))
 
 
-def _build_fanout(rk: pa.Table, sample: int = 1 << 14) -> float:
+def _build_fanout(key, sample: int = 1 << 14) -> float:
     """Build rows per distinct first key among the first ``sample`` build rows: what a matching
     probe row multiplies into (exact where few keys repeat, the case that matters; an upper bound
     when there are several keys). A prefix, so it costs microseconds on a 4M-row build side."""
-    n = min(rk.num_rows, sample)
+    n = min(len(key), sample)
     if n < 2:
         return 1.0
     try:
-        return n / max(1, pc.count_distinct(rk.column(0).slice(0, n)).as_py())
+        return n / max(1, pc.count_distinct(key.slice(0, n)).as_py())
     except (pa.ArrowNotImplementedError, pa.ArrowInvalid):  # a key type without a hash kernel
         return 1.0
 
@@ -98,6 +99,21 @@ def _probe_chunks(first: pa.RecordBatch | None, rest, schema: pa.Schema, target:
         yield pa.Table.from_batches(parts, schema=schema)
 
 
+# build rows from which SET jit = auto puts sparse keys in the compiled hash table (a first compile
+# takes ~10 ms; numpy's HashIndex builds at ~170 ns a row, the compiled loop at ~40)
+COMPILED_TABLE_MIN_ROWS = 50_000
+# a probe side read whole in one chunk and this many times smaller than the build side is indexed
+# instead of it (the build side's keys then probe it)
+SWAP_FACTOR = 2
+_UNBUILT = object()
+
+
+def _compiled_table(ctx, build_rows: int) -> bool:
+    from engine import jit
+    m = jit.mode(getattr(ctx, "settings", None) or {})
+    return m == "on" or (m == "auto" and build_rows >= COMPILED_TABLE_MIN_ROWS)
+
+
 class HashJoinExec(Operator):
     ROLES = (STREAM, SINK)  # the left side probes batch by batch; the right side is built
     def __init__(self, left: Operator, right: Operator, kind: str, left_keys, right_keys,
@@ -113,11 +129,17 @@ class HashJoinExec(Operator):
         s = f"kind={self.kind} keys=[{keys}]"
         return s + (f" residual={self.residual.sql()}" if self.residual is not None else "")
 
-    def _key_table(self, t: pa.Table, keys, prefix: str, ctx) -> pa.Table:
-        b = as_batch(t)
-        cols = {f"{prefix}{i}": hash_key(evaluate_array(k, b, ctx)) for i, k in enumerate(keys)}
-        cols[f"{prefix}_row"] = pa.array(np.arange(t.num_rows, dtype=np.int64))
-        return pa.table(cols)
+    @staticmethod
+    def _key_columns(t: pa.Table, keys, ctx) -> list[pa.Array]:
+        need = {f"#{c}" for k in keys for c in k.columns()}
+        b = as_batch(t.select([f.name for f in t.schema if f.name in need]))  # the keys' columns
+        return [hash_key(evaluate_array(k, b, ctx)) for k in keys]
+
+    @staticmethod
+    def _key_table(cols: list[pa.Array], prefix: str) -> pa.Table:
+        t = {f"{prefix}{i}": c for i, c in enumerate(cols)}
+        t[f"{prefix}_row"] = pa.array(np.arange(len(cols[0]) if cols else 0, dtype=np.int64))
+        return pa.table(t)
 
     def _execute(self, ctx):
         probe_op, build_op = self._children
@@ -131,16 +153,32 @@ class HashJoinExec(Operator):
         if right.num_rows == 0 and self.kind in ("inner", "right", "semi"):
             yield from table_batches(self._schema.empty_table())  # no probe row can match
             return
-        rk = self._key_table(right, self.right_keys, "r", ctx)
+        if any(c.num_chunks > 1 for c in right.columns):
+            right = right.combine_chunks()  # gathered from for every probe chunk: once, not each time
+        rcols = self._key_columns(right, self.right_keys, ctx)
         # unmatched build rows are NULL-extended once every probe row has had its chance
         hit = np.zeros(right.num_rows, dtype=bool) if self.kind in ("right", "full") else None
         # a semi or anti join emits at most its probe rows: no fan-out to bound
-        fanout = 1.0 if self.kind in ("semi", "anti") else _build_fanout(rk)
+        fanout = 1.0 if self.kind in ("semi", "anti") or not rcols else _build_fanout(rcols[0])
         target = probe_chunk_rows(right.num_rows, fanout)
         emitted = False
         cap = target if fanout > 1.0 else max(target, PROBE_CHUNK_MAX)
+        index = _UNBUILT  # integer keys: the build side indexed once for every probe chunk
         for left in _probe_chunks(first, probe, probe_op.schema(), target, cap):
-            out = self._probe(left, right, rk, hit, ctx)
+            out = None
+            if index is _UNBUILT and left.num_rows < target and \
+                    right.num_rows > SWAP_FACTOR * left.num_rows:
+                # the whole probe side, much smaller than the build side: index it instead
+                out = self._probe_swapped(left, right, rcols, hit, ctx)
+            if out is None:
+                if index is _UNBUILT:
+                    index = JoinIndex.build(
+                        rcols, compiled=_compiled_table(ctx, right.num_rows),
+                        exists=self.kind in ("semi", "anti") and self.residual is None)
+                    if ctx.analyze:
+                        ctx.metrics_for(self).extra["index"] = \
+                            index.layout if index is not None else "arrow"
+                out = self._probe(left, right, rcols, index, hit, ctx)
             if out.num_rows:
                 emitted = True
                 yield from table_batches(out)
@@ -154,12 +192,45 @@ class HashJoinExec(Operator):
         if not emitted:
             yield from table_batches(self._schema.empty_table())
 
-    def _probe(self, left: pa.Table, right: pa.Table, rk: pa.Table, hit: np.ndarray | None,
-               ctx) -> pa.Table:
+    def _probe_swapped(self, left: pa.Table, right: pa.Table, rcols, hit, ctx) -> pa.Table | None:
+        """The join of the whole probe side ``left`` with the build side, the index built on
+        ``left`` and probed with the build side's keys (None where the keys cannot be indexed).
+        Arrow's join swapped sides too: 57k orders semi-joined to 3.8M lineitems took 17 ms
+        built on the orders and 210 ms on the lineitems."""
+        lcols = self._key_columns(left, self.left_keys, ctx)
+        index = JoinIndex.build(lcols, compiled=_compiled_table(ctx, left.num_rows))
+        pairs = index.probe(rcols) if index is not None else None
+        if pairs is None:
+            return None
+        ri, li = pairs
+        if self.residual is not None:
+            li, ri = filter_pairs(self.residual, left, right, li, ri,
+                                  self._pair_schema(left, right), ctx)
+        if hit is not None:
+            hit[ri] = True
+        if ctx.analyze:
+            ctx.metrics_for(self).extra["index"] = index.layout + " (on the probe side)"
+        probe_kind = {"right": "inner", "full": "left"}.get(self.kind, self.kind)
+        return finish_join(probe_kind, left, right, li, ri, self._schema)
+
+    def _probe(self, left: pa.Table, right: pa.Table, rcols, index: JoinIndex | None,
+               hit: np.ndarray | None, ctx) -> pa.Table:
         """The join output for one chunk of probe rows ``left`` against the whole build side;
         for RIGHT and FULL joins, marks the build rows matched in ``hit`` (their unmatched
         rows are emitted after the last chunk)."""
-        lk = self._key_table(left, self.left_keys, "l", ctx)
+        lcols = self._key_columns(left, self.left_keys, ctx)
+        # the probe side's kind: a build row's match is only final after the last chunk
+        probe_kind = {"right": "inner", "full": "left"}.get(self.kind, self.kind)
+        pairs = index.probe(lcols) if index is not None else None
+        if pairs is not None:
+            li, ri = pairs
+            if self.residual is not None:
+                li, ri = filter_pairs(self.residual, left, right, li, ri,
+                                      self._pair_schema(left, right), ctx)
+            if hit is not None:
+                hit[ri] = True
+            return finish_join(probe_kind, left, right, li, ri, self._schema, ascending=True)
+        lk, rk = self._key_table(lcols, "l"), self._key_table(rcols, "r")
         lnames = [f"l{i}" for i in range(len(self.left_keys))]
         rnames = [f"r{i}" for i in range(len(self.right_keys))]
         kind = self.kind
@@ -168,8 +239,6 @@ class HashJoinExec(Operator):
             rows = np.sort(j.column("l_row").to_numpy())
             out = left.take(pa.array(rows))
             return pa.Table.from_arrays(out.columns, schema=self._schema)
-        # the probe side's kind: a build row's match is only final after the last chunk
-        probe_kind = {"right": "inner", "full": "left"}.get(kind, kind)
         if self.residual is None:
             j = arrow_join(lk, rk, lnames, rnames, _ARROW_KIND[probe_kind])
             li, ri = j.column("l_row"), j.column("r_row")
