@@ -332,11 +332,19 @@ def test_unsupported_shapes_fall_back_correctly(random_data, sql, why):
 def test_runtime_fallbacks_give_the_vectorized_answer(tmp_path):
     con = engine.connect()
     con.execute("SET jit = on")
-    # a key range too wide for dense keys: found when the chunk arrives
+    # a key range too wide for dense keys: known from the statistics, so not compiled at all ...
     con.execute("CREATE TABLE wide AS SELECT (range * 100000)::BIGINT AS k, range AS v FROM range(3000)")
     sql = "SELECT k, sum(v) FROM wide GROUP BY k"
     got = sorted(con.execute(sql).fetchall())
     assert len(got) == 3000 and got[1] == (100000, 1)
+    assert "group keys span ~299,900,002 dense slots" in _explain(con, sql)
+    # ... and where the file has no statistics, found when the chunk arrives
+    import pyarrow.parquet as pq
+    path = str(tmp_path / "wide.parquet")
+    pq.write_table(con.execute("SELECT * FROM wide").fetch_arrow_table(), path,
+                   write_statistics=False)
+    sql = f"SELECT k, sum(v) FROM '{path}' GROUP BY k"
+    assert sorted(con.execute(sql).fetchall()) == got
     assert "fell back at run time" in _explain(con, sql, analyze=True)
     # an INTEGER overflow in the compiled loop: the vectorized path raises Dawn's error
     con.execute("CREATE TABLE ov AS SELECT (2000000000 + range)::INTEGER AS x FROM range(10)")
@@ -369,3 +377,26 @@ def test_import_engine_does_not_import_llvmlite():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        env=dict(os.environ, PYTHONPATH=os.path.dirname(HERE)))
     assert r.stdout.strip() == "False", r.stderr
+
+
+def test_many_integer_groups_compile_and_finish_exactly():
+    """200,000 part keys (TPC-H Q17's subquery) fit the dense slots; their sums and averages are
+    finished with whole-array operations where a float64 is exact, group by group where not."""
+    rng = np.random.default_rng(17)
+    n = 400_000
+    t = pa.table({"k": rng.integers(1, 200_001, n),
+                  "q": pa.array([f"{x}.{y:02d}" for x, y in zip(rng.integers(1, 51, n), rng.integers(0, 100, n))]).cast(pa.decimal128(15, 2)),
+                  "big": pa.array(rng.integers(1 << 60, 1 << 61, n) * np.where(rng.random(n) < 0.5, 1, -1))})
+    con = engine.connect()
+    con.register("t", t)
+    d = duckdb.connect()
+    d.register("t", t)
+    for sql in ("SELECT k, avg(q), sum(q), count(*) FROM t GROUP BY k",
+                "SELECT k, sum(big) FROM t GROUP BY k"):
+        off, on = _both(con, sql)
+        assert sorted(on) == sorted(off), sql
+        assert compare_results(on, d.execute(sql).fetchall(), False) is None, sql
+        con.execute("SET jit = on")
+        text = _explain(con, sql, analyze=True)
+        con.execute("SET jit = off")
+        assert "JitPipelineExec" in text and "fell back" not in text, text

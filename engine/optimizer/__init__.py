@@ -162,7 +162,7 @@ def annotate_estimates(plan: Node, ctx: OptimizerContext) -> Node:
     from engine.optimizer.order_predicates import predicate_cost
     from engine.plan.annotations import annotate
     from engine.plan.expressions import conjuncts
-    from engine.optimizer.cost.compile_choice import choose
+    from engine.optimizer.cost.compile_choice import choose, dense_slots
     from engine.plan.nodes import Aggregate, Filter, Scan
     cm = ctx.cost
 
@@ -176,6 +176,7 @@ def annotate_estimates(plan: Node, ctx: OptimizerContext) -> Node:
                 annotate(n, conjuncts={q: (predicate_cost(q, ctx.udf_cost), cm.selectivity(q, base))
                                        for q in parts})
             if isinstance(n, Aggregate):  # compile its pipeline? (the JIT says whether it can)
-                annotate(n, jit=choose(cm.estimate(n.child).rows, ctx.settings))
+                slots = dense_slots(n, cm) if n.groups else None
+                annotate(n, jit=choose(cm.estimate(n.child).rows, ctx.settings, slots))
         return p
     return each_plan(plan, visit)

@@ -132,6 +132,8 @@ class Planner:
             if choice is not None and choice[0]:  # the optimizer chose to compile its pipeline
                 from engine.physical.jit_pipeline import fuse
                 return fuse(op)
+            if choice is not None and choice[2]:  # the JIT could not take it: EXPLAIN says why
+                op.jit_note = f"not compiled: {choice[1]}"
             return op
         if isinstance(node, Distinct):
             groups = [(c, c) for c in node.columns]

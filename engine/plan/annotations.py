@@ -7,7 +7,7 @@ never imports it).
 
 Keys in use: ``rows`` and ``cost`` (estimated output rows and rows touched, subtree included),
 ``conjuncts`` (on Filter and Scan: ``{conjunct: (seconds per row, selectivity)}``, shown by EXPLAIN),
-``jit`` (on Aggregate: ``(compile its pipeline?, why)``, engine/optimizer/cost/compile_choice.py).
+``jit`` (on Aggregate: ``(compile its pipeline?, why, refused)``, engine/optimizer/cost/compile_choice.py).
 """
 from __future__ import annotations
 
