@@ -93,6 +93,7 @@ class JoinIndex:
         self.row_of = row_of  # unique keys: group -> build row (-1: no row)
         self.runs = runs      # repeated keys: (rows ordered by group, start, count per group)
         self.layout = layout  # for EXPLAIN ANALYZE: dense, hash or compiled hash (repeated keys)
+        self.compiled = False  # probe with the JIT's kernels (dense unique keys: one pass)
 
     @classmethod
     def build(cls, columns: list, compiled: bool = False, exists: bool = False) -> JoinIndex | None:
@@ -129,7 +130,10 @@ class JoinIndex:
             row_of = np.full(span, -1, dtype=index)
             row_of[code] = rows  # a repeated code keeps one of its rows: checked next
             if exists or np.array_equal(row_of[code], rows):
-                return cls(types, lo, hi, strides, None, row_of, None, "dense")
+                out = cls(types, lo, hi, strides, None, row_of, None,
+                          "dense, compiled probe" if compiled and len(columns) == 1 else "dense")
+                out.compiled = compiled
+                return out
             # repeated keys: number the distinct codes in the span-sized array (reused), so
             # the runs' starts and counts are per distinct key, not per code of the span
             gid = row_of
@@ -168,6 +172,10 @@ class JoinIndex:
             return None
         vals = [_values(c) for c in columns]
         n = len(columns[0])
+        if self.compiled and self.find is None and len(vals) == 1 and vals[0][1] is None and \
+                self.row_of.dtype == np.int32:
+            from engine.jit.hash_table import dense_probe  # one key, unique, no NULLs
+            return dense_probe(vals[0][0], self.lo[0], self.row_of)
         if n <= SLICE:
             return self._probe(vals, 0)
         got = [self._probe([(v[s:s + SLICE], None if m is None else m[s:s + SLICE]) for v, m in vals], s)
