@@ -164,3 +164,62 @@ def test_join_order_joins_a_selective_dimension_before_an_unfiltered_one():
     joins = [line for line in plan.splitlines() if "Join" in line]
     deepest_over_fact = [line for line in joins if "f_part" in line or "f_supp" in line][-1]
     assert "p_key" in deepest_over_fact, plan
+
+
+def _facts(seed: int = 9):
+    rng = np.random.default_rng(seed)
+    n = 60_000
+    fact = pa.table({"f_key": pa.array(rng.integers(0, 3000, n), mask=rng.random(n) < 0.05),
+                     "f_sub": rng.integers(0, 4, n), "f_val": rng.integers(0, 100, n)})
+    dim = pa.table({"d_key": pa.array(list(range(0, 400, 2)) + [None, None]),
+                    "d_sub": pa.array([i % 4 for i in range(200)] + [0, 1]),
+                    "d_lim": pa.array([50 + i % 30 for i in range(202)])})
+    return fact, dim
+
+
+KEYED = [  # each reads the small dim first and filters the big fact's scan by its keys
+    # Q17's shape: a correlated aggregate, decorrelated to a left join with an aggregate
+    "SELECT d_key, d_lim FROM dim WHERE d_lim < (SELECT avg(f_val) + 10 FROM fact WHERE f_key = d_key)",
+    # Q20's: two keys
+    "SELECT d_key, d_sub FROM dim WHERE d_lim > (SELECT 0.02 * sum(f_val) FROM fact "
+    "WHERE f_key = d_key AND f_sub = d_sub)",
+    "SELECT d_key, s FROM dim LEFT JOIN (SELECT f_key, sum(f_val) AS s FROM fact GROUP BY f_key) q "
+    "ON q.f_key = d_key",
+    "SELECT d_key FROM dim WHERE EXISTS (SELECT 1 FROM fact WHERE f_key = d_key AND f_val > 50)",
+    "SELECT d_key FROM dim WHERE NOT EXISTS (SELECT 1 FROM fact WHERE f_key = d_key AND f_val > 60)",
+]
+
+
+@pytest.mark.parametrize("q", KEYED)
+def test_probe_keys_filter_the_build_side_scan_and_answers_equal_duckdb(q):
+    fact, dim = _facts()
+    con = engine.connect()
+    con.register("fact", fact)
+    con.register("dim", dim)
+    d = duckdb.connect()
+    d.register("fact", fact)
+    d.register("dim", dim)
+    assert sorted(con.execute(q).fetchall(), key=repr) == sorted(d.execute(q).fetchall(), key=repr), q
+    text = "\n".join(r[0] for r in con.execute("EXPLAIN ANALYZE " + q).fetchall())
+    scans = [line for line in text.splitlines() if "table=fact" in line]
+    assert scans and all("key_filter=[" in line for line in scans), text
+    seen, kept = map(int, scans[0].split("key_filter=[")[1].split("]")[0].split(", "))
+    assert 0 < kept < seen // 5, text  # 200 of 3,000 keys: about one row in 15 read on
+
+
+def test_probe_keys_pass_down_a_join_probe_side_to_its_scan():
+    fact, dim = _facts()
+    con = engine.connect()
+    con.register("fact", fact)
+    con.register("dim", dim)
+    sub = pa.table({"s_id": np.arange(4), "s_name": ["a", "b", "c", "d"]})
+    con.register("sub", sub)
+    q = ("SELECT d_key, n FROM dim LEFT JOIN (SELECT f_key, count(*) AS n FROM fact JOIN sub "
+         "ON f_sub = s_id GROUP BY f_key) q ON q.f_key = d_key")
+    d = duckdb.connect()
+    for name, t in (("fact", fact), ("dim", dim), ("sub", sub)):
+        d.register(name, t)
+    assert sorted(con.execute(q).fetchall(), key=repr) == sorted(d.execute(q).fetchall(), key=repr)
+    text = "\n".join(r[0] for r in con.execute("EXPLAIN ANALYZE " + q).fetchall())
+    assert "key_filter=[60000, " in next(line for line in text.splitlines() if "table=fact" in line), text
+    assert "kind=left" in text and "kind=inner keys=[f_sub" in text, text

@@ -149,7 +149,12 @@ class HashJoinExec(Operator):
             # nothing to probe with: the build side is never run
             yield from table_batches(self._schema.empty_table())
             return
-        right = collect(build_op, ctx)
+        probe, kf = self._read_ahead(first, probe, build_op, ctx)
+        try:
+            right = collect(build_op, ctx)
+        finally:
+            for k in kf:
+                ctx.key_filters.pop(k, None)
         if right.num_rows == 0 and self.kind in ("inner", "right", "semi"):
             yield from table_batches(self._schema.empty_table())  # no probe row can match
             return
@@ -191,6 +196,34 @@ class HashJoinExec(Operator):
             yield from table_batches(pa.Table.from_arrays(cols, schema=self._schema))
         if not emitted:
             yield from table_batches(self._schema.empty_table())
+
+    def _read_ahead(self, first, probe, build_op, ctx):
+        """(the probe stream, the ``ctx.key_filters`` entries made): where the build side can be
+        filtered by the probe side's keys (engine/physical/key_filter.py) and the probe side is
+        small against it, the probe side is read whole first and its keys left for the build
+        side's scan."""
+        from engine.physical import key_filter as K
+        if first is None or self.kind not in ("inner", "left", "semi", "anti"):
+            return probe, []
+        where = K.route(build_op, list(self.right_keys))
+        if where is None:
+            return probe, []
+        scan, keys = where
+        if scan.est_rows is None or scan.est_rows < K.GAIN * first.num_rows:
+            return probe, []
+        ahead, n = [first], first.num_rows
+        for b in probe:
+            ahead.append(b)
+            n += b.num_rows
+            if n > K.PROBE_ROWS or scan.est_rows < K.GAIN * n:
+                return itertools.chain(ahead[1:], probe), []  # not small: as before
+        rest = iter(ahead[1:])
+        t = pa.Table.from_batches(ahead, schema=ahead[0].schema)
+        index = JoinIndex.build(self._key_columns(t, self.left_keys, ctx), exists=True)
+        if index is None:
+            return rest, []
+        ctx.key_filters[id(scan)] = K.KeyFilter(keys, index)
+        return rest, [id(scan)]
 
     def _probe_swapped(self, left: pa.Table, right: pa.Table, rcols, hit, ctx) -> pa.Table | None:
         """The join of the whole probe side ``left`` with the build side, the index built on

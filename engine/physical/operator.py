@@ -42,6 +42,9 @@ class ExecContext:
         self.metrics: dict[int, Metrics] = {}
         self._subqueries: dict[int, pa.Table] = {}
         self.work_tables: dict[int, pa.Table] = {}  # WITH RECURSIVE: token -> this iteration's rows
+        # a hash join's probe keys for the scan under its build side (engine/physical/key_filter.py),
+        # by id of the scan (a KeyFilter)
+        self.key_filters: dict[int, object] = {}
         self.planner = planner
         self.udf_runtime = udf_runtime or UdfRuntime()
         # what this statement's run records beyond the standard metrics (catalog/tracking.py):

@@ -229,6 +229,9 @@ class ScanExec(Operator):
         batches = self.source.scan(self.columns, self.prune, self.stats, **kwargs)
         if self.row_budget is not None:
             batches = growing(batches, self.row_budget)
+        keyed = ctx.key_filters.get(id(self))  # a hash join's probe keys (key_filter.py)
+        if keyed is not None:
+            ctx.metrics_for(self).extra["key_filter"] = keyed.counts
         for b in batches:
             b = pa.RecordBatch.from_arrays(b.columns, schema=self._schema) if b.num_columns else b
             if "pre_columns" not in kwargs:  # else counted before the filter, by pre_filter
@@ -237,6 +240,8 @@ class ScanExec(Operator):
                 if "pre_filter" not in kwargs:
                     b = apply_conjuncts(b, early, counts_early, ctx)
                 b = apply_conjuncts(b, rest, counts_rest, ctx)
+                if keyed is not None:
+                    b = keyed.apply(b)
             if b.num_rows or not self.columns:
                 yield b
         record_selectivity(self.early, counts_early, ctx)
