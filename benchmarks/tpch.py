@@ -14,7 +14,8 @@ memory-read floor is timed: one compiled loop that only reads the buffers the JI
 (the same columns; strings as the dictionary codes the kernel reads) and sums them.
 ``--threads N`` (with ``--jit``): the compiled pipeline is also run with ``SET threads = N``
 (morsel parallelism; the column ``jitN_s``) and ``scale`` is the scaling ratio jit_s / jitN_s
-(1 thread over N threads). DuckDB stays on one thread.
+(1 thread over N threads); ``floor_scale`` is the read floor's own scaling on N threads (how
+far reading the same memory scales on this machine). DuckDB stays on one thread.
 """
 from __future__ import annotations
 
@@ -110,7 +111,8 @@ def main(argv=None) -> int:
     if args.jit:
         print(f"{'query':>5} {'dawn_s':>9} {'jit_s':>9} {'duckdb_s':>9} {'floor_s':>9} "
               f"{'jit/duck':>8} {'duck/jit':>8} {'jit/floor':>9} {'dawn/jit':>8}"
-              + (f" {'jit' + str(args.threads) + '_s':>9} {'scale':>6}" if par else "") + "  result")
+              + (f" {'jit' + str(args.threads) + '_s':>9} {'scale':>6} {'floor_scale':>11}" if par
+                 else "") + "  result")
     else:
         print(f"{'query':>5} {'dawn_s':>9} {'duckdb_s':>9} {'ratio':>7}  result")
     ratios = []
@@ -136,6 +138,11 @@ def main(argv=None) -> int:
             floor = None
             if q in FLOOR_COLUMNS and args.memory:
                 floor = read_floor(tables["lineitem"], FLOOR_COLUMNS[q], args.runs)
+            if par:
+                fs = "-"
+                if floor:
+                    fs = f"{floor / read_floor(tables['lineitem'], FLOOR_COLUMNS[q], args.runs, args.threads):.2f}"
+                par_cols += f" {fs:>11}"
             ratio = tj / tk
             ratios.append(ratio)
             fl = f"{floor:9.4f}" if floor else f"{'-':>9}"
@@ -163,10 +170,12 @@ FLOOR_COLUMNS = {
 }
 
 
-def read_floor(source, columns: list[str], runs: int) -> float:
+def read_floor(source, columns: list[str], runs: int, threads: int = 1) -> float:
     """Median seconds of one compiled (llvmlite) loop per chunk that reads ``columns`` of the
     in-memory table (strings: the dictionary codes the JIT reads) and sums them: the least a
-    pipeline over these columns can cost on this machine."""
+    pipeline over these columns can cost on this machine. ``threads``: the chunks are shared out
+    over that many threads (ctypes releases the GIL), so floor / floorN is how far reading
+    memory itself scales here -- the ceiling of a memory-bound query's scaling."""
     import ctypes
     import numpy as np
     from llvmlite import ir
@@ -222,9 +231,14 @@ def read_floor(source, columns: list[str], runs: int) -> float:
         o = (ctypes.c_int64 * len(arrs))(*[a.offset for a in arrs])
         calls.append((len(arrs[0]), d, o))
 
-    def once():
-        return sum(fn(n, ctypes.addressof(d), ctypes.addressof(o)) for n, d, o in calls)
-    return timed(once, runs)[0]
+    def part(cs):
+        return sum(fn(n, ctypes.addressof(d), ctypes.addressof(o)) for n, d, o in cs)
+    if threads <= 1:
+        return timed(lambda: part(calls), runs)[0]
+    from concurrent.futures import ThreadPoolExecutor
+    shares = [calls[i::threads] for i in range(threads)]
+    with ThreadPoolExecutor(threads) as pool:
+        return timed(lambda: sum(pool.map(part, shares)), runs)[0]
 
 
 if __name__ == "__main__":
