@@ -83,6 +83,8 @@ def test_jit():
     out = run_example("jit.py", "200000")
     assert "compiled and vectorized answers agree: True" in out
     assert "cache=hit(memory)" in out  # another literal, the same machine code
+    assert "jit on/off agree: True" in out and "index=dense, compiled probe" in out
+    assert "ScanExec: key_filter=[200000, " in out  # the outer keys filter the subquery's scan
 
 
 def test_flight_server():
