@@ -88,6 +88,7 @@ def main(argv=None) -> int:
     from catalog import ArrowSource
     import pyarrow.parquet as pq
     con = engine.connect()
+    con.execute("SET threads = 1")  # one thread, as DuckDB (the default is the machine's cores)
     tables = {}
     for t in TABLES:
         path = os.path.join(d, f"{t}.parquet")

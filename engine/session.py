@@ -5,6 +5,8 @@ runs each statement, and handles the utility statements (EXPLAIN, SET, SHOW, DES
 """
 from __future__ import annotations
 
+import os
+
 import time
 import weakref
 from typing import TYPE_CHECKING, Any
@@ -25,6 +27,11 @@ if TYPE_CHECKING:
 # A query's first batches are computed by ``execute`` (its errors raise there and a small
 # answer is complete, its run recorded, when ``execute`` returns); the rest stream on fetch.
 PREFETCH_ROWS = 1 << 16
+
+# SET threads' default: the cores this process may use (its CPU affinity), else os.cpu_count()
+DEFAULT_THREADS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                      else (os.cpu_count() or 1))
+
 
 class Session:
     """A connection's state: catalog, settings, the DuckDB connection and its transaction.
@@ -60,7 +67,9 @@ class Session:
         self.stats = Statistics(self.store, self.functions)  # what the cost model knows
         self.last_udf_metrics: dict = {}
         self._streams: weakref.WeakSet[ResultStream] = weakref.WeakSet()  # results still streaming
-        self.settings: dict[str, Any] = {"disabled_rules": "", "threads": 1, "use_model_cache": True}
+        # threads: the machine's cores (compiled pipelines use them; engine/jit/execute.py)
+        self.settings: dict[str, Any] = {"disabled_rules": "", "threads": DEFAULT_THREADS,
+                                         "use_model_cache": True}
         self.active_ctx = None       # the running statement's ExecContext
         self.autocommit = False
         self.in_txn = False

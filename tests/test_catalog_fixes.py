@@ -534,7 +534,9 @@ def test_set_threads_is_recorded_and_documented():
                        [cur.run_id]).fetchall() == [("4",)]
     with open(os.path.join(ROOT, "README.md")) as f:
         readme = f.read()
-    assert "SET threads" in readme and "default 1" in readme
+    assert "SET threads" in readme and "default: the machine's cores" in readme
+    from engine.session import DEFAULT_THREADS
+    assert engine.connect()._session.settings["threads"] == DEFAULT_THREADS >= 1
 
 
 # ---------------------------------------------------------------- 12. decoder log lines

@@ -64,7 +64,8 @@ def test_each_statement_kind_is_one_run_with_its_status():
     assert m["rows_out"] == 2 and m["rows_scanned"] == 3 and m["bytes_scanned"] > 0 and m["wall_time_ms"] > 0
     assert float(kv(cur, "metrics", ids[1])["rows_affected"]) == 3
     params = kv(cur, "params", ids[3])
-    assert params["threads"] == "1" and "disabled_rules" in params
+    from engine.session import DEFAULT_THREADS
+    assert params["threads"] == str(DEFAULT_THREADS) and "disabled_rules" in params
     tags = kv(cur, "tags", ids[3])
     assert tags["dawn.source"] == "dbapi" and tags["dawn.statement_kind"] == "SELECT"
     cur.execute("SELECT path, content FROM dawn.artifacts WHERE run_id = ?", [ids[3]])
