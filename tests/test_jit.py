@@ -400,3 +400,71 @@ def test_many_integer_groups_compile_and_finish_exactly():
         text = _explain(con, sql, analyze=True)
         con.execute("SET jit = off")
         assert "JitPipelineExec" in text and "fell back" not in text, text
+
+
+# ------------------------------------------------------------------ compiled scan filters
+
+def _filter_table(n: int = 300_000, seed: int = 4) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    modes = np.array(["MAIL", "SHIP", "AIR", "RAIL", "TRUCK"])
+    mask = rng.random(n) < 0.1
+    t = pa.table({
+        "mode": pa.array(modes[rng.integers(0, 5, n)], mask=rng.random(n) < 0.05),
+        "d1": pa.array(rng.integers(8000, 10000, n).astype(np.int32)).view(pa.date32()),
+        "d2": pa.array(rng.integers(8000, 10000, n).astype(np.int32), mask=mask).view(pa.date32()),
+        "q": pa.array(rng.integers(1, 51, n), mask=rng.random(n) < 0.1),
+        "p": pa.array(rng.random(n) * 100),
+        "k": pa.array(rng.integers(0, 1000, n)),
+    })
+    return pa.Table.from_batches(t.to_batches(max_chunksize=65_536))  # several chunks
+
+
+FILTERS = [
+    "mode IN ('MAIL', 'SHIP') AND d1 < d2 AND d2 >= DATE '1994-01-01'",
+    "(q < 10 OR p > 90.5) AND NOT (mode = 'AIR')",
+    "mode LIKE '%AI%' AND q IS NOT NULL AND q * 2 + 1 > 30",
+    "d2 IS NULL OR (q BETWEEN 5 AND 7 AND mode <> 'RAIL')",
+]
+
+
+@pytest.mark.parametrize("where", FILTERS)
+def test_compiled_scan_filters_equal_the_vectorized_path_and_duckdb(where):
+    t = _filter_table()
+    con = engine.connect()
+    con.register("t", t)
+    d = duckdb.connect()
+    d.register("t", t)
+    sql = f"SELECT k, mode, q, p, d1, d2 FROM t WHERE {where}"
+    off, on = _both(con, sql)
+    assert sorted(on, key=repr) == sorted(off, key=repr)
+    assert compare_results(on, d.execute(sql).fetchall(), False) is None
+    con.execute("SET jit = on")
+    text = _explain(con, sql, analyze=True)
+    assert "(compiled)" in text and "'fallbacks': 0" in text, text
+    # the filtered rows feed a join and an ORDER BY as they would unfused
+    q2 = f"SELECT t.k, count(*) FROM t JOIN (SELECT DISTINCT k FROM t WHERE {where}) s ON s.k = t.k " \
+         f"GROUP BY t.k ORDER BY t.k"
+    assert con.execute(q2).fetchall() == d.execute(q2).fetchall()
+
+
+def test_compiled_scan_filter_overflow_takes_the_vectorized_error():
+    con = engine.connect()
+    con.register("ov", pa.table({"x": pa.array(np.full(200_000, 2_000_000_000, dtype=np.int32))}))
+    con.execute("SET jit = on")
+    assert "(compiled)" in _explain(con, "SELECT x FROM ov WHERE x + x > 0")
+    with pytest.raises(engine.DataError):
+        con.execute("SELECT x FROM ov WHERE x + x > 0").fetchall()
+
+
+def test_scan_filters_compile_by_cost_and_say_why_not():
+    con = engine.connect()
+    con.register("small", pa.table({"x": list(range(1000))}))
+    con.register("big", _filter_table(150_000))
+    con.execute("SET jit = auto")
+    assert "(compiled)" not in _explain(con, "SELECT x FROM small WHERE x < 10")
+    assert "(compiled)" in _explain(con, "SELECT k FROM big WHERE q < 10")
+    con.execute("SET jit = on")
+    text = _explain(con, "SELECT k FROM big WHERE upper(mode) || 'x' = 'MAILx' AND p < sqrt(p)")
+    assert "filters not compiled:" in text, text
+    con.execute("SET jit = off")
+    assert "(compiled)" not in _explain(con, "SELECT k FROM big WHERE q < 10")

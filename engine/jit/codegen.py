@@ -35,8 +35,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from engine.jit.kernel import (_ARITH, _CMP, _LOGIC, DICT_BITS, INT_BITS, AggOut, ColSig, KernelPlan,
-                               State, Template, Unsupported)
+from engine.jit.kernel import (_ARITH, _CMP, _LOGIC, DICT_BITS, INT_BITS, SELECT, AggOut, ColSig,
+                               KernelPlan, State, Template, Unsupported)
 from engine.plan.expressions import Call, Cast, ColumnRef, Expr, InList, Literal
 from engine.plan.functions.names import VOLATILE
 
@@ -168,7 +168,18 @@ class _Emitter:
         # the accumulators
         self.accs: dict[int, object] = {}   # state index -> alloca (ungrouped)
         self.acc_ptrs: dict[int, object] = {}
-        outs = [self.aggregate(fn_, arg) for fn_, arg in self.t.aggs]
+        if self.t.aggs == [SELECT]:
+            # the selection-vector sink (a compiled scan filter): every row writes its number at
+            # the count of rows kept so far, which moves only when the row is kept (branch-free);
+            # the vector is the aux pointer after the dictionary predicates' truth tables
+            if grouped:
+                raise Unsupported("a selection vector with group keys")
+            at = body.load(self.acc_ref(0), align=8)
+            sel = self.aux_ptr(len(self.aux), self.i32)
+            body.store(body.trunc(i, self.i32), body.gep(sel, [at]), align=4)
+            outs = []
+        else:
+            outs = [self.aggregate(fn_, arg) for fn_, arg in self.t.aggs]
         self.update_state(0, "count", None, keep)
         nxt = body.add(i, ir.Constant(self.i64, 1))
         body.cbranch(body.icmp_signed("<", nxt, n), loop, done)

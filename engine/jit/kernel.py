@@ -31,6 +31,8 @@ class ColSig:
 INT_BITS = {"i8": 8, "i16": 16, "i32": 32, "i64": 64, "date": 32}
 DICT_BITS = {"dict8": 8, "dict16": 16, "dict32": 32}
 AGGS = ("sum", "avg", "count", "count_star", "min", "max")
+# the sink of a compiled scan filter (engine/jit/filter.py): the kept rows' numbers, not an aggregate
+SELECT = ("select", None)
 _CMP = ("eq", "neq", "lt", "lte", "gt", "gte")
 _ARITH = ("add", "subtract", "multiply", "divide")
 _LOGIC = ("and", "or", "not", "is_null", "is_not_null")

@@ -175,6 +175,12 @@ def annotate_estimates(plan: Node, ctx: OptimizerContext) -> Node:
                 base = n if isinstance(n, Scan) else n.child
                 annotate(n, conjuncts={q: (predicate_cost(q, ctx.udf_cost), cm.selectivity(q, base))
                                        for q in parts})
+            if isinstance(n, Scan) and n.filters:  # compile its filters? (engine/jit/filter.py)
+                try:
+                    rows = n.source.row_count()
+                except Exception:
+                    rows = None
+                annotate(n, jit=choose(rows, ctx.settings))
             if isinstance(n, Aggregate):  # compile its pipeline? (the JIT says whether it can)
                 slots = dense_slots(n, cm) if n.groups else None
                 annotate(n, jit=choose(cm.estimate(n.child).rows, ctx.settings, slots))

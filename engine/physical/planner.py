@@ -113,9 +113,14 @@ class Planner:
         schema = node.schema
         if isinstance(node, Scan):
             names = {c.cid: s for c, s in zip(node.out, node.source_columns)}
-            return ScanExec(node.table, node.source, list(node.source_columns),
-                            [c.key for c in node.out], node.filters, names,
-                            costs=self._costs(node), **kw)
+            op = ScanExec(node.table, node.source, list(node.source_columns),
+                          [c.key for c in node.out], node.filters, names,
+                          costs=self._costs(node), **kw)
+            choice = annotation(node, "jit")
+            if choice is not None and choice[0]:  # the optimizer chose to compile its filters
+                from engine.jit.filter import attach
+                attach(op)
+            return op
         if isinstance(node, Values):
             return ValuesExec(node.rows, schema, **kw)
         if isinstance(node, Filter):

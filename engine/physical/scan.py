@@ -185,6 +185,9 @@ class ScanExec(Operator):
         # set by the planner under a LIMIT: the rows that may be all that is needed, so the
         # first batches are small (filters and functions above run on a few rows, not 131,072)
         self.row_budget: int | None = None
+        # the filters as one compiled loop, when the optimizer chose it (engine/jit/filter.py)
+        self.jit_filter = None
+        self.jit_note: str | None = None
         # the rows the source holds, for the shell's progress bar (engine/interfaces/progress.py)
         try:
             self.expected_rows: int | None = source.row_count()
@@ -197,6 +200,10 @@ class ScanExec(Operator):
         if self.filters:
             from engine.physical.filter import describe_conjuncts
             s += " filters=" + describe_conjuncts(list(self.filters), self.costs)
+            if self.jit_filter is not None:
+                s += " (compiled)"
+            elif self.jit_note:
+                s += f" ({self.jit_note})"
         return s
 
     def _execute(self, ctx):
@@ -226,12 +233,22 @@ class ScanExec(Operator):
         # the filters bound once: to this scan's batch schema, and the pre-filter's to its own
         early = [BoundExpr(f, self._schema) for f in self.early]
         rest = [BoundExpr(f, self._schema) for f in self.rest]
-        batches = self.source.scan(self.columns, self.prune, self.stats, **kwargs)
-        if self.row_budget is not None:
-            batches = growing(batches, self.row_budget)
         keyed = ctx.key_filters.get(id(self))  # a hash join's probe keys (key_filter.py)
         if keyed is not None:
             ctx.metrics_for(self).extra["key_filter"] = keyed.counts
+        if self.jit_filter is not None and self.row_budget is None:
+            from engine.jit import filter as jit_filter
+            got = jit_filter.batches(self, early + rest, ctx)
+            if got is not None:  # the filters as one compiled loop (engine/jit/filter.py)
+                for b in got:
+                    if keyed is not None:
+                        b = keyed.apply(b)
+                    if b.num_rows:
+                        yield b
+                return
+        batches = self.source.scan(self.columns, self.prune, self.stats, **kwargs)
+        if self.row_budget is not None:
+            batches = growing(batches, self.row_budget)
         for b in batches:
             b = pa.RecordBatch.from_arrays(b.columns, schema=self._schema) if b.num_columns else b
             if "pre_columns" not in kwargs:  # else counted before the filter, by pre_filter
