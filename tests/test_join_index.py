@@ -102,6 +102,15 @@ def test_empty_build_side_matches_nothing():
     assert len(li) == 0 and len(ri) == 0
 
 
+def _engines(**tables):
+    """A Dawn connection and a DuckDB one with the same Arrow tables registered."""
+    con, d = engine.connect(), duckdb.connect()
+    for name, t in tables.items():
+        con.register(name, t)
+        d.register(name, t)
+    return con, d
+
+
 def _tables(seed: int, sparse: bool):
     rng = np.random.default_rng(seed)
     scale = 10**10 if sparse else 1
@@ -118,12 +127,7 @@ def _tables(seed: int, sparse: bool):
 @pytest.mark.parametrize("kind", ["JOIN", "LEFT JOIN", "RIGHT JOIN", "FULL JOIN"])
 def test_joins_equal_duckdb(kind, sparse):
     a, b = _tables(11, sparse)
-    con = engine.connect()
-    con.register("a", a)
-    con.register("b", b)
-    d = duckdb.connect()
-    d.register("a", a)
-    d.register("b", b)
+    con, d = _engines(a=a, b=b)
     # both ways round: b (400 rows) probing a (3,000) indexes b itself (the swapped path)
     for x, y in (("a", "b"), ("b", "a")):
         for q in (f"SELECT {x}.v, {y}.v, {x}.k FROM {x} {kind} {y} ON {x}.k = {y}.k",
@@ -193,12 +197,7 @@ KEYED = [  # each reads the small dim first and filters the big fact's scan by i
 @pytest.mark.parametrize("q", KEYED)
 def test_probe_keys_filter_the_build_side_scan_and_answers_equal_duckdb(q):
     fact, dim = _facts()
-    con = engine.connect()
-    con.register("fact", fact)
-    con.register("dim", dim)
-    d = duckdb.connect()
-    d.register("fact", fact)
-    d.register("dim", dim)
+    con, d = _engines(fact=fact, dim=dim)
     assert sorted(con.execute(q).fetchall(), key=repr) == sorted(d.execute(q).fetchall(), key=repr), q
     text = "\n".join(r[0] for r in con.execute("EXPLAIN ANALYZE " + q).fetchall())
     scans = [line for line in text.splitlines() if "table=fact" in line]
@@ -209,16 +208,10 @@ def test_probe_keys_filter_the_build_side_scan_and_answers_equal_duckdb(q):
 
 def test_probe_keys_pass_down_a_join_probe_side_to_its_scan():
     fact, dim = _facts()
-    con = engine.connect()
-    con.register("fact", fact)
-    con.register("dim", dim)
     sub = pa.table({"s_id": np.arange(4), "s_name": ["a", "b", "c", "d"]})
-    con.register("sub", sub)
+    con, d = _engines(fact=fact, dim=dim, sub=sub)
     q = ("SELECT d_key, n FROM dim LEFT JOIN (SELECT f_key, count(*) AS n FROM fact JOIN sub "
          "ON f_sub = s_id GROUP BY f_key) q ON q.f_key = d_key")
-    d = duckdb.connect()
-    for name, t in (("fact", fact), ("dim", dim), ("sub", sub)):
-        d.register(name, t)
     assert sorted(con.execute(q).fetchall(), key=repr) == sorted(d.execute(q).fetchall(), key=repr)
     text = "\n".join(r[0] for r in con.execute("EXPLAIN ANALYZE " + q).fetchall())
     assert "key_filter=[60000, " in next(line for line in text.splitlines() if "table=fact" in line), text

@@ -22,13 +22,12 @@ import numpy as np
 import pyarrow as pa
 
 from engine.jit.kernel import SELECT, Template, Unsupported
-from engine.plan.expressions import ColumnRef
 
 
 def lower_filter(scan) -> Template:
     """The template of ``scan``'s filters (raises Unsupported with the reason)."""
     from engine.jit.codegen import plan_kernel
-    from engine.jit.lower import plan_signature
+    from engine.jit.lower import plan_signature, scan_columns
     kind = getattr(scan.source, "kind", "")
     if kind != "arrow":
         raise Unsupported(f"a {kind or '?'} source (compiled filters read in-memory tables)")
@@ -36,16 +35,7 @@ def lower_filter(scan) -> Template:
         raise Unsupported("a late-materialized scan")
     if not scan.filters or not scan.columns:
         raise Unsupported("no filter")
-    keys = set(scan.keys[c] for c in scan.columns)
-    used: list[str] = []
-    for f in scan.filters:
-        for x in f.walk():
-            if isinstance(x, ColumnRef):
-                if x.key not in keys:
-                    raise Unsupported(f"column {x.sql()} is not read by the scan")
-                if x.key not in used:
-                    used.append(x.key)
-    types = [scan.schema().field(k).type for k in used]
+    used, types = scan_columns(list(scan.filters), scan)
     t = Template(used, types, list(scan.filters), [], [SELECT])
     plan_kernel(t, [plan_signature(ty) for ty in types])  # the checks a chunk of these types meets
     return t

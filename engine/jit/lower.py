@@ -34,6 +34,21 @@ def plan_signature(t: pa.DataType) -> ColSig:
     raise Unsupported(f"column type {t}")
 
 
+def scan_columns(roots: list[Expr], scan) -> tuple[list[str], list[pa.DataType]]:
+    """The scan columns (``#id`` keys, first use first) the expressions read, and their types;
+    Unsupported if one reads a column the scan does not."""
+    keys = set(scan.keys[c] for c in scan.columns)
+    used: list[str] = []
+    for e in roots:
+        for x in e.walk():
+            if isinstance(x, ColumnRef):
+                if x.key not in keys:
+                    raise Unsupported(f"column {x.sql()} is not read by the scan")
+                if x.key not in used:
+                    used.append(x.key)
+    return used, [scan.schema().field(k).type for k in used]
+
+
 def lower(agg) -> tuple[Template, object, list]:
     """(template, the scan, the fused operators top-down) for the chain under ``agg``."""
     from engine.physical.filter import FilterExec
@@ -73,17 +88,7 @@ def lower(agg) -> tuple[Template, object, list]:
     for g in groups:
         if not isinstance(g, ColumnRef):
             raise Unsupported(f"group key {g.sql()} is not a column")
-    roots = filters + groups + [a for a in args if a is not None]
-    keys = [scan.keys[c] for c in scan.columns]
-    used: list[str] = []
-    for e in roots:
-        for x in e.walk():
-            if isinstance(x, ColumnRef):
-                if x.key not in keys:
-                    raise Unsupported(f"column {x.sql()} is not read by the scan")
-                if x.key not in used:
-                    used.append(x.key)
-    types = [scan.schema().field(k).type for k in used]
+    used, types = scan_columns(filters + groups + [a for a in args if a is not None], scan)
     t = Template(used, types, filters, groups, [(a.fn, x) for (_, a), x in zip(agg.aggs, args)])
     # the same checks a chunk of the plan's types would meet
     plan_kernel(t, [plan_signature(ty) for ty in types])

@@ -235,16 +235,22 @@ class HashJoinExec(Operator):
         pairs = index.probe(rcols) if index is not None else None
         if pairs is None:
             return None
+        if ctx.analyze:
+            ctx.metrics_for(self).extra["index"] = index.layout + " (on the probe side)"
         ri, li = pairs
+        return self._finish(left, right, li, ri, hit, ctx, ascending=False)
+
+    def _finish(self, left, right, li, ri, hit, ctx, ascending: bool) -> pa.Table:
+        """The output for a probe chunk's matching key pairs (li[i], ri[i]): the residual
+        applied, the build rows matched marked in ``hit`` (RIGHT and FULL joins)."""
         if self.residual is not None:
             li, ri = filter_pairs(self.residual, left, right, li, ri,
                                   self._pair_schema(left, right), ctx)
         if hit is not None:
             hit[ri] = True
-        if ctx.analyze:
-            ctx.metrics_for(self).extra["index"] = index.layout + " (on the probe side)"
+        # the probe side's kind: a build row's match is only final after the last chunk
         probe_kind = {"right": "inner", "full": "left"}.get(self.kind, self.kind)
-        return finish_join(probe_kind, left, right, li, ri, self._schema)
+        return finish_join(probe_kind, left, right, li, ri, self._schema, ascending=ascending)
 
     def _probe(self, left: pa.Table, right: pa.Table, rcols, index: JoinIndex | None,
                hit: np.ndarray | None, ctx) -> pa.Table:
@@ -252,17 +258,10 @@ class HashJoinExec(Operator):
         for RIGHT and FULL joins, marks the build rows matched in ``hit`` (their unmatched
         rows are emitted after the last chunk)."""
         lcols = self._key_columns(left, self.left_keys, ctx)
-        # the probe side's kind: a build row's match is only final after the last chunk
-        probe_kind = {"right": "inner", "full": "left"}.get(self.kind, self.kind)
         pairs = index.probe(lcols) if index is not None else None
         if pairs is not None:
-            li, ri = pairs
-            if self.residual is not None:
-                li, ri = filter_pairs(self.residual, left, right, li, ri,
-                                      self._pair_schema(left, right), ctx)
-            if hit is not None:
-                hit[ri] = True
-            return finish_join(probe_kind, left, right, li, ri, self._schema, ascending=True)
+            return self._finish(left, right, pairs[0], pairs[1], hit, ctx, ascending=True)
+        probe_kind = {"right": "inner", "full": "left"}.get(self.kind, self.kind)
         lk, rk = self._key_table(lcols, "l"), self._key_table(rcols, "r")
         lnames = [f"l{i}" for i in range(len(self.left_keys))]
         rnames = [f"r{i}" for i in range(len(self.right_keys))]
