@@ -135,7 +135,10 @@ def main(argv=None) -> int:
                 con.execute("SET threads = 1")
                 problem = problem or compare_results(got_n, exp, "order by" in sql.lower())
                 par_cols = f" {tn:9.4f} {tj / tn:6.2f}"
-            compiled = any("JitPipelineExec" in r[0] for r in con.execute("EXPLAIN " + sql).fetchall())
+            plan = [r[0] for r in con.execute("EXPLAIN " + sql).fetchall()]
+            compiled = ("" if any("JitPipelineExec" in line for line in plan) else
+                        " (filters compiled)" if any("(compiled)" in line for line in plan) else
+                        " (not compiled)")
             floor = None
             if q in FLOOR_COLUMNS and args.memory:
                 floor = read_floor(tables["lineitem"], FLOOR_COLUMNS[q], args.runs)
@@ -150,7 +153,7 @@ def main(argv=None) -> int:
             jf = f"{tj / floor:9.2f}" if floor else f"{'-':>9}"
             note = "ok" if problem is None else "MISMATCH: " + problem
             print(f"  Q{q:02d} {td:9.4f} {tj:9.4f} {tk:9.4f} {fl} {ratio:8.2f} {tk / tj:8.2f} {jf} "
-                  f"{td / tj:8.2f}{par_cols}  {note}{'' if compiled else ' (not compiled)'}")
+                  f"{td / tj:8.2f}{par_cols}  {note}{compiled}")
         else:
             ratio = td / tk
             ratios.append(ratio)
