@@ -371,9 +371,10 @@ class _Calls:
         self.pending: list = []
         self.batch: list = []     # calls not yet handed to the pool
         self.c_states: dict = {}  # id of an accumulator set -> its arrays' addresses (ctypes)
+        self.flushed = 0          # batches made
         self.per_task = BATCH if not expected else max(1, -(-expected // (2 * threads)))
         if threads > 1:
-            self.pool = _pool(threads)
+            self.pool = _pool(threads - 1)  # the calling thread is the N-th
             self.free = queue.SimpleQueue()
             for st in self.sets:
                 self.free.put(st)
@@ -412,8 +413,13 @@ class _Calls:
 
     def _flush(self) -> None:
         if self.batch:
-            self.pending.append(self.pool.submit(self._pooled, self.batch))
-            self.batch = []
+            batch, self.batch = self.batch, []
+            self.flushed += 1
+            if self.flushed % self.threads == 0:  # every N-th batch: on the calling thread,
+                for r in self._pooled(batch):      # while the pool's N-1 run theirs
+                    self._account(*r)
+            else:
+                self.pending.append(self.pool.submit(self._pooled, batch))
         while len(self.pending) > 2 * self.threads:   # bounded: a streamed source stays streamed
             for r in self.pending.pop(0).result():
                 self._account(*r)
