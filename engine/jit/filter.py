@@ -44,9 +44,9 @@ def lower_filter(scan) -> Template:
 def attach(scan) -> None:
     """Compile ``scan``'s filters if they can be (else leave EXPLAIN the reason)."""
     try:
-        scan.jit_filter = lower_filter(scan)
+        scan._jit_filter = lower_filter(scan)
     except (Unsupported, ImportError) as e:
-        scan.jit_note = f"filters not compiled: {e}"
+        scan._jit_note = f"filters not compiled: {e}"
 
 
 def batches(scan, bound, ctx):

@@ -118,8 +118,7 @@ class Planner:
                           costs=self._costs(node), **kw)
             choice = annotation(node, "jit")
             if choice is not None and choice[0]:  # the optimizer chose to compile its filters
-                from engine.jit.filter import attach
-                attach(op)
+                op.jit_wanted = True
             return op
         if isinstance(node, Values):
             return ValuesExec(node.rows, schema, **kw)

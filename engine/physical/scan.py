@@ -185,14 +185,30 @@ class ScanExec(Operator):
         # set by the planner under a LIMIT: the rows that may be all that is needed, so the
         # first batches are small (filters and functions above run on a few rows, not 131,072)
         self.row_budget: int | None = None
-        # the filters as one compiled loop, when the optimizer chose it (engine/jit/filter.py)
-        self.jit_filter = None
-        self.jit_note: str | None = None
+        # the filters as one compiled loop, when the optimizer chose it (engine/jit/filter.py):
+        # lowered when first asked for, so a scan a compiled aggregate reads itself costs nothing
+        self.jit_wanted = False
+        self._jit_filter = None
+        self._jit_note: str | None = None
         # the rows the source holds, for the shell's progress bar (engine/interfaces/progress.py)
         try:
             self.expected_rows: int | None = source.row_count()
         except Exception:
             self.expected_rows = None
+
+    @property
+    def jit_filter(self):
+        """The compiled filters' template, or None (then ``jit_note`` may say why)."""
+        if self.jit_wanted:
+            self.jit_wanted = False
+            from engine.jit.filter import attach
+            attach(self)
+        return self._jit_filter
+
+    @property
+    def jit_note(self) -> str | None:
+        self.jit_filter  # lowers if wanted
+        return self._jit_note
 
     def params(self) -> str:
         # each source column with the id (``#<id>`` key) it has in the plan
