@@ -468,3 +468,30 @@ def test_scan_filters_compile_by_cost_and_say_why_not():
     assert "filters not compiled:" in text, text
     con.execute("SET jit = off")
     assert "(compiled)" not in _explain(con, "SELECT k FROM big WHERE q < 10")
+
+
+def test_a_repeated_query_replays_its_kernel_calls_and_a_new_literal_does_not():
+    """Over an in-memory table the same query again makes the same kernel calls: they are kept
+    and made again without the Python around them; another literal is another run."""
+    rng = np.random.default_rng(8)
+    n = 300_000
+    t = pa.table({"flag": pa.array(np.array(["A", "N", "R"])[rng.integers(0, 3, n)]),
+                  "x": pa.array(rng.integers(0, 100, n), mask=rng.random(n) < 0.1),
+                  "v": pa.array(rng.random(n))})
+    t = pa.Table.from_batches(t.to_batches(max_chunksize=50_000))
+    con = engine.connect()
+    con.register("t", t)
+    d = duckdb.connect()
+    d.register("t", t)
+    con.execute("SET jit = on")
+    for threads in (1, 2):
+        con.execute(f"SET threads = {threads}")
+        for lit in (30, 30, 60, 30):
+            sql = f"SELECT flag, count(*), sum(x), avg(v) FROM t WHERE x < {lit} GROUP BY flag ORDER BY flag"
+            assert compare_results(con.execute(sql).fetchall(), d.execute(sql).fetchall(), True) is None
+        text = _explain(con, sql, analyze=True)
+        assert "replayed" in text, text
+        sql = "SELECT flag, count(*) FROM t WHERE x < 61 GROUP BY flag"  # a literal not seen yet
+        text = _explain(con, sql, analyze=True)
+        assert "JitPipelineExec" in text and "replayed" not in text, text
+    con.execute("SET threads = 1")
