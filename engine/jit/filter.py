@@ -23,6 +23,10 @@ import pyarrow as pa
 
 from engine.jit.kernel import SELECT, Template, Unsupported
 
+# a chunk whose string predicate's dictionary holds more than one entry per DICT_SHARE rows is
+# filtered by the vectorized conjuncts
+DICT_SHARE = 8
+
 
 def lower_filter(scan) -> Template:
     """The template of ``scan``'s filters (raises Unsupported with the reason)."""
@@ -86,6 +90,10 @@ def _call(t, ch, nodes, kernels, compiled, ctx, count, c_states):
         got = kernels[kp.key] = (_FN(c.address), np.array(
             [_param_value(nodes[i]) for i in kp.params] or [0], dtype=np.int64))
     fn, params = got
+    if any(len(ch.prepared[j][2]) * DICT_SHARE > ch.n for _, _, j in kp.aux):
+        # a predicate on a string column of mostly distinct values (Q13's o_comment): its truth
+        # table costs what the vectorized predicate does, and the kernel comes on top
+        raise Unsupported("a string predicate over a dictionary of mostly distinct values")
     aux = [_truth_table(nodes[node], t.columns[j], ch.prepared[j][2], ctx) for _, node, j in kp.aux]
     sel = np.empty(ch.n, dtype=np.int32)
     aux.append(sel)
