@@ -114,12 +114,17 @@ def _ready(n: int, prepared: list) -> _Chunk:
                   (ctypes.c_void_p * nc)(*valid), (ctypes.c_int64 * nc)(*offs))
 
 
+def _chunk_cache(src, columns: list[str]) -> tuple[dict, tuple] | tuple[None, None]:
+    """(an in-memory table's cache of prepared chunks, the key of ``columns`` in it)."""
+    if getattr(src, "kind", "") != "arrow":
+        return None, None
+    return src.__dict__.setdefault("_jit_chunks", {}), (id(src.table), tuple(columns))
+
+
 def _expected_calls(scan, columns: list[str], threads: int) -> int | None:
     """The kernel calls a run will make, when an in-memory table's chunks are cached already."""
-    src = scan.source
-    if threads <= 1 or getattr(src, "kind", "") != "arrow":
-        return None
-    hit = src.__dict__.get("_jit_chunks", {}).get((id(src.table), tuple(columns)))
+    cache, key = _chunk_cache(scan.source, columns)
+    hit = cache.get(key) if cache is not None and threads > 1 else None
     return None if hit is None else sum(-(-ch.n // MORSEL) for ch in hit[0])
 
 
@@ -128,9 +133,8 @@ def _prepared_chunks(scan, columns: list[str]):
     it (its buffers do not move), so a repeated query pays only for its kernels."""
     src = scan.source
     uniq = list(dict.fromkeys(columns))
-    if getattr(src, "kind", "") == "arrow":
-        cache = src.__dict__.setdefault("_jit_chunks", {})
-        key = (id(src.table), tuple(columns))
+    cache, key = _chunk_cache(src, columns)
+    if cache is not None:
         hit = cache.get(key)
         if hit is not None:
             out, nbytes = hit
@@ -146,7 +150,7 @@ def _prepared_chunks(scan, columns: list[str]):
         ch = _ready(batch.num_rows, [_prepare(by_name[c], where, c) for c in columns])
         out.append(ch)
         yield ch
-    if getattr(src, "kind", "") == "arrow":
+    if cache is not None:
         cache[key] = (out, src.table.select(uniq).nbytes)
 
 
@@ -493,7 +497,6 @@ class _Calls:
 
 def run(t: Template, scan, agg, ctx, stats: RunStats) -> pa.Table:
     """The aggregate's result over the scan, computed by compiled kernels."""
-    from engine.jit.runtime import compile_kernel
     threads = threads_of(ctx)
     names = {k: c for c, k in scan.keys.items()}
     columns = [names[k] for k in t.columns]
@@ -508,9 +511,8 @@ def run(t: Template, scan, agg, ctx, stats: RunStats) -> pa.Table:
     sizes: list[int] = [1]
     calls: _Calls | None = None
     plan0: KernelPlan | None = None
-    fns: dict[str, object] = {}
+    fns: dict[str, tuple] = {}   # kernel key -> (the function, its parameter array)
     plans: dict[tuple, KernelPlan] = {}
-    params_of: dict[str, np.ndarray] = {}
     alive: list = []   # what calls still in flight read
     try:
         for ch in _prepared_chunks(scan, columns):
@@ -532,21 +534,16 @@ def run(t: Template, scan, agg, ctx, stats: RunStats) -> pa.Table:
                     [(o.rep, o.scale) for o in kp.outs] != [(o.rep, o.scale) for o in plan0.outs] or \
                     kp.meta.get("merge") != plan0.meta.get("merge"):
                 raise Unsupported("chunks of different physical types")
-            fn = fns.get(kp.key)
-            if fn is None:
-                c = compile_kernel(kp.key, kp.ir)
-                stats.compile_s += c.seconds
-                stats.kernels[kp.key] = c.how
-                fn = fns[kp.key] = _FN(c.address)
-                params_of[kp.key] = np.array([_param_value(nodes[i]) for i in kp.params] or [0], dtype=np.int64)
+            if kp.key not in fns:
+                fns[kp.key] = load_kernel(kp, nodes, stats)
+            fn, params = fns[kp.key]
             # group codes and the key space
-            aux_arrays = []
+            remaps = {}
             if grouped:
                 old_sizes, old_lo = sizes, list(keys.lo)
                 for k, (kind, j) in enumerate(kp.keys):
                     if kind == "int":
                         keys.widen(k, prepared[j][1], ch.facts, j)
-                remaps = {}
                 for (what, node, j) in kp.aux:
                     if what == "group":
                         k = next(i for i, (kind, jj) in enumerate(kp.keys) if jj == j and kind == "dict")
@@ -556,31 +553,14 @@ def run(t: Template, scan, agg, ctx, stats: RunStats) -> pa.Table:
                     raise Unsupported(f"more than {MAX_SLOTS} dense group slots")
                 if sizes != old_sizes or old_lo != keys.lo:
                     calls.relayout(old_sizes, old_lo, keys, sizes)
-            # an ungrouped kernel without truth tables takes the same arguments every run:
-            # they are kept with the chunk (Q6: ~5 us a chunk, 53 chunks)
-            same = None if grouped or kp.aux else ch.facts.get(("call", kp.key))
-            if same is None:
-                for (what, node, j) in kp.aux:
-                    if what == "group":
-                        aux_arrays.append(remaps[node])
-                    else:
-                        aux_arrays.append(_truth_table(nodes[node], t.columns[j], prepared[j][2], ctx))
-                strides = keys.strides(sizes) if grouped else []
-                gp = []
-                for k in range(len(t.groups)):
-                    gp += [strides[k], keys.lo[k] if keys.lo[k] is not None else 0]
-                gp += [len(p[2]) if p[2] is not None else 0 for p in prepared]
-                gparams = np.array(gp or [0], dtype=np.int64)
-                c_aux = (ctypes.c_void_p * max(len(aux_arrays), 1))(*[a.ctypes.data for a in aux_arrays])
-                same = (aux_arrays, c_aux, gparams)
-                if not grouped and not kp.aux:
-                    ch.facts[("call", kp.key)] = same
-            aux_arrays, c_aux, gparams = same
+            aux_arrays, gparams = chunk_args(t, kp, ch, nodes, ctx, remaps, keys, sizes)
+            c_aux = pointers(aux_arrays)
+            same = (aux_arrays, c_aux, gparams)
             alive.append(same)
             for m in _morsels(ch, threads):
-                calls.submit(fn, m, c_aux, params_of[kp.key], gparams)
+                calls.submit(fn, m, c_aux, params, gparams)
                 if record is not None:  # with what its pointers point at
-                    record.append(((fn, m, c_aux, params_of[kp.key], gparams), sizes, same))
+                    record.append(((fn, m, c_aux, params, gparams), sizes, same))
         if calls is not None:
             calls.drain()
     finally:
@@ -599,6 +579,36 @@ def run(t: Template, scan, agg, ctx, stats: RunStats) -> pa.Table:
             _keep_run(runs, run_key, _Kept([c for c, _, _ in record], [a for _, _, a in record],
                                            plan0, keys, sizes, scan.stats, dict(stats.kernels)))
     return _finalize(t, plan0, states, keys, sizes, agg)
+
+
+def load_kernel(kp: KernelPlan, nodes: list, stats) -> tuple:
+    """(the callable kernel of ``kp``, its parameter array: the template's literals), its compile
+    time and cache outcome noted in ``stats`` (a RunStats, or anything with those fields)."""
+    from engine.jit.runtime import compile_kernel
+    c = compile_kernel(kp.key, kp.ir)
+    stats.compile_s += c.seconds
+    stats.kernels[kp.key] = c.how
+    return _FN(c.address), np.array([_param_value(nodes[i]) for i in kp.params] or [0], dtype=np.int64)
+
+
+def chunk_args(t: Template, kp: KernelPlan, ch: _Chunk, nodes: list, ctx, remaps=None, keys=None,
+               sizes=None) -> tuple[list[np.ndarray], np.ndarray]:
+    """A chunk's auxiliary arrays (group remaps, truth tables of string predicates) and group
+    parameters (per key its stride and lowest value, then each column's dictionary length)."""
+    aux = [remaps[node] if what == "group" else
+           _truth_table(nodes[node], t.columns[j], ch.prepared[j][2], ctx) for what, node, j in kp.aux]
+    gp = []
+    if t.groups:
+        strides = keys.strides(sizes)
+        for k in range(len(t.groups)):
+            gp += [strides[k], keys.lo[k] if keys.lo[k] is not None else 0]
+    gp += [len(p[2]) if p[2] is not None else 0 for p in ch.prepared]
+    return aux, np.array(gp or [0], dtype=np.int64)
+
+
+def pointers(arrays: list[np.ndarray]):
+    """The arrays' addresses as a C array of pointers (at least one entry)."""
+    return (ctypes.c_void_p * max(len(arrays), 1))(*[a.ctypes.data for a in arrays])
 
 
 # ---------------------------------------------------------------------------- kept runs

@@ -80,26 +80,22 @@ def batches(scan, bound, ctx):
 def _call(t, ch, nodes, kernels, compiled, ctx, count, c_states):
     """(the kernel's return code, the selection vector) for one chunk."""
     from engine.jit.codegen import plan_kernel
-    from engine.jit.execute import _FN, _param_value, _truth_table
-    from engine.jit.runtime import compile_kernel
+    from engine.jit.execute import RunStats, chunk_args, load_kernel, pointers
     kp = plan_kernel(t, ch.sig)
     got = kernels.get(kp.key)
     if got is None:
-        c = compile_kernel(kp.key, kp.ir)
-        compiled["compile_ms"] += c.seconds * 1000
-        got = kernels[kp.key] = (_FN(c.address), np.array(
-            [_param_value(nodes[i]) for i in kp.params] or [0], dtype=np.int64))
+        loaded = RunStats()
+        got = kernels[kp.key] = load_kernel(kp, nodes, loaded)
+        compiled["compile_ms"] += loaded.compile_s * 1000
     fn, params = got
     if any(len(ch.prepared[j][2]) * DICT_SHARE > ch.n for _, _, j in kp.aux):
         # a predicate on a string column of mostly distinct values (Q13's o_comment): its truth
         # table costs what the vectorized predicate does, and the kernel comes on top
         raise Unsupported("a string predicate over a dictionary of mostly distinct values")
-    aux = [_truth_table(nodes[node], t.columns[j], ch.prepared[j][2], ctx) for _, node, j in kp.aux]
+    aux, gparams = chunk_args(t, kp, ch, nodes, ctx)
     sel = np.empty(ch.n, dtype=np.int32)
-    aux.append(sel)
-    c_aux = (ctypes.c_void_p * len(aux))(*[a.ctypes.data for a in aux])
-    gparams = np.array([len(p[2]) if p[2] is not None else 0 for p in ch.prepared] or [0],
-                       dtype=np.int64)
+    aux.append(sel)  # the sink's vector: the aux pointer after the truth tables
+    c_aux = pointers(aux)
     count[0] = 0
     rc = fn(ch.n, ctypes.addressof(ch.c_data), ctypes.addressof(ch.c_valid),
             ctypes.addressof(ch.c_offs), ctypes.addressof(c_aux), params.ctypes.data,

@@ -109,6 +109,8 @@ _UNBUILT = object()
 
 
 def _compiled_table(ctx, build_rows: int) -> bool:
+    """SET jit for the join's kernels (the physical layer does not ask the optimizer's cost phase:
+    the build side's size is known only now)."""
     from engine import jit
     m = jit.mode(getattr(ctx, "settings", None) or {})
     return m == "on" or (m == "auto" and build_rows >= COMPILED_TABLE_MIN_ROWS)
@@ -123,6 +125,12 @@ class HashJoinExec(Operator):
         self.left_keys = left_keys
         self.right_keys = right_keys
         self.residual = residual
+
+    @property
+    def probe_kind(self) -> str:
+        """The join kind for one probe chunk: a build row's match is only final after the last
+        chunk, so RIGHT and FULL joins probe as INNER and LEFT and NULL-extend the rest at the end."""
+        return {"right": "inner", "full": "left"}.get(self.kind, self.kind)
 
     def params(self) -> str:
         keys = ", ".join(f"{a.sql()} = {b.sql()}" for a, b in zip(self.left_keys, self.right_keys))
@@ -248,9 +256,7 @@ class HashJoinExec(Operator):
                                   self._pair_schema(left, right), ctx)
         if hit is not None:
             hit[ri] = True
-        # the probe side's kind: a build row's match is only final after the last chunk
-        probe_kind = {"right": "inner", "full": "left"}.get(self.kind, self.kind)
-        return finish_join(probe_kind, left, right, li, ri, self._schema, ascending=ascending)
+        return finish_join(self.probe_kind, left, right, li, ri, self._schema, ascending=ascending)
 
     def _probe(self, left: pa.Table, right: pa.Table, rcols, index: JoinIndex | None,
                hit: np.ndarray | None, ctx) -> pa.Table:
@@ -261,7 +267,7 @@ class HashJoinExec(Operator):
         pairs = index.probe(lcols) if index is not None else None
         if pairs is not None:
             return self._finish(left, right, pairs[0], pairs[1], hit, ctx, ascending=True)
-        probe_kind = {"right": "inner", "full": "left"}.get(self.kind, self.kind)
+        probe_kind = self.probe_kind
         lk, rk = self._key_table(lcols, "l"), self._key_table(rcols, "r")
         lnames = [f"l{i}" for i in range(len(self.left_keys))]
         rnames = [f"r{i}" for i in range(len(self.right_keys))]

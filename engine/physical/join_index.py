@@ -86,14 +86,14 @@ class JoinIndex:
     """The build side's key columns, indexed (see the module docstring)."""
 
     def __init__(self, types, lo, hi, strides, find, row_of: np.ndarray | None,
-                 runs: tuple | None, layout: str) -> None:
+                 runs: tuple | None, layout: str, compiled: bool = False) -> None:
         self.types = types
         self.lo, self.hi, self.strides = lo, hi, strides
         self.find = find      # codes -> groups (-1: absent); None: a dense code is its group
         self.row_of = row_of  # unique keys: group -> build row (-1: no row)
         self.runs = runs      # repeated keys: (rows ordered by group, start, count per group)
         self.layout = layout  # for EXPLAIN ANALYZE: dense, hash or compiled hash (repeated keys)
-        self.compiled = False  # probe with the JIT's kernels (dense unique keys: one pass)
+        self.compiled = compiled  # probe with the JIT's kernels (dense unique keys: one pass)
 
     @classmethod
     def build(cls, columns: list, compiled: bool = False, exists: bool = False) -> JoinIndex | None:
@@ -130,10 +130,9 @@ class JoinIndex:
             row_of = np.full(span, -1, dtype=index)
             row_of[code] = rows  # a repeated code keeps one of its rows: checked next
             if exists or np.array_equal(row_of[code], rows):
-                out = cls(types, lo, hi, strides, None, row_of, None,
-                          "dense, compiled probe" if compiled and len(columns) == 1 else "dense")
-                out.compiled = compiled
-                return out
+                return cls(types, lo, hi, strides, None, row_of, None,
+                           "dense, compiled probe" if compiled and len(columns) == 1 else "dense",
+                           compiled)
             # repeated keys: number the distinct codes in the span-sized array (reused), so
             # the runs' starts and counts are per distinct key, not per code of the span
             gid = row_of
