@@ -8,9 +8,10 @@ DuckDB's, then prints per query the median warm time of each engine, the ratio D
 and the geometric mean of the ratios.
 
 ``--memory``: Dawn over registered Arrow tables against DuckDB over its own native tables (the
-honest pairing for in-memory work, DESIGN.md). ``--jit``: Dawn is run twice, unfused (``SET jit =
-off``, the column ``dawn_s``) and compiled (``SET jit = on``, ``jit_s``), and for Q1 and Q6 the
-memory-read floor is timed: one compiled loop that only reads the buffers the JIT's kernel reads
+honest pairing for in-memory work, DESIGN.md); with ``--jit`` also DuckDB over the same Parquet
+files (``duck_pq_s``, for reference: the ratios are against the native tables).
+``--jit``: Dawn is run twice, unfused (``SET jit = off``, the column ``dawn_s``) and compiled
+(``SET jit = on``, ``jit_s``), and for Q1 and Q6 the memory-read floor is timed: one compiled loop that only reads the buffers the JIT's kernel reads
 (the same columns; strings as the dictionary codes the kernel reads) and sums them.
 ``--threads N`` (with ``--jit``): the compiled pipeline is also run with ``SET threads = N``
 (morsel parallelism; the column ``jitN_s``) and ``scale`` is the scaling ratio jit_s / jitN_s
@@ -100,6 +101,12 @@ def main(argv=None) -> int:
     con.execute(f"SET plan_cache = {args.plan_cache}")
     duck = duckdb.connect()
     duck.execute("SET threads = 1")
+    duck_pq = None  # with --memory --jit: DuckDB over the Parquet files too, for comparison
+    if args.memory and args.jit:
+        duck_pq = duckdb.connect()
+        duck_pq.execute("SET threads = 1")
+        for t in TABLES:
+            duck_pq.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{os.path.join(d, t + '.parquet')}')")
     for t in TABLES:
         kind = "TABLE" if args.memory else "VIEW"
         duck.execute(f"CREATE {kind} {t} AS SELECT * FROM read_parquet('{os.path.join(d, t + '.parquet')}')")
@@ -110,7 +117,8 @@ def main(argv=None) -> int:
     print(f"TPC-H SF {args.sf:g}, {where}, one thread each (Dawn: pyarrow cpu_count=1; DuckDB: "
           f"threads=1), median of {args.runs} warm runs, Dawn's plan cache {args.plan_cache}")
     if args.jit:
-        print(f"{'query':>5} {'dawn_s':>9} {'jit_s':>9} {'duckdb_s':>9} {'floor_s':>9} "
+        print(f"{'query':>5} {'dawn_s':>9} {'jit_s':>9} {'duckdb_s':>9} "
+              + (f"{'duck_pq_s':>9} " if duck_pq is not None else "") + f"{'floor_s':>9} "
               f"{'jit/duck':>8} {'duck/jit':>8} {'jit/floor':>9} {'dawn/jit':>8}"
               + (f" {'jit' + str(args.threads) + '_s':>9} {'scale':>6} {'floor_scale':>11}" if par
                  else "") + "  result")
@@ -152,7 +160,12 @@ def main(argv=None) -> int:
             fl = f"{floor:9.4f}" if floor else f"{'-':>9}"
             jf = f"{tj / floor:9.2f}" if floor else f"{'-':>9}"
             note = "ok" if problem is None else "MISMATCH: " + problem
-            print(f"  Q{q:02d} {td:9.4f} {tj:9.4f} {tk:9.4f} {fl} {ratio:8.2f} {tk / tj:8.2f} {jf} "
+            pq_col = ""
+            if duck_pq is not None:
+                tp, got_p = timed(lambda: duck_pq.execute(sql).fetchall(), args.runs)
+                problem = problem or compare_results(got_p, exp, "order by" in sql.lower())
+                pq_col = f"{tp:9.4f} "
+            print(f"  Q{q:02d} {td:9.4f} {tj:9.4f} {tk:9.4f} {pq_col}{fl} {ratio:8.2f} {tk / tj:8.2f} {jf} "
                   f"{td / tj:8.2f}{par_cols}  {note}{compiled}")
         else:
             ratio = td / tk
